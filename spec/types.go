@@ -1,0 +1,91 @@
+// Package spec is the nix-image.yaml format: its types, strict parsing with
+// source positions, defaults, validation and build-arg overrides.
+//
+// Data flows one way: spec -> llbgen -> frontend. This package imports
+// neither of the others.
+package spec
+
+// Spec is a parsed, defaulted and validated nix-image.yaml (format v1).
+type Spec struct {
+	// Version of the spec format. Only 1 exists; it may be omitted.
+	Version int `yaml:"version,omitempty" json:"version,omitempty"`
+	// Nix is the Nix release used to realise the closure and installed in
+	// the image. In YAML it may be a bare version string (`nix: 2.33.3`).
+	Nix Nix `yaml:"nix,omitempty" json:"nix,omitempty"`
+	// Nixpkgs is the pinned package set, also bundled as root's channel.
+	Nixpkgs Nixpkgs `yaml:"nixpkgs" json:"nixpkgs"`
+	// System lists the packages of the system profile
+	// (/run/current-system/sw).
+	System System `yaml:"system,omitempty" json:"system,omitempty"`
+	// Packages are extra nixpkgs attributes installed in root's profile in
+	// every image.
+	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
+	// Substituters are binary caches, in order (nix.conf `substituters`).
+	Substituters []string `yaml:"substituters,omitempty" json:"substituters,omitempty"`
+	// TrustedPublicKeys verify the substituters' signatures.
+	TrustedPublicKeys []string `yaml:"trustedPublicKeys,omitempty" json:"trustedPublicKeys,omitempty"`
+	// NixConfig holds extra nix.conf settings for every image.
+	NixConfig map[string]string `yaml:"nixConfig,omitempty" json:"nixConfig,omitempty"`
+	// Layers is the layer budget of each image (default 100, at most 120).
+	Layers int `yaml:"layers,omitempty" json:"layers,omitempty"`
+	// Config is the image configuration shared by every image.
+	Config ImageConfig `yaml:"config,omitempty" json:"config,omitempty"`
+	// Images are the build targets, selected with --target. `default` and
+	// `ssh` always exist; listing them here customises them.
+	Images map[string]Image `yaml:"images,omitempty" json:"images,omitempty"`
+}
+
+// Nix selects the Nix release. Either Version (the tarball and its sha256
+// are then found from Releases) or URL plus SHA256.
+type Nix struct {
+	Version string `yaml:"version,omitempty" json:"version,omitempty"`
+	// Releases is the base URL of Nix releases
+	// (default https://releases.nixos.org/nix); the tarball is
+	// <releases>/nix-<version>/nix-<version>-<system>.tar.xz and its sha256
+	// is read from <releases>/nix-<version>/install.
+	Releases string `yaml:"releases,omitempty" json:"releases,omitempty"`
+	// URL of a release tarball in the official layout; requires SHA256.
+	URL    string `yaml:"url,omitempty" json:"url,omitempty"`
+	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
+}
+
+// Nixpkgs is a pinned nixpkgs tarball.
+type Nixpkgs struct {
+	URL string `yaml:"url" json:"url"`
+	// SHA256 of the tarball file: hex, Nix base32 or SRI (sha256-...).
+	// Normalised to lowercase hex by Parse.
+	SHA256 string `yaml:"sha256" json:"sha256"`
+}
+
+// System is the system profile.
+type System struct {
+	// Packages default to nix, bashInteractive, coreutils, cacert, shadow.
+	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
+}
+
+// Image is one build target.
+type Image struct {
+	// Packages are added to root's profile in this image only.
+	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
+	// NixConfig settings for this image, over the top-level ones.
+	NixConfig map[string]string `yaml:"nixConfig,omitempty" json:"nixConfig,omitempty"`
+	// AuthorizedKeys are ssh public keys allowed to log in as root
+	// (ssh image). Private keys are rejected.
+	AuthorizedKeys []string `yaml:"authorizedKeys,omitempty" json:"authorizedKeys,omitempty"`
+	// Layers overrides the top-level layer budget for this image.
+	Layers int `yaml:"layers,omitempty" json:"layers,omitempty"`
+	// Config is merged over the top-level config: scalars and lists
+	// replace, maps merge key by key.
+	Config ImageConfig `yaml:"config,omitempty" json:"config,omitempty"`
+}
+
+// ImageConfig is the OCI image configuration a spec may set.
+type ImageConfig struct {
+	Env          map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	Cmd          []string          `yaml:"cmd,omitempty" json:"cmd,omitempty"`
+	Entrypoint   []string          `yaml:"entrypoint,omitempty" json:"entrypoint,omitempty"`
+	User         string            `yaml:"user,omitempty" json:"user,omitempty"`
+	WorkingDir   string            `yaml:"workdir,omitempty" json:"workdir,omitempty"`
+	Labels       map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	ExposedPorts []string          `yaml:"exposedPorts,omitempty" json:"exposedPorts,omitempty"`
+}
