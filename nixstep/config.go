@@ -1,0 +1,72 @@
+// Package nixstep is the code that runs inside nix-image's build steps: it
+// unpacks release tarballs and realises the Nix closure of an image. The
+// frontend binary runs it as `nix-image-frontend step ...` in containers
+// whose root is scratch, so it may rely on nothing but the mounts llbgen
+// gives it.
+package nixstep
+
+// Mount points of the realise step. llbgen mounts its inputs here.
+const (
+	ToolDir      = "/.nix-image/tool"
+	BootstrapDir = "/.nix-image/bootstrap"
+	NixpkgsDir   = "/.nix-image/nixpkgs"
+	ConfigFile   = "/.nix-image/config/realise.json"
+	OutDir       = "/out"
+)
+
+// Package is one nixpkgs attribute path with the place in the spec that
+// asked for it, so that errors can point back at the YAML.
+type Package struct {
+	Attr  string `json:"attr"`
+	Where string `json:"where,omitempty"`
+}
+
+// RealiseConfig tells the realise step what to build. llbgen writes it as
+// JSON; every list is in spec order and every map is sorted by encoding/json,
+// so the same spec gives the same bytes.
+type RealiseConfig struct {
+	// System is the Nix system type of the image, e.g. x86_64-linux.
+	System string `json:"system"`
+	// NixpkgsWhere names the spec field of the nixpkgs pin.
+	NixpkgsWhere string `json:"nixpkgsWhere,omitempty"`
+	// SystemPackages make up /run/current-system/sw.
+	SystemPackages []Package `json:"systemPackages"`
+	// Packages make up root's profile.
+	Packages []Package `json:"packages,omitempty"`
+	// Substituters and TrustedPublicKeys configure the Nix that realises.
+	Substituters      []string `json:"substituters,omitempty"`
+	TrustedPublicKeys []string `json:"trustedPublicKeys,omitempty"`
+	// SubstitutersWhere names the spec field of the substituters.
+	SubstitutersWhere string `json:"substitutersWhere,omitempty"`
+	// RegistrationTime is written into the image's Nix DB for every path,
+	// so that the DB does not change from one build to the next.
+	RegistrationTime int64 `json:"registrationTime"`
+}
+
+// Closure describes the store paths of an image, as written by the
+// realise step to /out/closure.json.
+type Closure struct {
+	// Roots name the store paths the image keeps alive.
+	Roots Roots `json:"roots"`
+	// Paths are every store path of the closure, sorted by path.
+	Paths []PathInfo `json:"paths"`
+}
+
+// Roots are the store paths the image's links and gcroots point at.
+type Roots struct {
+	System  string `json:"system"`
+	Profile string `json:"profile,omitempty"`
+	Channel string `json:"channel"`
+	Nixpkgs string `json:"nixpkgs"`
+	Shell   string `json:"shell"`
+	Env     string `json:"env"`
+}
+
+// PathInfo is the registration of one store path.
+type PathInfo struct {
+	Path       string   `json:"path"`
+	NarHash    string   `json:"narHash"`
+	NarSize    int64    `json:"narSize"`
+	Deriver    string   `json:"deriver,omitempty"`
+	References []string `json:"references"`
+}

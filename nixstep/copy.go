@@ -1,0 +1,81 @@
+package nixstep
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// storeTime is the modification time of every file in a Nix store.
+var storeTime = time.Unix(1, 0)
+
+// CopyTree copies a file tree, keeping symlinks and permission bits and
+// setting every modification time to the Nix store's (1 s after the
+// epoch), so copies of the same store path are byte-identical in a layer.
+func CopyTree(src, dst string) error {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		target, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(target, dst); err != nil {
+			return err
+		}
+	case fi.IsDir():
+		if err := os.Mkdir(dst, 0o700); err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := CopyTree(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+				return err
+			}
+		}
+		if err := os.Chmod(dst, fi.Mode().Perm()); err != nil {
+			return err
+		}
+	case fi.Mode().IsRegular():
+		if err := copyFile(src, dst, fi.Mode().Perm()); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("copying %s: unsupported file type %s", src, fi.Mode().Type())
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(storeTime.UnixNano()), unix.NsecToTimespec(storeTime.UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting times of %s: %w", dst, err)
+	}
+	return nil
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, mode)
+}

@@ -1,0 +1,165 @@
+package nixstep
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// writeOutput writes the closure, its description and the system tree.
+func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) error {
+	infos, reg, err := r.closure(ctx, roots)
+	if err != nil {
+		return err
+	}
+	store := filepath.Join(out, "store")
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return fmt.Errorf("realise: %w", err)
+	}
+	for _, info := range infos {
+		if err := CopyTree(info.Path, filepath.Join(store, filepath.Base(info.Path))); err != nil {
+			return fmt.Errorf("copying %s out of the cache: %w", info.Path, err)
+		}
+	}
+	data, err := json.MarshalIndent(Closure{Roots: roots, Paths: infos}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("realise: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "closure.json"), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("realise: %w", err)
+	}
+	root := filepath.Join(out, "root")
+	if err := r.writeDB(ctx, root, roots, reg); err != nil {
+		return err
+	}
+	return writeLinks(root, roots)
+}
+
+// writeDB registers the closure in the image's own Nix DB with the Nix of
+// the system profile (its schema is the one the image will open), then
+// pins every registration time and drops the lock and reserve files, so
+// that the same closure always gives the same DB file.
+func (r *realiser) writeDB(ctx context.Context, root string, roots Roots, reg string) error {
+	nixStore := filepath.Join(roots.System, "bin", "nix-store")
+	if !exists(nixStore) {
+		nixStore = filepath.Join(r.boot.nix, "bin", "nix-store")
+	}
+	if _, err := run(ctx, r.env, []byte(reg), nixStore, "--store", root, "--load-db"); err != nil {
+		return fmt.Errorf("registering the closure in the image's Nix DB: %w", err)
+	}
+	dbDir := filepath.Join(root, "nix/var/nix/db")
+	db, err := sql.Open("sqlite", filepath.Join(dbDir, "db.sqlite"))
+	if err != nil {
+		return fmt.Errorf("opening the image's Nix DB: %w", err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		fmt.Sprintf("UPDATE ValidPaths SET registrationTime = %d", r.cfg.RegistrationTime),
+		"PRAGMA journal_mode = DELETE",
+		"VACUUM",
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("normalising the image's Nix DB (%s): %w", stmt, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("closing the image's Nix DB: %w", err)
+	}
+	// Keep only the DB and its schema version: everything else --load-db
+	// made (locks, the reserve file, temproots) is runtime state.
+	keep := map[string]bool{"db": true}
+	varNix := filepath.Join(root, "nix/var/nix")
+	entries, err := os.ReadDir(varNix)
+	if err != nil {
+		return fmt.Errorf("reading the image's Nix state: %w", err)
+	}
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			if err := os.RemoveAll(filepath.Join(varNix, e.Name())); err != nil {
+				return fmt.Errorf("cleaning the image's Nix state: %w", err)
+			}
+		}
+	}
+	dbEntries, err := os.ReadDir(dbDir)
+	if err != nil {
+		return fmt.Errorf("reading the image's Nix DB: %w", err)
+	}
+	for _, e := range dbEntries {
+		if e.Name() != "db.sqlite" && e.Name() != "schema" {
+			if err := os.RemoveAll(filepath.Join(dbDir, e.Name())); err != nil {
+				return fmt.Errorf("cleaning the image's Nix DB: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// link is a symlink of the system tree.
+type link struct{ path, target string }
+
+// writeLinks creates the profiles, gcroots and global links of the image.
+// Profiles follow Nix's own layout (NAME -> NAME-1-link -> store path), so
+// nix-env can add generations to them later.
+func writeLinks(root string, roots Roots) error {
+	profiles := "/nix/var/nix/profiles"
+	links := []link{
+		{profiles + "/system-1-link", roots.System},
+		{profiles + "/system", "system-1-link"},
+		{profiles + "/per-user/root/channels-1-link", roots.Channel},
+		{profiles + "/per-user/root/channels", "channels-1-link"},
+		{"/nix/var/nix/gcroots/profiles", profiles},
+		{"/nix/var/nix/gcroots/nix-image/system", roots.System},
+		{"/nix/var/nix/gcroots/nix-image/channel", roots.Channel},
+		{"/nix/var/nix/gcroots/nix-image/nixpkgs", roots.Nixpkgs},
+		{"/run/current-system/sw", profiles + "/system"},
+		{"/var/run", "/run"},
+		{"/bin/sh", roots.Shell},
+		{"/usr/bin/env", roots.Env},
+		{"/root/.nix-profile", profiles + "/default"},
+		{"/root/.nix-defexpr/channels", profiles + "/per-user/root/channels"},
+	}
+	if roots.Profile != "" {
+		links = append(links,
+			link{profiles + "/default-1-link", roots.Profile},
+			link{profiles + "/default", "default-1-link"},
+			link{"/nix/var/nix/gcroots/nix-image/profile", roots.Profile},
+		)
+	}
+	dirs := []struct {
+		path string
+		mode os.FileMode
+	}{
+		{"/nix", 0o755}, {"/nix/store", 0o755}, {"/nix/var", 0o755}, {"/nix/var/nix", 0o755},
+		{"/nix/var/nix/profiles", 0o755}, {"/nix/var/nix/profiles/per-user", 0o755},
+		{"/nix/var/nix/profiles/per-user/root", 0o755}, {"/nix/var/nix/gcroots", 0o755},
+		{"/nix/var/nix/gcroots/nix-image", 0o755}, {"/run", 0o755}, {"/run/current-system", 0o755},
+		{"/var", 0o755}, {"/bin", 0o755}, {"/usr", 0o755}, {"/usr/bin", 0o755},
+		{"/root", 0o700}, {"/root/.nix-defexpr", 0o755},
+	}
+	for _, d := range dirs {
+		p := filepath.Join(root, d.path)
+		if err := os.MkdirAll(p, d.mode); err != nil {
+			return fmt.Errorf("creating %s: %w", d.path, err)
+		}
+		if err := os.Chmod(p, d.mode); err != nil {
+			return fmt.Errorf("creating %s: %w", d.path, err)
+		}
+	}
+	for _, l := range links {
+		if err := os.Symlink(l.target, filepath.Join(root, l.path)); err != nil {
+			return fmt.Errorf("linking %s: %w", l.path, err)
+		}
+	}
+	return nil
+}
+
+// StorePathName returns the base name of a store path.
+func StorePathName(p string) string {
+	return strings.TrimPrefix(p, storeDir+"/")
+}

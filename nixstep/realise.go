@@ -1,0 +1,411 @@
+package nixstep
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+const (
+	storeDir   = "/nix/store"
+	scratchDir = "/tmp/nix-image"
+)
+
+// Realise builds the profiles and the channel of an image on the
+// bootstrap Nix, with /nix as the step's persistent cache, and writes the
+// closure to out: out/closure.json, out/store/<path> for every store path
+// and out/root/ (the Nix DB, profiles, gcroots and global links).
+func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
+	boot, err := installBootstrap(ctx, BootstrapDir)
+	if err != nil {
+		return err
+	}
+	r := &realiser{cfg: cfg, boot: boot}
+	if err := r.configure(); err != nil {
+		return err
+	}
+	if err := r.checkSubstituters(ctx); err != nil {
+		return err
+	}
+	roots, err := r.buildRoots(ctx)
+	if err != nil {
+		return err
+	}
+	return r.writeOutput(ctx, roots, out)
+}
+
+type realiser struct {
+	cfg  RealiseConfig
+	boot bootstrap
+	env  []string
+}
+
+// configure writes the nix.conf of the realising Nix. It builds as root
+// without build users or sandbox: the step's container is the isolation.
+func (r *realiser) configure() error {
+	confDir := filepath.Join(scratchDir, "conf")
+	home := filepath.Join(scratchDir, "home")
+	for _, d := range []string{confDir, home} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("realise: %w", err)
+		}
+	}
+	conf := []string{
+		"build-users-group =",
+		"sandbox = false",
+		"filter-syscalls = false",
+		"substituters = " + strings.Join(r.cfg.Substituters, " "),
+		"trusted-public-keys = " + strings.Join(r.cfg.TrustedPublicKeys, " "),
+		"connect-timeout = 15",
+	}
+	if err := os.WriteFile(filepath.Join(confDir, "nix.conf"), []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
+		return fmt.Errorf("realise: writing nix.conf: %w", err)
+	}
+	r.env = []string{
+		"PATH=" + r.boot.nix + "/bin",
+		"HOME=" + home,
+		"USER=root",
+		"TMPDIR=/tmp",
+		"NIX_CONF_DIR=" + confDir,
+		"NIX_REMOTE=",
+		"NIX_PAGER=cat",
+	}
+	if r.boot.caBundle != "" {
+		r.env = append(r.env, "NIX_SSL_CERT_FILE="+r.boot.caBundle, "SSL_CERT_FILE="+r.boot.caBundle)
+		os.Setenv("SSL_CERT_FILE", r.boot.caBundle)
+	}
+	return nil
+}
+
+// checkSubstituters fails early, naming the substituter, when a binary
+// cache does not answer: Nix would only warn and then try to build every
+// package from source.
+func (r *realiser) checkSubstituters(ctx context.Context) error {
+	client := &http.Client{Timeout: 20 * time.Second}
+	for _, s := range r.cfg.Substituters {
+		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+			continue
+		}
+		u := strings.TrimSuffix(s, "/") + "/nix-cache-info"
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return fmt.Errorf("substituter %s (%s): %w", s, r.cfg.SubstitutersWhere, err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("substituter %s (%s) is unreachable: %w", s, r.cfg.SubstitutersWhere, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("substituter %s (%s) is not a binary cache: GET %s answered %s", s, r.cfg.SubstitutersWhere, u, resp.Status)
+		}
+	}
+	return nil
+}
+
+// nix runs a command of the bootstrap Nix; its output goes to the build log.
+func (r *realiser) nix(ctx context.Context, name string, args ...string) error {
+	_, err := r.nixOutput(ctx, nil, name, args...)
+	return err
+}
+
+// nixOutput runs a command of the bootstrap Nix and returns its stdout.
+func (r *realiser) nixOutput(ctx context.Context, stdin []byte, name string, args ...string) (string, error) {
+	return run(ctx, r.env, stdin, filepath.Join(r.boot.nix, "bin", name), args...)
+}
+
+func run(ctx context.Context, env []string, stdin []byte, prog string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.Env = env
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = os.Stderr
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s %s: %w", path.Base(prog), strings.Join(args, " "), err)
+	}
+	return stdout.String(), nil
+}
+
+// buildRoots realises the system profile, root's profile and the channel.
+func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
+	var roots Roots
+	src, err := r.nixOutput(ctx, nil, "nix-store", "--add", NixpkgsDir)
+	if err != nil {
+		return roots, fmt.Errorf("adding nixpkgs (%s) to the store: %w", r.cfg.NixpkgsWhere, err)
+	}
+	roots.Nixpkgs = strings.TrimSpace(src)
+	if err := r.checkAttrs(ctx, roots.Nixpkgs); err != nil {
+		return roots, err
+	}
+	profiles := filepath.Join(scratchDir, "profiles")
+	if err := os.MkdirAll(profiles, 0o755); err != nil {
+		return roots, fmt.Errorf("realise: %w", err)
+	}
+	if roots.System, err = r.profile(ctx, roots.Nixpkgs, filepath.Join(profiles, "system"), r.cfg.SystemPackages); err != nil {
+		return roots, fmt.Errorf("building the system profile: %w", err)
+	}
+	if len(r.cfg.Packages) > 0 {
+		if roots.Profile, err = r.profile(ctx, roots.Nixpkgs, filepath.Join(profiles, "default"), r.cfg.Packages); err != nil {
+			return roots, fmt.Errorf("building root's profile: %w", err)
+		}
+	}
+	if roots.Shell, err = profileTarget(roots.System, "bin/bash"); err != nil {
+		return roots, fmt.Errorf("system.packages must provide bin/bash (bashInteractive): %w", err)
+	}
+	if roots.Env, err = profileTarget(roots.System, "bin/env"); err != nil {
+		return roots, fmt.Errorf("system.packages must provide bin/env (coreutils): %w", err)
+	}
+	if roots.Channel, err = r.channel(ctx, roots); err != nil {
+		return roots, fmt.Errorf("building the nixpkgs channel: %w", err)
+	}
+	return roots, nil
+}
+
+// checkAttrs evaluates nixpkgs once and reports every requested attribute
+// it lacks, with the spec line that asked for it.
+func (r *realiser) checkAttrs(ctx context.Context, src string) error {
+	var all []Package
+	all = append(all, r.cfg.SystemPackages...)
+	all = append(all, r.cfg.Packages...)
+	attrs := make([][]string, len(all))
+	for i, p := range all {
+		attrs[i] = strings.Split(p.Attr, ".")
+	}
+	data, err := json.Marshal(attrs)
+	if err != nil {
+		return fmt.Errorf("realise: %w", err)
+	}
+	file := filepath.Join(scratchDir, "attrs.json")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		return fmt.Errorf("realise: %w", err)
+	}
+	expr := fmt.Sprintf(`let
+  pkgs = import %s { config = {}; overlays = []; };
+  has = set: p: p == [] || (builtins.isAttrs set && builtins.hasAttr (builtins.head p) set
+    && has (builtins.getAttr (builtins.head p) set) (builtins.tail p));
+in map (p: has pkgs p) (builtins.fromJSON (builtins.readFile %s))`, src, file)
+	outText, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", "-E", expr)
+	if err != nil {
+		return fmt.Errorf("nixpkgs (%s) does not evaluate: %w", r.cfg.NixpkgsWhere, err)
+	}
+	var found []bool
+	if err := json.Unmarshal([]byte(outText), &found); err != nil || len(found) != len(all) {
+		return fmt.Errorf("checking package attributes: unexpected answer %q", outText)
+	}
+	var missing []string
+	for i, ok := range found {
+		if !ok {
+			missing = append(missing, fmt.Sprintf("  %s: package attribute %q is not in nixpkgs", all[i].Where, all[i].Attr))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("unknown package attributes:\n%s", strings.Join(missing, "\n"))
+	}
+	return nil
+}
+
+// profile installs pkgs into a fresh profile with nix-env (which builds
+// the user environment with Nix's built-in buildenv, so it needs nothing
+// from nixpkgs) and returns the generation's store path.
+func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Package) (string, error) {
+	if err := removeProfile(profile); err != nil {
+		return "", err
+	}
+	args := []string{"-p", profile, "-f", src, "--arg", "config", "{}", "--arg", "overlays", "[]", "-iA"}
+	for _, p := range pkgs {
+		args = append(args, p.Attr)
+	}
+	if err := r.nix(ctx, "nix-env", args...); err != nil {
+		return "", err
+	}
+	gen, err := filepath.EvalSymlinks(profile)
+	if err != nil {
+		return "", fmt.Errorf("reading profile %s: %w", profile, err)
+	}
+	return gen, nil
+}
+
+// removeProfile deletes a profile and its generation links left by an
+// earlier build in the same scratch directory.
+func removeProfile(profile string) error {
+	links, err := filepath.Glob(profile + "*")
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if err := os.Remove(l); err != nil {
+			return fmt.Errorf("removing old profile link: %w", err)
+		}
+	}
+	return nil
+}
+
+// profileTarget returns what a file of a user environment points to: the
+// same file in the package that provides it.
+func profileTarget(gen, file string) (string, error) {
+	p := filepath.Join(gen, file)
+	for i := 0; i < 40; i++ {
+		if storeRoot(p) != gen {
+			if _, err := os.Stat(p); err != nil {
+				return "", err
+			}
+			return p, nil
+		}
+		next, err := resolveFirstLink(p)
+		if err != nil {
+			return "", err
+		}
+		p = next
+	}
+	return "", fmt.Errorf("too many links resolving %s", file)
+}
+
+// resolveFirstLink replaces the first symlink component of p by its target.
+func resolveFirstLink(p string) (string, error) {
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	cur := "/"
+	for i, part := range parts {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		target, err := os.Readlink(cur)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(cur), target)
+		}
+		return filepath.Join(append([]string{target}, parts[i+1:]...)...), nil
+	}
+	return "", fmt.Errorf("%s is not provided by any package", p)
+}
+
+// storeRoot returns the store path that p is in, or "".
+func storeRoot(p string) string {
+	rest, ok := strings.CutPrefix(filepath.Clean(p), storeDir+"/")
+	if !ok {
+		return ""
+	}
+	base, _, _ := strings.Cut(rest, "/")
+	return storeDir + "/" + base
+}
+
+// channel builds root's channel: a store path holding a `nixpkgs` link to
+// the pinned source, the layout nix-channel itself produces, so
+// `nix-env -iA nixpkgs.hello` and <nixpkgs> find the bundled pin.
+func (r *realiser) channel(ctx context.Context, roots Roots) (string, error) {
+	expr := fmt.Sprintf(`derivation {
+  name = "nixpkgs-channel";
+  system = builtins.currentSystem;
+  builder = "${builtins.storePath %q}/%s";
+  PATH = "${builtins.storePath %q}/bin";
+  nixpkgs = builtins.storePath %q;
+  args = [ "-c" "mkdir $out && ln -s $nixpkgs $out/nixpkgs && echo '[]' > $out/manifest.nix" ];
+}`, storeRoot(roots.Shell), strings.TrimPrefix(roots.Shell, storeRoot(roots.Shell)+"/"),
+		storeRoot(roots.Env), roots.Nixpkgs)
+	outText, err := r.nixOutput(ctx, nil, "nix-build", "--no-out-link", "-E", expr)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(outText), nil
+}
+
+// closure lists every store path the roots need, with its registration.
+func (r *realiser) closure(ctx context.Context, roots Roots) ([]PathInfo, string, error) {
+	args := []string{"-qR"}
+	for _, p := range []string{roots.System, roots.Profile, roots.Channel, roots.Nixpkgs} {
+		if p != "" {
+			args = append(args, p)
+		}
+	}
+	list, err := r.nixOutput(ctx, nil, "nix-store", args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("computing the closure: %w", err)
+	}
+	paths := strings.Fields(list)
+	sort.Strings(paths)
+	reg, err := r.nixOutput(ctx, nil, "nix-store", append([]string{"--dump-db"}, paths...)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("dumping the registration: %w", err)
+	}
+	infos, err := ParseRegistration(reg)
+	if err != nil {
+		return nil, "", err
+	}
+	return infos, reg, nil
+}
+
+// ParseRegistration reads the output of `nix-store --dump-db` (the format
+// of an installer's .reginfo): per path its name, nar hash, nar size,
+// deriver, reference count and references, one per line.
+func ParseRegistration(reg string) ([]PathInfo, error) {
+	sc := bufio.NewScanner(strings.NewReader(reg))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	next := func() (string, bool) {
+		if !sc.Scan() {
+			return "", false
+		}
+		return sc.Text(), true
+	}
+	var infos []PathInfo
+	for {
+		p, ok := next()
+		if !ok {
+			break
+		}
+		if p == "" {
+			continue
+		}
+		var info PathInfo
+		info.Path = p
+		hash, ok1 := next()
+		size, ok2 := next()
+		deriver, ok3 := next()
+		count, ok4 := next()
+		if !(ok1 && ok2 && ok3 && ok4) {
+			return nil, fmt.Errorf("registration of %s is truncated", p)
+		}
+		info.NarHash = hash
+		info.Deriver = deriver
+		if _, err := fmt.Sscan(size, &info.NarSize); err != nil {
+			return nil, fmt.Errorf("registration of %s: nar size %q: %w", p, size, err)
+		}
+		var n int
+		if _, err := fmt.Sscan(count, &n); err != nil {
+			return nil, fmt.Errorf("registration of %s: reference count %q: %w", p, count, err)
+		}
+		info.References = []string{}
+		for i := 0; i < n; i++ {
+			ref, ok := next()
+			if !ok {
+				return nil, fmt.Errorf("registration of %s is truncated", p)
+			}
+			info.References = append(info.References, ref)
+		}
+		sort.Strings(info.References)
+		infos = append(infos, info)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Path < infos[j].Path })
+	return infos, nil
+}
