@@ -1,0 +1,41 @@
+# The project's commands. CI runs `make test` (through .ci/run).
+
+GO ?= go
+FRONTEND := bin/nix-image-frontend
+
+.PHONY: all frontend tools deps lint unit e2e test stack stack-stop push-frontend
+
+all: frontend
+
+# Always invoke go build: it decides itself whether the binary is up to date.
+frontend:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(FRONTEND) ./frontend/cmd/nix-image-frontend
+
+tools:
+	hack/build-tools.sh
+
+deps:
+	hack/install-deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Every package except the integration tests in e2e/.
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/e2e$$')
+
+e2e: deps tools frontend
+	$(GO) test ./e2e/ -v -count=1 -timeout 40m
+
+test: lint unit e2e
+
+stack: tools
+	hack/stack.sh start
+
+stack-stop:
+	hack/stack.sh stop
+
+push-frontend:
+	hack/push-frontend.sh

@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nix-image/nix-image/internal/testenv"
+)
+
+// TestDockerfileRun checks the stack itself: the built-in Dockerfile
+// frontend runs RUN steps on the daemon, a rebuild is fully cached, and the
+// exported image runs with runc with its layers (whiteouts included)
+// applied in order.
+func TestDockerfileRun(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("reading busybox-static (make deps): %v", err)
+	}
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"busybox": busybox,
+		"keep":    []byte("kept\n"),
+		"gone":    []byte("removed by a later layer\n"),
+		"Dockerfile": []byte(`FROM scratch
+COPY busybox /bin/busybox
+COPY keep gone /data/
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox rm /data/gone && echo built > /data/run"]
+ENV GREETING=hello
+WORKDIR /data
+CMD ["/bin/busybox", "cat", "run"]
+`),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	tar := filepath.Join(t.TempDir(), "image.tar")
+	res, err := e.Build(ctx, dir, "Dockerfile", "--output", "type=oci,dest="+tar)
+	if err != nil {
+		t.Fatalf("first build: %v", err)
+	}
+	if ran := res.Progress.Executed("RUN"); len(ran) != 1 {
+		t.Errorf("first build: want 1 executed RUN vertex, got %d (%v)", len(ran), names(res.Progress.Vertices))
+	}
+
+	res, err = e.Build(ctx, dir, "Dockerfile", "--output", "type=oci,dest="+tar)
+	if err != nil {
+		t.Fatalf("second build: %v", err)
+	}
+	if ran := res.Progress.Executed("RUN"); len(ran) != 0 {
+		t.Errorf("second build: want no executed RUN vertex (all cached), got %v", names(ran))
+	}
+	if len(res.Progress.Find("RUN")) != 1 {
+		t.Errorf("second build: want the RUN vertex reported (cached), got %v", names(res.Progress.Vertices))
+	}
+
+	// The container shares the host's network: it reaches a server on the
+	// host's loopback, as steps reaching test mirrors need.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "from the host")
+	}))
+	defer srv.Close()
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"image Cmd and WorkingDir", nil, "built\n"},
+		{"lower layer file kept", []string{"/bin/busybox", "cat", "/data/keep"}, "kept\n"},
+		{"whiteout applied", []string{"/bin/busybox", "ls", "/data"}, "keep\nrun\n"},
+		{"image Env", []string{"/bin/busybox", "sh", "-c", "echo $GREETING"}, "hello\n"},
+		{"host loopback", []string{"/bin/busybox", "wget", "-q", "-O", "-", srv.URL}, "from the host\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, err := e.RunImage(ctx, tar, tc.args...)
+			if err != nil {
+				t.Fatalf("run %v: %v\nstderr: %s", tc.args, err, stderr)
+			}
+			if out != tc.want {
+				t.Errorf("run %v: got %q, want %q", tc.args, out, tc.want)
+			}
+		})
+	}
+
+	if _, _, err := e.RunImage(ctx, tar, "/bin/busybox", "false"); err == nil || !strings.Contains(err.Error(), "exited with code 1") {
+		t.Errorf("a failing command: want an exit code 1 error, got %v", err)
+	}
+}
+
+// TestFrontendImage checks the image Start pushed for `# syntax=` lines:
+// present in the registry, with the gateway labels and the entrypoint.
+func TestFrontendImage(t *testing.T) {
+	e := testenv.Need(t, env)
+	repo, tag, ok := strings.Cut(strings.TrimPrefix(e.FrontendRef, e.RegistryAddr+"/"), ":")
+	if !ok {
+		t.Fatalf("unexpected FrontendRef %q", e.FrontendRef)
+	}
+	var manifest struct {
+		Config struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+		Layers []json.RawMessage `json:"layers"`
+	}
+	getJSON(t, fmt.Sprintf("http://%s/v2/%s/manifests/%s", e.RegistryAddr, repo, tag), &manifest)
+	if len(manifest.Layers) != 1 {
+		t.Errorf("frontend image: want 1 layer (the binary), got %d", len(manifest.Layers))
+	}
+	var cfg struct {
+		Config struct {
+			Entrypoint []string          `json:"Entrypoint"`
+			Labels     map[string]string `json:"Labels"`
+		} `json:"config"`
+	}
+	getJSON(t, fmt.Sprintf("http://%s/v2/%s/blobs/%s", e.RegistryAddr, repo, manifest.Config.Digest), &cfg)
+	if got := strings.Join(cfg.Config.Entrypoint, " "); got != "/nix-image-frontend" {
+		t.Errorf("Entrypoint: got %q, want /nix-image-frontend", got)
+	}
+	wantLabels := map[string]string{
+		"moby.buildkit.frontend.network.none": "true",
+		"moby.buildkit.frontend.caps":         "moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts",
+	}
+	for k, want := range wantLabels {
+		if got := cfg.Config.Labels[k]; got != want {
+			t.Errorf("label %s: got %q, want %q", k, got, want)
+		}
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: decoding: %v", url, err)
+	}
+}
+
+func names(vs []*testenv.Vertex) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Name)
+	}
+	return out
+}

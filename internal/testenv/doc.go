@@ -1,0 +1,32 @@
+// Package testenv starts the real stack the integration tests run against: a
+// registry (Debian's docker-registry) on a free loopback port and a buildkitd
+// (bin/buildkitd, OCI worker, runc, overlayfs) on a unix socket, both in a
+// fresh temporary directory, with the nix-image frontend image pushed to the
+// registry so that specs can name it in their `# syntax=` line.
+//
+// Use it from TestMain, so that one `go test ./e2e/` run starts the stack once:
+//
+//	var env *testenv.Env
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+//
+//	func TestX(t *testing.T) {
+//		e := testenv.Need(t, env)
+//		dir := e.SpecContext(t, "images:\n  default: {}\n", nil)
+//		res, err := e.BuildSpec(ctx, dir, "--output", "type=oci,dest="+tar)
+//		...
+//		out, _, err := e.RunImage(ctx, tar, "nix", "--version")
+//	}
+//
+// Main skips the stack (and Need skips the tests) when NIX_IMAGE_E2E=0.
+//
+// Requirements: root, the Debian packages of hack/install-deps.sh, and
+// bin/buildkitd, bin/buildctl (make tools). Start builds
+// bin/nix-image-frontend itself (go build is a no-op when `make frontend`
+// already built it).
+//
+// Everything started is stopped by process group, also when a test fails or
+// the run is interrupted (SIGINT, SIGTERM); if the test binary dies anyway
+// (go test's -timeout panic, SIGKILL), the daemons get SIGTERM from the kernel
+// (Pdeathsig) and the next Start removes the directories such runs left.
+package testenv

@@ -1,0 +1,147 @@
+package testenv
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Progress is a parsed `buildctl --progress=rawjson` stream.
+type Progress struct {
+	// Vertices in the order they first appeared, one per digest, with
+	// their updates merged.
+	Vertices []*Vertex
+	// Logs of all vertices (RUN output etc.), in order.
+	Logs []VertexLog
+	// Warnings from the frontend (lint, deprecations).
+	Warnings []Warning
+}
+
+// Vertex is one LLB vertex as the progress stream reports it.
+type Vertex struct {
+	Digest    string     `json:"digest"`
+	Name      string     `json:"name"`
+	Started   *time.Time `json:"started"`
+	Completed *time.Time `json:"completed"`
+	Cached    bool       `json:"cached"`
+	Error     string     `json:"error"`
+}
+
+// Executed reports whether the vertex ran: it completed without error and
+// was not a cache hit.
+func (v *Vertex) Executed() bool {
+	return v.Completed != nil && !v.Cached && v.Error == ""
+}
+
+// VertexLog is output a vertex wrote (stream 1 stdout, 2 stderr).
+type VertexLog struct {
+	Vertex string `json:"vertex"`
+	Stream int    `json:"stream"`
+	Data   []byte `json:"data"`
+}
+
+// Warning is a build warning.
+type Warning struct {
+	Vertex string `json:"vertex"`
+	Level  int    `json:"level"`
+	Short  []byte `json:"short"`
+}
+
+// solveStatus is one rawjson line (the JSON form of BuildKit's
+// client.SolveStatus; only what tests use).
+type solveStatus struct {
+	Vertexes []*Vertex   `json:"vertexes"`
+	Logs     []VertexLog `json:"logs"`
+	Warnings []Warning   `json:"warnings"`
+}
+
+// ParseProgress splits buildctl's stderr into the rawjson progress stream
+// and the remaining text (error messages), which it returns as rest.
+func ParseProgress(stderr string) (p *Progress, rest string) {
+	p = &Progress{}
+	byDigest := map[string]*Vertex{}
+	var other []string
+	for _, line := range strings.Split(stderr, "\n") {
+		var st solveStatus
+		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &st) != nil {
+			if line != "" {
+				other = append(other, line)
+			}
+			continue
+		}
+		for _, v := range st.Vertexes {
+			cur, ok := byDigest[v.Digest]
+			if !ok {
+				cp := *v
+				byDigest[v.Digest] = &cp
+				p.Vertices = append(p.Vertices, &cp)
+				continue
+			}
+			cur.merge(v)
+		}
+		p.Logs = append(p.Logs, st.Logs...)
+		p.Warnings = append(p.Warnings, st.Warnings...)
+	}
+	return p, strings.Join(other, "\n")
+}
+
+// merge folds a later update of the same vertex into v. Updates repeat the
+// whole vertex, but fields only ever get set, so never unset one.
+func (v *Vertex) merge(u *Vertex) {
+	if u.Name != "" {
+		v.Name = u.Name
+	}
+	if u.Started != nil {
+		v.Started = u.Started
+	}
+	if u.Completed != nil {
+		v.Completed = u.Completed
+	}
+	if u.Cached {
+		v.Cached = true
+	}
+	if u.Error != "" {
+		v.Error = u.Error
+	}
+}
+
+// Executed returns the vertices that ran (see Vertex.Executed) and whose
+// name contains substr ("" for all), sorted by name.
+func (p *Progress) Executed(substr string) []*Vertex {
+	var out []*Vertex
+	for _, v := range p.Vertices {
+		if v.Executed() && strings.Contains(v.Name, substr) {
+			out = append(out, v)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Find returns the vertices whose name contains substr.
+func (p *Progress) Find(substr string) []*Vertex {
+	var out []*Vertex
+	for _, v := range p.Vertices {
+		if strings.Contains(v.Name, substr) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Output returns everything the vertices whose name contains substr wrote
+// ("" for all vertices), in order.
+func (p *Progress) Output(substr string) string {
+	names := map[string]string{}
+	for _, v := range p.Vertices {
+		names[v.Digest] = v.Name
+	}
+	var b strings.Builder
+	for _, l := range p.Logs {
+		if strings.Contains(names[l.Vertex], substr) {
+			b.Write(l.Data)
+		}
+	}
+	return b.String()
+}
