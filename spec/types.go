@@ -33,6 +33,10 @@ type Spec struct {
 	// Images are the build targets, selected with --target. `default` and
 	// `ssh` always exist; listing them here customises them.
 	Images map[string]Image `yaml:"images,omitempty" json:"images,omitempty"`
+
+	// src is where the spec came from: positions for errors and Position,
+	// and which values build args replaced.
+	src *source
 }
 
 // Nix selects the Nix release. Either Version (the tarball and its sha256
@@ -65,6 +69,10 @@ type System struct {
 
 // Image is one build target.
 type Image struct {
+	// DefaultPackages adds the usual command-line tools (curl, git, jq,
+	// ...; see DefaultImagePackages) to root's profile. Default: true for
+	// the default image, false for ssh.
+	DefaultPackages *bool `yaml:"defaultPackages,omitempty" json:"defaultPackages,omitempty"`
 	// Packages are added to root's profile in this image only.
 	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
 	// NixConfig settings for this image, over the top-level ones.

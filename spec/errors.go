@@ -1,0 +1,124 @@
+package spec
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Pos is a 1-based line and column in the spec source. The zero Pos means
+// "not from the source" (for example a build arg).
+type Pos struct{ Line, Col int }
+
+// IsValid reports whether p points into the source.
+func (p Pos) IsValid() bool { return p.Line > 0 }
+
+// Error is one problem found in a spec, located by source position and by
+// field path (e.g. "images.ssh.authorizedKeys[1]" or "build-arg:NIX_URL").
+type Error struct {
+	File string
+	Pos  Pos
+	Path string
+	Msg  string
+}
+
+// Error formats e as "FILE:LINE:COL: PATH: MSG", leaving out the parts that
+// are unknown.
+func (e *Error) Error() string {
+	var b strings.Builder
+	loc := e.File
+	if e.Pos.IsValid() {
+		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Pos.Line, e.Pos.Col)
+	}
+	if loc != "" {
+		b.WriteString(loc)
+		b.WriteString(": ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ErrorList is every problem found in a spec, sorted by position.
+type ErrorList []*Error
+
+// Error joins the errors with newlines.
+func (l ErrorList) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// sort orders the list by position, then path and message, so that output
+// is stable whatever order the checks ran in.
+func (l ErrorList) sort() {
+	sort.SliceStable(l, func(i, j int) bool {
+		a, b := l[i], l[j]
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line < b.Pos.Line
+		}
+		if a.Pos.Col != b.Pos.Col {
+			return a.Pos.Col < b.Pos.Col
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Msg < b.Msg
+	})
+}
+
+// FormatErrors renders err for people: each spec error on its own line,
+// followed by the source line it points at and a caret under the column,
+// like a compiler. src is the spec source the errors came from; errors
+// that are not spec errors are printed as they are.
+func FormatErrors(err error, src []byte) string {
+	var list ErrorList
+	switch e := err.(type) {
+	case nil:
+		return ""
+	case *ErrorList:
+		list = *e
+	case ErrorList:
+		list = e
+	case *Error:
+		list = ErrorList{e}
+	default:
+		return err.Error() + "\n"
+	}
+	lines := bytes.Split(src, []byte("\n"))
+	var b strings.Builder
+	for _, e := range list {
+		b.WriteString(e.Error())
+		b.WriteByte('\n')
+		if !e.Pos.IsValid() || e.Pos.Line > len(lines) {
+			continue
+		}
+		line := strings.TrimRight(string(lines[e.Pos.Line-1]), "\r")
+		num := fmt.Sprintf("%5d | ", e.Pos.Line)
+		fmt.Fprintf(&b, "%s%s\n", num, line)
+		col := e.Pos.Col
+		if col < 1 {
+			col = 1
+		}
+		// Keep tabs so the caret lines up under tab-indented text.
+		pad := []rune{}
+		for i, r := range []rune(line) {
+			if i >= col-1 {
+				break
+			}
+			if r == '\t' {
+				pad = append(pad, '\t')
+			} else {
+				pad = append(pad, ' ')
+			}
+		}
+		fmt.Fprintf(&b, "%s| %s^\n", strings.Repeat(" ", len(num)-2), string(pad))
+	}
+	return b.String()
+}

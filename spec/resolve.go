@@ -1,0 +1,123 @@
+package spec
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Resolved is everything llbgen needs to build one target: defaults
+// applied and the image's settings merged over the top-level ones. Its
+// slices and maps are copies; changing them does not change the Spec.
+type Resolved struct {
+	Target  string
+	Nix     Nix
+	Nixpkgs Nixpkgs
+	// SystemPackages make up the system profile; ssh adds openssh.
+	SystemPackages []string
+	// Packages go into root's profile: the default packages (if the image
+	// uses them), then the top-level packages, then the image's, without
+	// duplicates, in that order.
+	Packages []string
+	// Substituters may be empty: no binary cache, build everything.
+	Substituters      []string
+	TrustedPublicKeys []string
+	// NixConfig is the top-level nixConfig with the image's over it.
+	NixConfig      map[string]string
+	AuthorizedKeys []string
+	Layers         int
+	Config         ImageConfig
+}
+
+// Resolve returns the build of target ("default" or "ssh").
+func (s *Spec) Resolve(target string) (*Resolved, error) {
+	if !slices.Contains(s.Targets(), target) {
+		return nil, fmt.Errorf("unknown target %q: valid targets are %s", target, strings.Join(s.Targets(), ", "))
+	}
+	img := s.Images[target]
+	r := &Resolved{
+		Target:            target,
+		Nix:               s.Nix,
+		Nixpkgs:           s.Nixpkgs,
+		SystemPackages:    slices.Clone(s.System.Packages),
+		Substituters:      slices.Clone(s.Substituters),
+		TrustedPublicKeys: slices.Clone(s.TrustedPublicKeys),
+		NixConfig:         mergeMaps(s.NixConfig, img.NixConfig),
+		AuthorizedKeys:    slices.Clone(img.AuthorizedKeys),
+		Layers:            cmp.Or(img.Layers, s.Layers, DefaultLayers),
+		Config:            mergeConfig(s.Config, img.Config),
+	}
+	withDefaults := target == TargetDefault
+	if img.DefaultPackages != nil {
+		withDefaults = *img.DefaultPackages
+	}
+	if withDefaults {
+		r.Packages = appendUnique(r.Packages, DefaultImagePackages...)
+	}
+	r.Packages = appendUnique(r.Packages, s.Packages...)
+	r.Packages = appendUnique(r.Packages, img.Packages...)
+	if target == TargetSSH {
+		r.SystemPackages = appendUnique(r.SystemPackages, "openssh")
+		if r.Config.ExposedPorts == nil {
+			r.Config.ExposedPorts = []string{"22/tcp"}
+		}
+	}
+	return r, nil
+}
+
+// appendUnique appends the items not already in list, keeping order.
+func appendUnique(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// mergeMaps returns base with over's entries on top, or nil if both are
+// empty.
+func mergeMaps(base, over map[string]string) map[string]string {
+	if len(base) == 0 && len(over) == 0 {
+		return nil
+	}
+	m := maps.Clone(base)
+	if m == nil {
+		m = map[string]string{}
+	}
+	maps.Copy(m, over)
+	return m
+}
+
+// mergeConfig lays an image's config over the top-level one: scalars and
+// lists the image sets replace (an explicit empty list clears), maps merge
+// key by key.
+func mergeConfig(base, over ImageConfig) ImageConfig {
+	c := ImageConfig{
+		Env:          mergeMaps(base.Env, over.Env),
+		Cmd:          slices.Clone(base.Cmd),
+		Entrypoint:   slices.Clone(base.Entrypoint),
+		User:         base.User,
+		WorkingDir:   base.WorkingDir,
+		Labels:       mergeMaps(base.Labels, over.Labels),
+		ExposedPorts: slices.Clone(base.ExposedPorts),
+	}
+	if over.Cmd != nil {
+		c.Cmd = slices.Clone(over.Cmd)
+	}
+	if over.Entrypoint != nil {
+		c.Entrypoint = slices.Clone(over.Entrypoint)
+	}
+	if over.User != "" {
+		c.User = over.User
+	}
+	if over.WorkingDir != "" {
+		c.WorkingDir = over.WorkingDir
+	}
+	if over.ExposedPorts != nil {
+		c.ExposedPorts = slices.Clone(over.ExposedPorts)
+	}
+	return c
+}

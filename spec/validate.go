@@ -1,0 +1,355 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nix-image/nix-image/spec/internal/rules"
+)
+
+var (
+	nixVersionRE  = regexp.MustCompile(rules.NixVersion)
+	attrPathRE    = regexp.MustCompile(rules.AttrPath)
+	nixConfKeyRE  = regexp.MustCompile(rules.NixConfigKey)
+	envKeyRE      = regexp.MustCompile(rules.EnvKey)
+	exposedPortRE = regexp.MustCompile(rules.ExposedPort)
+)
+
+// validator checks a defaulted Spec, normalising some values in place
+// (hashes to hex, ports to N/proto), and collects every error.
+type validator struct {
+	s    *Spec
+	errs ErrorList
+}
+
+// errorf records an error about path. It is located at the path's source
+// position, or its nearest parent's when the value is missing, or named by
+// the build arg that set it. Paths that already failed to decode are
+// skipped.
+func (v *validator) errorf(p, format string, args ...any) {
+	src := v.s.src
+	if src == nil {
+		src = newSource("")
+	}
+	e := &Error{File: src.file, Path: p, Msg: fmt.Sprintf(format, args...)}
+	if arg := v.s.overriddenBy(p); arg != "" {
+		v.errs = append(v.errs, &Error{Path: "build-arg:" + arg, Msg: e.Msg})
+		return
+	}
+	for q := p; ; q = parentPath(q) {
+		if src.bad[q] {
+			return
+		}
+		if pos, ok := src.pos[q]; ok && !e.Pos.IsValid() {
+			e.Pos = pos
+		}
+		if q == "" {
+			break
+		}
+	}
+	v.errs = append(v.errs, e)
+}
+
+// validate checks s and returns every error found.
+func (s *Spec) validate() ErrorList {
+	v := &validator{s: s}
+	if s.Version != 1 && (s.Version != 0 || s.wasWritten("version")) {
+		v.errorf("version", "unsupported spec version %d: this frontend reads version 1", s.Version)
+	}
+	v.nix(&s.Nix)
+	v.nixpkgs(&s.Nixpkgs)
+	v.packages("system.packages", s.System.Packages)
+	v.packages("packages", s.Packages)
+	v.substituters(s.Substituters)
+	v.trustedPublicKeys(s.TrustedPublicKeys)
+	v.nixConfig("nixConfig", s.NixConfig)
+	v.layers("layers", s.Layers)
+	v.config("config", &s.Config)
+	for _, name := range sortedKeys(s.Images) {
+		p := joinKey("images", name)
+		if name != TargetDefault && name != TargetSSH {
+			v.errorf(p, "unknown image %q: valid images are %s", name, strings.Join(s.Targets(), ", "))
+			continue
+		}
+		img := s.Images[name]
+		v.packages(joinField(p, "packages"), img.Packages)
+		v.nixConfig(joinField(p, "nixConfig"), img.NixConfig)
+		if name != TargetSSH && len(img.AuthorizedKeys) > 0 {
+			v.errorf(joinField(p, "authorizedKeys"), "authorizedKeys is only used by the ssh image (images.ssh.authorizedKeys)")
+		} else {
+			v.authorizedKeys(joinField(p, "authorizedKeys"), img.AuthorizedKeys)
+		}
+		v.layers(joinField(p, "layers"), img.Layers)
+		v.config(joinField(p, "config"), &img.Config)
+		s.Images[name] = img
+	}
+	return v.errs
+}
+
+// wasWritten reports whether path held a non-empty value in the source.
+func (s *Spec) wasWritten(p string) bool {
+	if s.src == nil {
+		return false
+	}
+	_, ok := s.src.pos[p]
+	return ok && !s.src.null[p]
+}
+
+func (v *validator) nix(n *Nix) {
+	switch {
+	case n.URL != "" && n.Version != "":
+		v.errorf("nix.url", "nix.url and nix.version are exclusive: give a version (the tarball is found under nix.releases) or a url with its sha256")
+	case n.URL != "":
+		v.httpURL("nix.url", n.URL)
+		if n.SHA256 == "" {
+			v.errorf("nix.url", "nix.url needs nix.sha256, the sha256 of the tarball (sha256sum nix-*.tar.xz)")
+		}
+		if n.Releases != "" {
+			v.errorf("nix.releases", "nix.releases is only used with nix.version, not with nix.url")
+		}
+	case n.SHA256 != "":
+		v.errorf("nix.sha256", "nix.sha256 is only used with nix.url; with nix.version the sha256 is read from the release")
+	}
+	if n.Version != "" && !nixVersionRE.MatchString(n.Version) {
+		v.errorf("nix.version", "invalid Nix version %q: expected a Nix release such as %s", n.Version, DefaultNixVersion)
+	}
+	if n.Releases != "" {
+		v.httpURL("nix.releases", n.Releases)
+	}
+	if n.SHA256 != "" {
+		n.SHA256 = v.sha256("nix.sha256", n.SHA256)
+	}
+}
+
+const nixpkgsHowTo = "a nixpkgs tarball such as https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz"
+const nixpkgsHashHowTo = "the sha256 of the tarball file, from `nix-prefetch-url <url>` or `sha256sum` of the downloaded tarball"
+
+func (v *validator) nixpkgs(n *Nixpkgs) {
+	if n.URL == "" && n.SHA256 == "" {
+		v.errorf("nixpkgs", "nixpkgs is required: set nixpkgs.url to %s and nixpkgs.sha256 to %s", nixpkgsHowTo, nixpkgsHashHowTo)
+		return
+	}
+	if n.URL == "" {
+		v.errorf("nixpkgs.url", "nixpkgs.url is required: %s", nixpkgsHowTo)
+	} else {
+		v.httpURL("nixpkgs.url", n.URL)
+	}
+	if n.SHA256 == "" {
+		v.errorf("nixpkgs.sha256", "nixpkgs.sha256 is required: %s", nixpkgsHashHowTo)
+	} else {
+		n.SHA256 = v.sha256("nixpkgs.sha256", n.SHA256)
+	}
+}
+
+func (v *validator) sha256(p, s string) string {
+	h, err := normalizeSHA256(s)
+	if err != nil {
+		v.errorf(p, "%v", err)
+		return s
+	}
+	return h
+}
+
+func (v *validator) httpURL(p, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\r\n") {
+		v.errorf(p, "invalid URL %q: expected an http:// or https:// URL", s)
+	}
+}
+
+func (v *validator) packages(p string, pkgs []string) {
+	seen := map[string]int{}
+	for i, pkg := range pkgs {
+		ip := joinIndex(p, i)
+		if !attrPathRE.MatchString(pkg) {
+			v.errorf(ip, "invalid package attribute path %q: expected a nixpkgs attribute such as \"curl\" or \"python3Packages.requests\"", pkg)
+			continue
+		}
+		if j, ok := seen[pkg]; ok {
+			v.errorf(ip, "duplicate package %q (already at %s)", pkg, joinIndex(p, j))
+			continue
+		}
+		seen[pkg] = i
+	}
+}
+
+var substituterSchemes = []string{"daemon", "file", "http", "https", "local", "s3", "ssh", "ssh-ng"}
+
+func (v *validator) substituters(subs []string) {
+	seen := map[string]int{}
+	for i, s := range subs {
+		p := joinIndex("substituters", i)
+		if !validSubstituter(s) {
+			v.errorf(p, "invalid substituter %q: expected a store URL with one of the schemes %s (e.g. https://cache.nixos.org)", s, strings.Join(substituterSchemes, ", "))
+			continue
+		}
+		if j, ok := seen[s]; ok {
+			v.errorf(p, "duplicate substituter %q (already at %s)", s, joinIndex("substituters", j))
+			continue
+		}
+		seen[s] = i
+	}
+}
+
+func validSubstituter(s string) bool {
+	if strings.ContainsAny(s, " \t\r\n") {
+		return false
+	}
+	// Nix names the local store and the daemon without "://".
+	if s == "daemon" || s == "local" {
+		return true
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || rest == "" || !slices.Contains(substituterSchemes, scheme) {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	return (scheme != "http" && scheme != "https") || u.Host != ""
+}
+
+func (v *validator) trustedPublicKeys(keys []string) {
+	for i, k := range keys {
+		name, key, ok := strings.Cut(k, ":")
+		var raw []byte
+		var err error
+		if ok {
+			raw, err = base64.StdEncoding.DecodeString(key)
+		}
+		if !ok || name == "" || strings.ContainsAny(k, " \t\r\n") || err != nil || len(raw) != 32 {
+			v.errorf(joinIndex("trustedPublicKeys", i), "invalid trusted public key %q: expected <name>:<base64 of a 32-byte ed25519 key>, such as %s", k, DefaultTrustedPublicKey)
+		}
+	}
+}
+
+func (v *validator) nixConfig(p string, m map[string]string) {
+	for _, k := range sortedKeys(m) {
+		kp := joinKey(p, k)
+		switch {
+		case k == "substituters" || k == "trusted-public-keys":
+			field := map[string]string{"substituters": "substituters", "trusted-public-keys": "trustedPublicKeys"}[k]
+			v.errorf(kp, "set %s with the top-level %s field, not in nixConfig", k, field)
+		case !nixConfKeyRE.MatchString(k):
+			v.errorf(kp, "invalid nix.conf setting name %q: expected lowercase words joined by dashes, such as max-jobs", k)
+		case strings.ContainsAny(m[k], "\r\n"):
+			v.errorf(kp, "nix.conf values are one line; %q contains a line break", k)
+		}
+	}
+}
+
+func (v *validator) layers(p string, n int) {
+	if n < 0 || n > MaxLayers {
+		v.errorf(p, "layers must be between 1 and %d (0 or absent means %d), found %d", MaxLayers, DefaultLayers, n)
+	}
+}
+
+func (v *validator) config(p string, c *ImageConfig) {
+	for _, k := range sortedKeys(c.Env) {
+		if !envKeyRE.MatchString(k) {
+			v.errorf(joinKey(joinField(p, "env"), k), "invalid environment variable name %q: expected letters, digits and _, not starting with a digit", k)
+		}
+	}
+	if c.WorkingDir != "" && !path.IsAbs(c.WorkingDir) {
+		v.errorf(joinField(p, "workdir"), "workdir must be an absolute path, found %q", c.WorkingDir)
+	}
+	seen := map[string]int{}
+	for i, port := range c.ExposedPorts {
+		ip := joinIndex(joinField(p, "exposedPorts"), i)
+		norm, ok := normalizePort(port)
+		if !ok {
+			v.errorf(ip, "invalid port %q: expected a port number 1-65535, optionally with /tcp, /udp or /sctp (e.g. 8080/tcp)", port)
+			continue
+		}
+		if j, dup := seen[norm]; dup {
+			v.errorf(ip, "duplicate port %q (already at %s)", port, joinIndex(joinField(p, "exposedPorts"), j))
+			continue
+		}
+		seen[norm] = i
+		c.ExposedPorts[i] = norm
+	}
+	if _, ok := c.Labels[""]; ok {
+		v.errorf(joinKey(joinField(p, "labels"), ""), "label keys must not be empty")
+	}
+}
+
+// normalizePort returns port as N/proto, the form OCI image configs use.
+func normalizePort(port string) (string, bool) {
+	m := exposedPortRE.FindStringSubmatch(port)
+	if m == nil {
+		return "", false
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n < 1 || n > 65535 {
+		return "", false
+	}
+	proto := m[3]
+	if proto == "" {
+		proto = "tcp"
+	}
+	return strconv.Itoa(n) + "/" + proto, true
+}
+
+// sshKeyTypes are the OpenSSH public key types sshd accepts today.
+var sshKeyTypes = []string{
+	"ssh-ed25519", "ssh-rsa",
+	"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+	"sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+}
+
+func (v *validator) authorizedKeys(p string, keys []string) {
+	for i, k := range keys {
+		ip := joinIndex(p, i)
+		switch {
+		case strings.Contains(k, "PRIVATE KEY"):
+			v.errorf(ip, "this is a private key: authorizedKeys takes public keys (the line in ~/.ssh/id_ed25519.pub); a private key in a spec would be baked into the image for anyone who pulls it")
+		case strings.ContainsAny(k, "\r\n"):
+			v.errorf(ip, "one public key per list item; this item spans several lines")
+		default:
+			if err := checkSSHPublicKey(k); err != nil {
+				v.errorf(ip, "invalid ssh public key %q: %v; expected a line such as \"ssh-ed25519 AAAAC3Nza... user@host\"", shorten(k), err)
+			}
+		}
+	}
+}
+
+// checkSSHPublicKey checks an authorized_keys line without options: the
+// type, then base64 of a blob that starts with the same type.
+func checkSSHPublicKey(k string) error {
+	f := strings.Fields(k)
+	if len(f) < 2 {
+		return fmt.Errorf("expected <type> <base64> [comment]")
+	}
+	if !slices.Contains(sshKeyTypes, f[0]) {
+		return fmt.Errorf("unsupported key type %q (supported: %s)", f[0], strings.Join(sshKeyTypes, ", "))
+	}
+	blob, err := base64.StdEncoding.DecodeString(f[1])
+	if err != nil {
+		return fmt.Errorf("key data is not base64")
+	}
+	if len(blob) < 4 {
+		return fmt.Errorf("key data too short")
+	}
+	n := binary.BigEndian.Uint32(blob)
+	if uint64(n) > uint64(len(blob)-4) || !bytes.Equal(blob[4:4+n], []byte(f[0])) {
+		return fmt.Errorf("key data does not hold a %s key", f[0])
+	}
+	return nil
+}
+
+// shorten keeps error messages readable when a whole key is quoted.
+func shorten(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	return s[:37] + "..."
+}
