@@ -1,0 +1,111 @@
+package spec
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestResolve(t *testing.T) {
+	s, err := Parse("nix-image.yaml", []byte(validSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := []string{"nix", "bashInteractive", "coreutils", "cacert", "shadow", "tzdata"}
+	common := Resolved{
+		Nix:               Nix{Version: "2.31.1", Releases: "https://mirror.example.com/nix"},
+		Nixpkgs:           Nixpkgs{URL: nixpkgsURL, SHA256: helloHex},
+		Substituters:      []string{"https://cache.example.org", "https://cache.nixos.org"},
+		TrustedPublicKeys: []string{otherKey, DefaultTrustedPublicKey},
+	}
+	def := common
+	def.Target = "default"
+	def.SystemPackages = sys
+	// defaultPackages: false drops the usual tools.
+	def.Packages = []string{"ripgrep", "python3Packages.requests", "htop"}
+	def.NixConfig = map[string]string{"max-jobs": "auto", "sandbox": "false"}
+	def.Layers = 50
+	def.Config = ImageConfig{
+		Env:          map[string]string{"LANG": "C.UTF-8", "PAGER": "less"},
+		Labels:       map[string]string{"org.opencontainers.image.title": "nix"},
+		ExposedPorts: []string{"8080/tcp"},
+		Cmd:          []string{"bash", "-l"},
+	}
+	ssh := common
+	ssh.Target = "ssh"
+	ssh.SystemPackages = append(append([]string{}, sys...), "openssh")
+	// ripgrep is in both lists and kept once, in its first place.
+	ssh.Packages = []string{"ripgrep", "python3Packages.requests", "tmux"}
+	ssh.NixConfig = map[string]string{"max-jobs": "4", "sandbox": "false", "trusted-users": "root"}
+	ssh.AuthorizedKeys = []string{aliceKey}
+	ssh.Layers = 20
+	ssh.Config = ImageConfig{
+		Env:          map[string]string{"LANG": "C.UTF-8", "PAGER": "more"},
+		Labels:       map[string]string{"org.opencontainers.image.title": "nix"},
+		ExposedPorts: []string{"8080/tcp"},
+		WorkingDir:   "/root",
+	}
+	for _, want := range []Resolved{def, ssh} {
+		got, err := s.Resolve(want.Target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*got, want) {
+			t.Errorf("Resolve(%q) =\n%+v\nwant\n%+v", want.Target, *got, want)
+		}
+	}
+
+	// Resolved values are copies.
+	r, _ := s.Resolve("ssh")
+	r.Packages[0] = "changed"
+	r.Config.Env["PAGER"] = "changed"
+	r.SystemPackages[0] = "changed"
+	if again, _ := s.Resolve("ssh"); !reflect.DeepEqual(*again, ssh) {
+		t.Errorf("changing a Resolved changed the Spec: %+v", *again)
+	}
+
+	if _, err := s.Resolve("dev"); err == nil || !strings.Contains(err.Error(), `unknown target "dev": valid targets are default, ssh`) {
+		t.Errorf("Resolve(dev) error = %v", err)
+	}
+	if got := s.Targets(); !reflect.DeepEqual(got, []string{"default", "ssh"}) {
+		t.Errorf("Targets = %v", got)
+	}
+}
+
+func TestResolveDefaults(t *testing.T) {
+	tests := []struct {
+		name, src, target string
+		packages, system  []string
+		ports, cmd        []string
+		layers            int
+	}{
+		{name: "default", target: "default", packages: DefaultImagePackages, system: DefaultSystemPackages, layers: DefaultLayers},
+		{name: "ssh", target: "ssh", system: append(append([]string{}, DefaultSystemPackages...), "openssh"), ports: []string{"22/tcp"}, layers: DefaultLayers},
+		{name: "default with packages", target: "default", src: "packages: [jq, hello]\nimages:\n  default:\n    packages: [curl, cowsay]\n",
+			packages: append(append([]string{}, DefaultImagePackages...), "hello", "cowsay"), system: DefaultSystemPackages, layers: DefaultLayers},
+		{name: "ssh with default packages", target: "ssh", src: "images:\n  ssh:\n    defaultPackages: true\n    config:\n      exposedPorts: [\"2222\"]\n",
+			packages: DefaultImagePackages, system: append(append([]string{}, DefaultSystemPackages...), "openssh"), ports: []string{"2222/tcp"}, layers: DefaultLayers},
+		{name: "ssh keeps openssh once", target: "ssh", src: "system:\n  packages: [nix, openssh]\nlayers: 7\n",
+			system: []string{"nix", "openssh"}, ports: []string{"22/tcp"}, layers: 7},
+		{name: "image clears cmd", target: "ssh", src: "config:\n  cmd: [bash]\nimages:\n  ssh:\n    config:\n      cmd: []\n",
+			system: append(append([]string{}, DefaultSystemPackages...), "openssh"), ports: []string{"22/tcp"}, cmd: []string{}, layers: DefaultLayers},
+		{name: "top-level cmd", target: "default", src: "config:\n  cmd: [bash]\n",
+			packages: DefaultImagePackages, system: DefaultSystemPackages, cmd: []string{"bash"}, layers: DefaultLayers},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse("nix-image.yaml", []byte(base+tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Resolve(tt.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(r.Packages, tt.packages) || !reflect.DeepEqual(r.SystemPackages, tt.system) ||
+				!reflect.DeepEqual(r.Config.ExposedPorts, tt.ports) || !reflect.DeepEqual(r.Config.Cmd, tt.cmd) || r.Layers != tt.layers {
+				t.Errorf("Resolve = packages %#v system %#v ports %#v cmd %#v layers %d", r.Packages, r.SystemPackages, r.Config.ExposedPorts, r.Config.Cmd, r.Layers)
+			}
+		})
+	}
+}
