@@ -39,7 +39,9 @@ func TestApplyBuildArgs(t *testing.T) {
 				return reflect.DeepEqual(s.Substituters, []string{"http://cache:5000", "file:///cache"}) && reflect.DeepEqual(s.TrustedPublicKeys, []string{otherKey})
 			}},
 		{name: "extra packages", spec: base + "packages: [jq]\n", args: map[string]string{"EXTRA_PACKAGES": "hello jq  python3Packages.six hello"},
-			check: func(s *Spec) bool { return reflect.DeepEqual(s.Packages, []string{"jq", "hello", "python3Packages.six"}) }},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Packages, []string{"jq", "hello", "python3Packages.six"})
+			}},
 
 		{name: "bad version", spec: base, args: map[string]string{"NIX_VERSION": "latest"}, errs: []string{`build-arg:NIX_VERSION: invalid Nix version "latest"`}},
 		{name: "version and url", spec: base, args: map[string]string{"NIX_VERSION": "2.30.0", "NIX_URL": "http://m/n", "NIX_SHA256": helloHex},
