@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -141,6 +140,7 @@ func writeLinks(root string, roots Roots) error {
 		{"/nix/var/nix/gcroots/nix-image", 0o755}, {"/run", 0o755}, {"/run/current-system", 0o755},
 		{"/var", 0o755}, {"/bin", 0o755}, {"/usr", 0o755}, {"/usr/bin", 0o755},
 		{"/root", 0o700}, {"/root/.nix-defexpr", 0o755},
+		{"/tmp", os.ModeSticky | 0o777}, {"/var/tmp", os.ModeSticky | 0o777}, {"/var/empty", 0o555},
 	}
 	for _, d := range dirs {
 		p := filepath.Join(root, d.path)
@@ -157,9 +157,4 @@ func writeLinks(root string, roots Roots) error {
 		}
 	}
 	return nil
-}
-
-// StorePathName returns the base name of a store path.
-func StorePathName(p string) string {
-	return strings.TrimPrefix(p, storeDir+"/")
 }

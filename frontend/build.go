@@ -1,0 +1,145 @@
+// Package frontend is the BuildKit gateway frontend of nix-image: it reads
+// nix-image.yaml through dockerui, answers subrequests, and builds the
+// selected image for every requested platform with llbgen.
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/frontend/subrequests/outline"
+	"github.com/moby/buildkit/frontend/subrequests/targets"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/nix-image/nix-image/llbgen"
+	"github.com/nix-image/nix-image/spec"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// DefaultFilename is the spec file read when -f/--file is not given.
+const DefaultFilename = "nix-image.yaml"
+
+// Build is the gateway entry point.
+func Build(ctx context.Context, c client.Client) (*client.Result, error) {
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: %w", err)
+	}
+	src, err := bc.ReadEntrypoint(ctx, "yaml")
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: reading the spec: %w", err)
+	}
+	s, err := spec.Parse(src.Filename, src.Data)
+	if err != nil {
+		return nil, withSpecSource(err, src.SourceMap)
+	}
+	if err := s.ApplyBuildArgs(bc.BuildArgs); err != nil {
+		return nil, withSpecSource(err, src.SourceMap)
+	}
+	target := bc.Target
+	if target == "" {
+		target = spec.TargetDefault
+	}
+	if res, ok, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{
+		ListTargets: func(context.Context) (*targets.List, error) { return listTargets(s, src.SourceMap), nil },
+		Outline:     func(context.Context) (*outline.Outline, error) { return outlineOf(s, target, bc, src.SourceMap), nil },
+	}); err != nil || ok {
+		return res, err
+	}
+	r, err := s.Resolve(target)
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: %w", err)
+	}
+	tool, err := currentFrontend(c)
+	if err != nil {
+		return nil, err
+	}
+	epoch, err := sourceDateEpoch(bc.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	caps := c.BuildOpts().LLBCaps
+	opt := llbgen.Options{
+		Filename:       src.Filename,
+		Tool:           *tool,
+		CacheNamespace: bc.CacheIDNamespace,
+		Epoch:          epoch,
+		MergeOp:        caps.Supports(pb.CapMergeOp) == nil,
+		SourceMap:      src.SourceMap,
+	}
+	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
+		popt := opt
+		popt.Platform = platforms.DefaultSpec()
+		if platform != nil {
+			popt.Platform = *platform
+		}
+		if err := loadInputs(ctx, c, bc, s, r, &popt); err != nil {
+			return nil, err
+		}
+		res, err := llbgen.Build(s, r, popt)
+		if err != nil {
+			return nil, fmt.Errorf("nix-image: %w", err)
+		}
+		ref, err := solve(ctx, c, bc, res.State, popt.Platform)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range bc.Labels {
+			res.Image.Config.Labels[k] = v
+		}
+		return &dockerui.BuildResult{Reference: ref, Image: res.Image, Epoch: &epoch}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rb.Finalize()
+}
+
+// solve solves a state for a platform, importing the user's caches.
+func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.State, p ocispecs.Platform) (client.Reference, error) {
+	def, err := st.Marshal(ctx, llb.Platform(p))
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: marshaling LLB: %w", err)
+	}
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
+	if err != nil {
+		return nil, err
+	}
+	return res.SingleRef()
+}
+
+// currentFrontend returns the frontend's own image: the build steps run
+// its binary to unpack tarballs and realise the closure.
+func currentFrontend(c client.Client) (*llb.State, error) {
+	cf, ok := c.(interface{ CurrentFrontend() (*llb.State, error) })
+	if !ok {
+		return nil, fmt.Errorf("nix-image: the gateway client cannot name the frontend image")
+	}
+	st, err := cf.CurrentFrontend()
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: finding the frontend image: %w", err)
+	}
+	if st == nil {
+		return nil, fmt.Errorf("nix-image: no frontend image: run nix-image as a gateway frontend image (# syntax=<image>)")
+	}
+	return st, nil
+}
+
+// sourceDateEpoch returns SOURCE_DATE_EPOCH, or the Unix epoch: images
+// are reproducible by default.
+func sourceDateEpoch(args map[string]string) (time.Time, error) {
+	v, ok := args["SOURCE_DATE_EPOCH"]
+	if !ok || v == "" {
+		return time.Unix(0, 0).UTC(), nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("nix-image: build arg SOURCE_DATE_EPOCH=%q is not a non-negative Unix time", v)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}

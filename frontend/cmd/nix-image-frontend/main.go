@@ -1,0 +1,110 @@
+// Command nix-image-frontend is the nix-image BuildKit frontend. Run by
+// BuildKit (through `# syntax=`), it serves the gateway API. It also has
+// subcommands for people and for its own build steps:
+//
+//	nix-image-frontend validate FILE...   check specs, print FILE:LINE:COL: message
+//	nix-image-frontend step prepare ...   (inside builds) unpack a tarball
+//	nix-image-frontend step realise       (inside builds) realise the closure
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/moby/buildkit/frontend/gateway/grpcclient"
+	"github.com/moby/buildkit/util/appcontext"
+	"github.com/nix-image/nix-image/frontend"
+	"github.com/nix-image/nix-image/nixstep"
+	"github.com/nix-image/nix-image/spec"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		// stdout is the gRPC pipe to BuildKit: log to stderr only.
+		if err := grpcclient.RunFromEnvironment(appcontext.Context(), frontend.Build); err != nil {
+			fmt.Fprintf(stderr, "nix-image: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	switch args[0] {
+	case "validate":
+		return validate(args[1:], stdout, stderr)
+	case "step":
+		if err := step(appcontext.Context(), args[1:]); err != nil {
+			fmt.Fprintf(stderr, "nix-image: %v\n", err)
+			return 1
+		}
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "nix-image: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+const usage = `usage:
+  nix-image-frontend                    serve the BuildKit gateway API (run by BuildKit)
+  nix-image-frontend validate FILE...   check nix-image.yaml files; prints FILE:LINE:COL: message per problem
+`
+
+// validate checks spec files: one line per problem, exit 1 if any.
+func validate(files []string, stdout, stderr io.Writer) int {
+	if len(files) == 0 {
+		fmt.Fprint(stderr, "nix-image: validate needs at least one FILE\n", usage)
+		return 2
+	}
+	status := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(stdout, "%s: %v\n", f, err)
+			status = 1
+			continue
+		}
+		if _, err := spec.Parse(f, data); err != nil {
+			fmt.Fprintln(stdout, err)
+			status = 1
+		}
+	}
+	return status
+}
+
+// step runs one of the frontend's own build steps.
+func step(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("step: missing step name")
+	}
+	switch args[0] {
+	case "prepare":
+		fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
+		marker := fs.String("marker", "", "file that marks the root of the tree")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 2 || *marker == "" {
+			return fmt.Errorf("step prepare: usage: prepare --marker FILE SRC DST")
+		}
+		return nixstep.Prepare(fs.Arg(0), fs.Arg(1), *marker)
+	case "realise":
+		data, err := os.ReadFile(nixstep.ConfigFile)
+		if err != nil {
+			return fmt.Errorf("step realise: %w", err)
+		}
+		var cfg nixstep.RealiseConfig
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			return fmt.Errorf("step realise: %s: %w", nixstep.ConfigFile, err)
+		}
+		return nixstep.Realise(ctx, cfg, nixstep.OutDir)
+	}
+	return fmt.Errorf("step: unknown step %q", args[0])
+}

@@ -1,0 +1,66 @@
+package frontend
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/nix-image/nix-image/llbgen"
+	"github.com/nix-image/nix-image/spec"
+)
+
+// Named contexts that replace downloads (--build-context NAME=...), for
+// air-gapped builds and mirrors.
+const (
+	ContextNix     = "nix"
+	ContextNixpkgs = "nixpkgs"
+)
+
+// loadInputs resolves what llbgen needs from the daemon: the named
+// contexts and, for a spec that pins Nix by version only, the release
+// tarball's sha256 from the official install script.
+func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, s *spec.Spec, r *spec.Resolved, opt *llbgen.Options) error {
+	var err error
+	if opt.NixContext, err = namedContext(ctx, bc, ContextNix, opt); err != nil {
+		return err
+	}
+	if opt.NixpkgsContext, err = namedContext(ctx, bc, ContextNixpkgs, opt); err != nil {
+		return err
+	}
+	if opt.NixContext != nil || r.Nix.URL != "" {
+		return nil
+	}
+	system, err := llbgen.NixSystem(opt.Platform)
+	if err != nil {
+		return fmt.Errorf("nix-image: %w", err)
+	}
+	ref, err := solve(ctx, c, bc, llbgen.InstallScript(r.Nix), opt.Platform)
+	if err != nil {
+		return fmt.Errorf("nix-image: fetching the install script of Nix %s: %w", r.Nix.Version, err)
+	}
+	script, err := ref.ReadFile(ctx, client.ReadRequest{Filename: llbgen.InstallScriptName})
+	if err != nil {
+		return fmt.Errorf("nix-image: reading the install script of Nix %s: %w", r.Nix.Version, err)
+	}
+	if opt.NixSHA256, err = llbgen.ParseInstallHash(script, system); err != nil {
+		return fmt.Errorf("nix-image: Nix %s: %w", r.Nix.Version, err)
+	}
+	return nil
+}
+
+func namedContext(ctx context.Context, bc *dockerui.Client, name string, opt *llbgen.Options) (*llb.State, error) {
+	nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &opt.Platform})
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: named context %s: %w", name, err)
+	}
+	if nc == nil {
+		return nil, nil
+	}
+	st, _, err := nc.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: loading named context %s: %w", name, err)
+	}
+	return st, nil
+}

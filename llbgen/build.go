@@ -1,0 +1,170 @@
+package llbgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/nix-image/nix-image/nixstep"
+	"github.com/nix-image/nix-image/spec"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ToolBinary is the path of the frontend binary in the frontend image; the
+// build steps run it (`nix-image-frontend step ...`).
+const ToolBinary = "/nix-image-frontend"
+
+// Options are the inputs of a build besides the spec.
+type Options struct {
+	// Filename names the spec in error locations.
+	Filename string
+	// Platform is the image's platform.
+	Platform ocispecs.Platform
+	// Tool is a filesystem holding the frontend binary at ToolBinary,
+	// normally the frontend image itself.
+	Tool llb.State
+	// NixSHA256 is the release tarball's sha256 when the spec gives only a
+	// version; the frontend reads it from the install script.
+	NixSHA256 string
+	// NixContext and NixpkgsContext replace the downloads when the user
+	// passes the named contexts `nix` and `nixpkgs`
+	// (--build-context nix=...): an unpacked release or nixpkgs tree, a
+	// directory holding one, or a directory holding its tarball.
+	NixContext, NixpkgsContext *llb.State
+	// CacheNamespace prefixes the id of the persistent /nix cache mount
+	// (BUILDKIT_CACHE_MOUNT_NS).
+	CacheNamespace string
+	// Epoch is the time written into files, the Nix DB and the image
+	// config (SOURCE_DATE_EPOCH; the Unix epoch by default).
+	Epoch time.Time
+	// MergeOp tells whether the daemon has MergeOp; without it the layers
+	// are stacked with copies.
+	MergeOp bool
+	// SourceMap, when set, attaches spec locations to the steps, so that
+	// a failing download shows the YAML line that asked for it.
+	SourceMap *llb.SourceMap
+}
+
+// Build returns the image of a target: its filesystem and its config.
+func Build(s *spec.Spec, r *spec.Resolved, opt Options) (*Result, error) {
+	system, err := NixSystem(opt.Platform)
+	if err != nil {
+		return nil, err
+	}
+	realised, err := Realise(s, r, system, opt)
+	if err != nil {
+		return nil, err
+	}
+	layers := []layer{
+		{"nix-image: store paths of the closure", llb.Scratch().File(
+			llb.Copy(realised, "/store/", "/nix/store/", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}),
+			llb.WithCustomName("[nix-image] layer: /nix/store"),
+		)},
+		{"nix-image: /etc", etcLayer(r, opt.Epoch)},
+		{"nix-image: Nix DB, profiles, links", llb.Scratch().File(
+			llb.Copy(realised, "/root/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
+			llb.WithCustomName("[nix-image] layer: Nix DB, profiles, links"),
+		)},
+	}
+	img, err := imageConfig(r, opt, layers)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{State: stack(layers, opt.MergeOp), Image: img}, nil
+}
+
+// layer is one layer of an image and the history line describing it.
+type layer struct {
+	comment string
+	state   llb.State
+}
+
+// stack puts layers on top of each other. MergeOp keeps every layer
+// independent, so a changed layer does not invalidate the ones above it;
+// daemons without it get the same files through sequential copies.
+func stack(layers []layer, mergeOp bool) llb.State {
+	states := make([]llb.State, len(layers))
+	for i, l := range layers {
+		states[i] = l.state
+	}
+	if mergeOp {
+		return llb.Merge(states, llb.WithCustomName("[nix-image] merge layers"))
+	}
+	st := states[0]
+	for _, s := range states[1:] {
+		st = st.File(llb.Copy(s, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}))
+	}
+	return st
+}
+
+// etcLayer holds the image's /etc.
+func etcLayer(r *spec.Resolved, epoch time.Time) llb.State {
+	created := llb.WithCreatedTime(epoch)
+	fa := llb.Mkdir("/etc", 0o755, created).
+		Mkdir("/etc/nix", 0o755, created).
+		Mkdir("/etc/ssl", 0o755, created).
+		Mkdir("/etc/ssl/certs", 0o755, created)
+	for _, f := range etcFiles(r) {
+		fa = fa.Mkfile(f.path, f.mode, []byte(f.data), created)
+	}
+	fa = fa.Symlink("/run/current-system/sw"+caBundle, caBundle, created).
+		Symlink("/run/current-system/sw"+caBundle, "/etc/ssl/certs/ca-certificates.crt", created)
+	return llb.Scratch().File(fa, llb.WithCustomName("[nix-image] layer: /etc"))
+}
+
+// Realise returns the output of the realise step: /closure.json,
+// /store/<path> for every store path of the closure and /root, the system
+// tree (see nixstep.Realise).
+func Realise(s *spec.Spec, r *spec.Resolved, system string, opt Options) (llb.State, error) {
+	nixTree, err := nixRelease(s, r, system, opt)
+	if err != nil {
+		return llb.State{}, err
+	}
+	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix")
+	cfg := nixstep.RealiseConfig{
+		System:            system,
+		NixpkgsWhere:      where(s, opt, "nixpkgs.url"),
+		SystemPackages:    packages(s, r, opt, r.SystemPackages),
+		Packages:          packages(s, r, opt, r.Packages),
+		Substituters:      r.Substituters,
+		TrustedPublicKeys: r.TrustedPublicKeys,
+		SubstitutersWhere: where(s, opt, "substituters"),
+		RegistrationTime:  opt.Epoch.Unix(),
+	}
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return llb.State{}, fmt.Errorf("encoding the realise config: %w", err)
+	}
+	config := llb.Scratch().File(
+		llb.Mkfile(path.Base(nixstep.ConfigFile), 0o644, append(data, '\n'), llb.WithCreatedTime(opt.Epoch)),
+		llb.WithCustomName("[nix-image] realise config"),
+	)
+	run := llb.Scratch().Run(
+		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "realise"}),
+		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
+		llb.AddMount(nixstep.BootstrapDir, nixTree, llb.Readonly),
+		llb.AddMount(nixstep.NixpkgsDir, pkgsTree, llb.Readonly),
+		llb.AddMount(path.Dir(nixstep.ConfigFile), config, llb.Readonly),
+		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cacheID(r, opt, system), llb.CacheMountLocked)),
+		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
+		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append([]string{}, r.SystemPackages...), r.Packages...), " "))),
+	)
+	return run.AddMount(nixstep.OutDir, llb.Scratch()), nil
+}
+
+// cacheID names the persistent /nix cache: per namespace, platform and
+// Nix release, since a Nix DB cannot always be opened by an older Nix.
+func cacheID(r *spec.Resolved, opt Options, system string) string {
+	release := "context"
+	if opt.NixContext == nil {
+		release = nixTarballSHA256(r, opt)
+	}
+	id := "nix-image/nix/" + system + "/" + release
+	if opt.CacheNamespace != "" {
+		id = opt.CacheNamespace + "/" + id
+	}
+	return id
+}
