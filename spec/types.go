@@ -42,6 +42,8 @@ type Spec struct {
 // Nix selects the Nix release. Either Version (the tarball and its sha256
 // are then found from Releases) or URL plus SHA256.
 type Nix struct {
+	// Version is a Nix release number such as 2.33.3 (default 2.33.3 when
+	// no url is given).
 	Version string `yaml:"version,omitempty" json:"version,omitempty"`
 	// Releases is the base URL of Nix releases
 	// (default https://releases.nixos.org/nix); the tarball is
@@ -49,12 +51,16 @@ type Nix struct {
 	// is read from <releases>/nix-<version>/install.
 	Releases string `yaml:"releases,omitempty" json:"releases,omitempty"`
 	// URL of a release tarball in the official layout; requires SHA256.
-	URL    string `yaml:"url,omitempty" json:"url,omitempty"`
+	URL string `yaml:"url,omitempty" json:"url,omitempty"`
+	// SHA256 of the tarball at URL: hex, Nix base32 or SRI (sha256-...).
+	// Normalised to lowercase hex by Parse.
 	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
 }
 
 // Nixpkgs is a pinned nixpkgs tarball.
 type Nixpkgs struct {
+	// URL of the tarball (http or https), e.g.
+	// https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz.
 	URL string `yaml:"url" json:"url"`
 	// SHA256 of the tarball file: hex, Nix base32 or SRI (sha256-...).
 	// Normalised to lowercase hex by Parse.
@@ -89,11 +95,18 @@ type Image struct {
 
 // ImageConfig is the OCI image configuration a spec may set.
 type ImageConfig struct {
-	Env          map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
-	Cmd          []string          `yaml:"cmd,omitempty" json:"cmd,omitempty"`
-	Entrypoint   []string          `yaml:"entrypoint,omitempty" json:"entrypoint,omitempty"`
-	User         string            `yaml:"user,omitempty" json:"user,omitempty"`
-	WorkingDir   string            `yaml:"workdir,omitempty" json:"workdir,omitempty"`
-	Labels       map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
-	ExposedPorts []string          `yaml:"exposedPorts,omitempty" json:"exposedPorts,omitempty"`
+	// Env holds environment variables of the image.
+	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	// Cmd is the default command.
+	Cmd []string `yaml:"cmd,omitempty" json:"cmd,omitempty"`
+	// Entrypoint is the command Cmd is appended to.
+	Entrypoint []string `yaml:"entrypoint,omitempty" json:"entrypoint,omitempty"`
+	// User is the user the container runs as.
+	User string `yaml:"user,omitempty" json:"user,omitempty"`
+	// WorkingDir is an absolute path.
+	WorkingDir string `yaml:"workdir,omitempty" json:"workdir,omitempty"`
+	// Labels are OCI image labels.
+	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	// ExposedPorts are ports such as 8080 or 53/udp (stored as N/proto).
+	ExposedPorts []string `yaml:"exposedPorts,omitempty" json:"exposedPorts,omitempty"`
 }

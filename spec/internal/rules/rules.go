@@ -17,3 +17,18 @@ const (
 	// also be in 1..65535.
 	ExposedPort = `^(\d{1,5})(/(tcp|udp|sctp))?$`
 )
+
+// Patterns the JSON Schema uses where Parse checks by code (decoding the
+// hash, the key or the URL); they accept the same forms, less strictly.
+const (
+	// SHA256 is hex or Nix base32 (optionally after "sha256:"), or SRI.
+	SHA256 = `^(sha256:)?([0-9a-fA-F]{64}|[0-9a-df-np-sv-z]{52})$|^sha256-[A-Za-z0-9+/]{43}=$`
+	// HTTPURL is an http or https URL.
+	HTTPURL = `^https?://[^\s/]+\S*$`
+	// Substituter is a Nix store URL.
+	Substituter = `^(daemon|local|(file|https?|s3|ssh|ssh-ng)://\S+)$`
+	// TrustedPublicKey is name:base64 of 32 bytes.
+	TrustedPublicKey = `^[^:\s]+:[A-Za-z0-9+/]{43}=$`
+	// SSHPublicKey is an authorized_keys line without options.
+	SSHPublicKey = `^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) AAAA[A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$`
+)
