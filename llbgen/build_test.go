@@ -1,0 +1,252 @@
+package llbgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/nix-image/nix-image/nixstep"
+	"github.com/nix-image/nix-image/spec"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+const (
+	testNixSHA     = "1111111111111111111111111111111111111111111111111111111111111111"
+	testNixpkgsSHA = "2222222222222222222222222222222222222222222222222222222222222222"
+)
+
+const testSpec = `nix: 2.24.9
+nixpkgs:
+  url: https://example.com/nixpkgs.tar.gz
+  sha256: ` + testNixpkgsSHA + `
+packages: [hello, sqlite]
+substituters: [http://127.0.0.1:1234]
+trustedPublicKeys: ["k-1:` + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" + `"]
+config:
+  env: {FOO: bar, PATH: /custom/bin}
+  labels: {org.example: yes}
+images:
+  ssh:
+    authorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPj0mJ1ymW4tU4Rc7Sm5wvZD7jAwWdh6vRFFdFXd+9pj me@host"]
+`
+
+func testBuild(t *testing.T, target string, mutate func(*Options)) (*spec.Spec, *Result, *llb.Definition) {
+	t.Helper()
+	s, err := spec.Parse("nix-image.yaml", []byte(testSpec))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	r, err := s.Resolve(target)
+	if err != nil {
+		t.Fatalf("resolve: %v", err)
+	}
+	opt := Options{
+		Filename:  "nix-image.yaml",
+		Platform:  ocispecs.Platform{OS: "linux", Architecture: "amd64"},
+		Tool:      llb.Image("example.com/nix-image/frontend:test"),
+		NixSHA256: testNixSHA,
+		Epoch:     time.Unix(0, 0),
+		MergeOp:   true,
+	}
+	if mutate != nil {
+		mutate(&opt)
+	}
+	res, err := Build(s, r, opt)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	def, err := res.State.Marshal(context.Background(), llb.Platform(opt.Platform))
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	return s, res, def
+}
+
+// ops decodes every op of a definition.
+func ops(t *testing.T, def *llb.Definition) []*pb.Op {
+	t.Helper()
+	var out []*pb.Op
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatalf("unmarshal op: %v", err)
+		}
+		out = append(out, &op)
+	}
+	return out
+}
+
+func TestBuildIsDeterministic(t *testing.T) {
+	for _, target := range []string{"default", "ssh"} {
+		t.Run(target, func(t *testing.T) {
+			_, first, def := testBuild(t, target, nil)
+			want := bytes.Join(def.Def, []byte{0})
+			wantImg, _ := json.Marshal(first.Image)
+			for i := 0; i < 20; i++ {
+				_, res, def := testBuild(t, target, nil)
+				if got := bytes.Join(def.Def, []byte{0}); !bytes.Equal(got, want) {
+					t.Fatalf("run %d: LLB differs from the first run", i)
+				}
+				if img, _ := json.Marshal(res.Image); !bytes.Equal(img, wantImg) {
+					t.Fatalf("run %d: image config differs from the first run", i)
+				}
+			}
+		})
+	}
+}
+
+func TestBuildSources(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Options)
+		wantURL map[string]string // url -> checksum
+		wantNo  []string
+	}{
+		{
+			name: "downloads",
+			wantURL: map[string]string{
+				"https://releases.nixos.org/nix/nix-2.24.9/nix-2.24.9-x86_64-linux.tar.xz": "sha256:" + testNixSHA,
+				"https://example.com/nixpkgs.tar.gz":                                          "sha256:" + testNixpkgsSHA,
+			},
+		},
+		{
+			name: "named contexts",
+			mutate: func(o *Options) {
+				nix, pkgs := llb.Local("nix"), llb.Local("nixpkgs")
+				o.NixContext, o.NixpkgsContext = &nix, &pkgs
+			},
+			wantNo: []string{"https://releases.nixos.org", "https://example.com/nixpkgs.tar.gz"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, def := testBuild(t, "default", tc.mutate)
+			got := map[string]string{}
+			for _, op := range ops(t, def) {
+				if src := op.GetSource(); src != nil && strings.HasPrefix(src.Identifier, "http") {
+					got[src.Identifier] = src.Attrs[pb.AttrHTTPChecksum]
+				}
+			}
+			for url, sum := range tc.wantURL {
+				if got[url] != sum {
+					t.Errorf("source %s: checksum %q, want %q (sources: %v)", url, got[url], sum, got)
+				}
+			}
+			for _, url := range tc.wantNo {
+				for g := range got {
+					if strings.HasPrefix(g, url) {
+						t.Errorf("unexpected download %s", g)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRealiseStep(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Options)
+		cacheID string
+	}{
+		{"plain", nil, "nix-image/nix/x86_64-linux/" + testNixSHA},
+		{"namespaced", func(o *Options) { o.CacheNamespace = "team" }, "team/nix-image/nix/x86_64-linux/" + testNixSHA},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, def := testBuild(t, "default", tc.mutate)
+			var realise *pb.ExecOp
+			for _, op := range ops(t, def) {
+				if e := op.GetExec(); e != nil && strings.Join(e.Meta.Args, " ") == nixstep.ToolDir+ToolBinary+" step realise" {
+					realise = e
+				}
+			}
+			if realise == nil {
+				t.Fatal("no realise step")
+			}
+			mounts := map[string]*pb.Mount{}
+			for _, m := range realise.Mounts {
+				mounts[m.Dest] = m
+			}
+			nix := mounts["/nix"]
+			if nix == nil || nix.MountType != pb.MountType_CACHE || nix.CacheOpt.ID != tc.cacheID || nix.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
+				t.Errorf("/nix mount = %+v, want a locked cache mount with id %s", nix, tc.cacheID)
+			}
+			for _, ro := range []string{nixstep.ToolDir, nixstep.BootstrapDir, nixstep.NixpkgsDir} {
+				if m := mounts[ro]; m == nil || !m.Readonly {
+					t.Errorf("%s: want a read-only mount, got %+v", ro, m)
+				}
+			}
+			if m := mounts[nixstep.OutDir]; m == nil || m.Output < 0 {
+				t.Errorf("%s: want the step's output, got %+v", nixstep.OutDir, m)
+			}
+		})
+	}
+}
+
+func TestRealiseConfig(t *testing.T) {
+	_, _, def := testBuild(t, "default", nil)
+	var cfg nixstep.RealiseConfig
+	for _, op := range ops(t, def) {
+		f := op.GetFile()
+		if f == nil {
+			continue
+		}
+		for _, a := range f.Actions {
+			if mk := a.GetMkfile(); mk != nil && mk.Path == "/realise.json" {
+				if err := json.Unmarshal(mk.Data, &cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if cfg.System != "x86_64-linux" {
+		t.Errorf("system = %q", cfg.System)
+	}
+	var attrs, wheres []string
+	for _, p := range cfg.Packages {
+		attrs = append(attrs, p.Attr)
+		wheres = append(wheres, p.Where)
+	}
+	if got := strings.Join(attrs, " "); !strings.HasSuffix(got, "hello sqlite") {
+		t.Errorf("packages = %q, want the default ones then hello sqlite", got)
+	}
+	if w := wheres[len(wheres)-2]; w != "nix-image.yaml:5:12 (packages[0])" {
+		t.Errorf("where of hello = %q", w)
+	}
+	if cfg.NixpkgsWhere != "nix-image.yaml:3:8 (nixpkgs.url)" {
+		t.Errorf("nixpkgs where = %q", cfg.NixpkgsWhere)
+	}
+	if strings.Join(cfg.Substituters, " ") != "http://127.0.0.1:1234" {
+		t.Errorf("substituters = %v", cfg.Substituters)
+	}
+}
+
+func TestImageConfig(t *testing.T) {
+	_, def, _ := testBuild(t, "default", func(o *Options) { o.Epoch = time.Unix(1700000000, 0) })
+	_, ssh, _ := testBuild(t, "ssh", nil)
+	img := def.Image
+	env := strings.Join(img.Config.Env, "\n")
+	for _, want := range []string{"PATH=/custom/bin", "NIX_PATH=nixpkgs=/root/.nix-defexpr/channels/nixpkgs", "FOO=bar", "NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %s:\n%s", want, env)
+		}
+	}
+	if img.Config.Labels["org.example"] != "yes" {
+		t.Errorf("labels = %v", img.Config.Labels)
+	}
+	if img.Created == nil || img.Created.Unix() != 1700000000 {
+		t.Errorf("created = %v", img.Created)
+	}
+	if img.Platform.Architecture != "amd64" || img.Platform.OS != "linux" {
+		t.Errorf("platform = %+v", img.Platform)
+	}
+	if _, ok := ssh.Image.Config.ExposedPorts["22/tcp"]; !ok {
+		t.Errorf("ssh image exposes %v, want 22/tcp", ssh.Image.Config.ExposedPorts)
+	}
+}

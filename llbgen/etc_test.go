@@ -1,0 +1,65 @@
+package llbgen
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nix-image/nix-image/spec"
+)
+
+func TestEtcFiles(t *testing.T) {
+	tests := []struct {
+		target   string
+		file     string
+		contains []string
+		lacks    []string
+	}{
+		{"default", "/etc/passwd", []string{"root:x:0:0:", ":/root:/run/current-system/sw/bin/bash\n", "nobody:x:65534:", "nixbld1:x:30001:30000:", "nixbld32:x:30032:30000:"}, []string{"nixbld33", "sshd"}},
+		{"default", "/etc/group", []string{"nixbld:x:30000:nixbld1,nixbld2,", ",nixbld32\n", "nogroup:x:65534:"}, nil},
+		{"default", "/etc/shadow", []string{"root:!:", "nixbld32:!:"}, []string{"$"}},
+		{"default", "/etc/nix/nix.conf", []string{"build-users-group = nixbld\n", "sandbox = false\n", "filter-syscalls = false\n", "substituters = https://cache.nixos.org\n", "experimental-features = nix-command flakes\n"}, []string{"trusted-users"}},
+		{"ssh", "/etc/nix/nix.conf", []string{"trusted-users = root\n"}, nil},
+		{"ssh", "/etc/passwd", []string{"sshd:x:74:74:"}, nil},
+		{"default", "/etc/nsswitch.conf", []string{"hosts:     files dns\n"}, nil},
+		{"default", "/etc/services", []string{"ssh\t\t22/tcp\n", "https\t\t443/tcp\n"}, nil},
+		{"default", "/etc/protocols", []string{"tcp\t6\tTCP"}, nil},
+	}
+	s, err := spec.Parse("t.yaml", []byte(`nixpkgs: {url: "https://example.com/n.tar.gz", sha256: "`+testNixpkgsSHA+`"}
+nixConfig: {experimental-features: nix-command flakes}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.target+tc.file, func(t *testing.T) {
+			r, err := s.Resolve(tc.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var data string
+			for _, f := range etcFiles(r) {
+				if f.path == tc.file {
+					data = f.data
+				}
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(data, c) {
+					t.Errorf("%s lacks %q:\n%s", tc.file, c, data)
+				}
+			}
+			for _, c := range tc.lacks {
+				if strings.Contains(data, c) {
+					t.Errorf("%s has %q:\n%s", tc.file, c, data)
+				}
+			}
+		})
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	got := mergeEnv([][2]string{{"PATH", "/a"}, {"USER", "root"}}, map[string]string{"Z": "1", "PATH": "/b", "A": "2"})
+	want := "PATH=/b USER=root A=2 Z=1"
+	if strings.Join(got, " ") != want {
+		t.Errorf("mergeEnv = %v, want %s", got, want)
+	}
+}

@@ -1,0 +1,52 @@
+package nixstep
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParseRegistration(t *testing.T) {
+	reg := `/nix/store/bbb-hello
+abc123
+1024
+/nix/store/ddd-hello.drv
+2
+/nix/store/bbb-hello
+/nix/store/aaa-glibc
+/nix/store/aaa-glibc
+def456
+2048
+
+0
+`
+	got, err := ParseRegistration(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PathInfo{
+		{Path: "/nix/store/aaa-glibc", NarHash: "def456", NarSize: 2048, References: []string{}},
+		{Path: "/nix/store/bbb-hello", NarHash: "abc123", NarSize: 1024, Deriver: "/nix/store/ddd-hello.drv",
+			References: []string{"/nix/store/aaa-glibc", "/nix/store/bbb-hello"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	for _, bad := range []string{"/nix/store/x\nh\n", "/nix/store/x\nh\nbig\n\n0\n", "/nix/store/x\nh\n1\n\n3\n/nix/store/y\n"} {
+		if _, err := ParseRegistration(bad); err == nil {
+			t.Errorf("ParseRegistration(%q): want an error", bad)
+		}
+	}
+}
+
+func TestStoreRoot(t *testing.T) {
+	tests := map[string]string{
+		"/nix/store/abc-bash/bin/bash": "/nix/store/abc-bash",
+		"/nix/store/abc-bash":          "/nix/store/abc-bash",
+		"/usr/bin/env":                 "",
+	}
+	for in, want := range tests {
+		if got := storeRoot(in); got != want {
+			t.Errorf("storeRoot(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package nixstep
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ulikunitz/xz"
+)
+
+// tarball builds a tar archive with a top directory, as releases have.
+func tarball(t *testing.T, compress string) []byte {
+	t.Helper()
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	add := func(h *tar.Header, body string) {
+		h.Size = int64(len(body))
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/", Typeflag: tar.TypeDir, Mode: 0o755}, "")
+	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/.reginfo", Typeflag: tar.TypeReg, Mode: 0o644}, "reg")
+	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/", Typeflag: tar.TypeDir, Mode: 0o555}, "")
+	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/a-nix/", Typeflag: tar.TypeDir, Mode: 0o555}, "")
+	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/a-nix/nix", Typeflag: tar.TypeReg, Mode: 0o555}, "#!nix")
+	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/a-nix/nix-store", Typeflag: tar.TypeSymlink, Linkname: "nix"}, "")
+	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/a-nix/copy", Typeflag: tar.TypeLink, Linkname: "nix-2.8.0-x86_64-linux/store/a-nix/nix"}, "")
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	switch compress {
+	case "gz":
+		zw := gzip.NewWriter(&out)
+		zw.Write(raw.Bytes())
+		zw.Close()
+	case "xz":
+		zw, err := xz.NewWriter(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw.Write(raw.Bytes())
+		zw.Close()
+	default:
+		return raw.Bytes()
+	}
+	return out.Bytes()
+}
+
+func TestPrepare(t *testing.T) {
+	for _, compress := range []string{"", "gz", "xz"} {
+		t.Run("tarball-"+compress, func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "nix.tar")
+			if err := os.WriteFile(src, tarball(t, compress), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dst := filepath.Join(dir, "out")
+			os.Mkdir(dst, 0o755)
+			if err := Prepare(src, dst, ".reginfo"); err != nil {
+				t.Fatal(err)
+			}
+			checkTree(t, dst)
+		})
+	}
+	t.Run("directory holding the tree", func(t *testing.T) {
+		dir := t.TempDir()
+		unpacked := filepath.Join(dir, "ctx")
+		if err := Unpack(writeTemp(t, tarball(t, "gz")), unpacked, 0); err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, "out")
+		os.Mkdir(dst, 0o755)
+		if err := Prepare(unpacked, dst, ".reginfo"); err != nil {
+			t.Fatal(err)
+		}
+		checkTree(t, dst)
+	})
+	t.Run("no marker", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "a"), nil, 0o644)
+		os.WriteFile(filepath.Join(dir, "b"), nil, 0o644)
+		if err := Prepare(dir, t.TempDir(), ".reginfo"); err == nil {
+			t.Fatal("want an error for a tree without .reginfo")
+		}
+	})
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "x.tar")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func checkTree(t *testing.T, dst string) {
+	t.Helper()
+	if b, err := os.ReadFile(filepath.Join(dst, ".reginfo")); err != nil || string(b) != "reg" {
+		t.Errorf(".reginfo = %q, %v", b, err)
+	}
+	if l, err := os.Readlink(filepath.Join(dst, "store/a-nix/nix-store")); err != nil || l != "nix" {
+		t.Errorf("symlink = %q, %v", l, err)
+	}
+	fi, err := os.Stat(filepath.Join(dst, "store/a-nix"))
+	if err != nil || fi.Mode().Perm() != 0o555 {
+		t.Errorf("store path mode = %v, %v; want 0555", fi.Mode(), err)
+	}
+	if fi.ModTime().Unix() != 1 {
+		t.Errorf("mtime = %v, want the store's (1)", fi.ModTime())
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "store/a-nix/copy")); err != nil || string(b) != "#!nix" {
+		t.Errorf("hard link = %q, %v", b, err)
+	}
+}
+
+func TestStripComponents(t *testing.T) {
+	tests := []struct {
+		name string
+		n    int
+		want string
+		ok   bool
+	}{
+		{"top/a/b", 1, "a/b", true},
+		{"top/", 1, "", false},
+		{"./top/a", 1, "a", true},
+		{"../../etc/passwd", 0, "etc/passwd", true},
+		{"a", 0, "a", true},
+	}
+	for _, tc := range tests {
+		got, ok := stripComponents(tc.name, tc.n)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("stripComponents(%q, %d) = %q, %v; want %q, %v", tc.name, tc.n, got, ok, tc.want, tc.ok)
+		}
+	}
+}
