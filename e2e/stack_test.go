@@ -16,13 +16,20 @@ import (
 )
 
 // TestDockerfileRun checks the stack itself: the built-in Dockerfile
-// frontend runs RUN steps on the daemon, a rebuild is fully cached, and the
-// exported image runs with runc with its layers (whiteouts included)
-// applied in order.
+// frontend runs RUN steps on the daemon (with the host's network), a
+// rebuild is fully cached, and the exported image runs with runc with its
+// layers (whiteouts included) applied in order.
 func TestDockerfileRun(t *testing.T) {
 	e := testenv.Need(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+
+	// RUN steps and containers share the host's network: they reach a
+	// server on the host's loopback, as steps fetching from test mirrors do.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "from the host")
+	}))
+	defer srv.Close()
 
 	busybox, err := os.ReadFile("/bin/busybox")
 	if err != nil {
@@ -36,7 +43,7 @@ func TestDockerfileRun(t *testing.T) {
 		"Dockerfile": []byte(`FROM scratch
 COPY busybox /bin/busybox
 COPY keep gone /data/
-RUN ["/bin/busybox", "sh", "-c", "/bin/busybox rm /data/gone && echo built > /data/run"]
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox rm /data/gone && /bin/busybox wget -q -O /data/run ` + srv.URL + `"]
 ENV GREETING=hello
 WORKDIR /data
 CMD ["/bin/busybox", "cat", "run"]
@@ -68,19 +75,12 @@ CMD ["/bin/busybox", "cat", "run"]
 		t.Errorf("second build: want the RUN vertex reported (cached), got %v", names(res.Progress.Vertices))
 	}
 
-	// The container shares the host's network: it reaches a server on the
-	// host's loopback, as steps reaching test mirrors need.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "from the host")
-	}))
-	defer srv.Close()
-
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"image Cmd and WorkingDir", nil, "built\n"},
+		{"image Cmd and WorkingDir", nil, "from the host\n"},
 		{"lower layer file kept", []string{"/bin/busybox", "cat", "/data/keep"}, "kept\n"},
 		{"whiteout applied", []string{"/bin/busybox", "ls", "/data"}, "keep\nrun\n"},
 		{"image Env", []string{"/bin/busybox", "sh", "-c", "echo $GREETING"}, "hello\n"},

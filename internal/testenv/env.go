@@ -286,9 +286,13 @@ func testTimeout() time.Duration {
 }
 
 func registryConfig(storage, addr string) string {
+	// Warnings only: per-request lines would bury the lines that matter
+	// in the log tails printed on failure.
 	return fmt.Sprintf(`version: 0.1
 log:
-  level: info
+  level: warn
+  accesslog:
+    disabled: true
 storage:
   filesystem:
     rootdirectory: %s

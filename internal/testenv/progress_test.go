@@ -1,0 +1,74 @@
+package testenv
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestParseProgress(t *testing.T) {
+	// Lines as buildctl --progress=rawjson writes them: updates of the same
+	// vertex repeat it with more fields set; error text follows.
+	stderr := `{"vertexes":[{"digest":"sha256:a","name":"[1/2] RUN build","started":"2026-01-01T00:00:00Z"}]}
+{"vertexes":[{"digest":"sha256:b","name":"[2/2] RUN cached","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:00Z","cached":true}]}
+{"logs":[{"vertex":"sha256:a","stream":1,"data":"aGVsbG8K","timestamp":"2026-01-01T00:00:00Z"}]}
+{"vertexes":[{"digest":"sha256:a","name":"[1/2] RUN build","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"}]}
+{"vertexes":[{"digest":"sha256:c","name":"RUN broken","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z","error":"exit code: 1"}]}
+{"warnings":[{"vertex":"sha256:a","level":1,"short":"d2Fybg=="}]}
+error: failed to solve: exit code: 1
+`
+	p, rest := ParseProgress(stderr)
+	if rest != "error: failed to solve: exit code: 1" {
+		t.Errorf("rest: got %q", rest)
+	}
+	if len(p.Vertices) != 3 {
+		t.Fatalf("want 3 vertices (merged by digest), got %d", len(p.Vertices))
+	}
+	tests := []struct {
+		substr string
+		want   []string
+	}{
+		{"", []string{"[1/2] RUN build"}},
+		{"RUN", []string{"[1/2] RUN build"}},
+		{"cached", nil},
+		{"broken", nil},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, v := range p.Executed(tc.substr) {
+			got = append(got, v.Name)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Executed(%q): got %v, want %v", tc.substr, got, tc.want)
+		}
+	}
+	if got := p.Output("RUN build"); got != "hello\n" {
+		t.Errorf("Output: got %q", got)
+	}
+	if got := p.Find("broken"); len(got) != 1 || got[0].Error != "exit code: 1" {
+		t.Errorf("Find(broken): got %+v", got)
+	}
+	if len(p.Warnings) != 1 || string(p.Warnings[0].Short) != "warn" {
+		t.Errorf("Warnings: got %+v", p.Warnings)
+	}
+}
+
+func TestVertexExecuted(t *testing.T) {
+	ts := time.Unix(1700000000, 0)
+	now := &ts
+	tests := []struct {
+		name string
+		v    Vertex
+		want bool
+	}{
+		{"ran", Vertex{Started: now, Completed: now}, true},
+		{"cache hit", Vertex{Started: now, Completed: now, Cached: true}, false},
+		{"still running", Vertex{Started: now}, false},
+		{"failed", Vertex{Started: now, Completed: now, Error: "boom"}, false},
+	}
+	for _, tc := range tests {
+		if got := tc.v.Executed(); got != tc.want {
+			t.Errorf("%s: Executed() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
