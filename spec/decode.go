@@ -113,7 +113,7 @@ func (d *decoder) parseDocument(data []byte) *yaml.Node {
 	case !errors.Is(err, io.EOF):
 		d.syntaxError(err)
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		d.errs = append(d.errs, &Error{File: d.src.file, Pos: Pos{Line: 1, Col: 1}, Msg: emptyMsg})
 		return nil
 	}

@@ -64,6 +64,7 @@ func TestParseErrors(t *testing.T) {
 		// Documents.
 		{name: "empty", noBase: true, src: "", want: []want{{1, 1, "", "empty spec"}}},
 		{name: "only comments", noBase: true, src: "# syntax=x\n# nothing\n", want: []want{{1, 1, "", "empty spec"}}},
+		{name: "null", noBase: true, src: "\n&0", want: []want{{1, 1, "", "empty spec"}}},
 		{name: "not a mapping", noBase: true, src: "- a\n", want: []want{{1, 1, "", "expected a mapping, found a list"}}},
 		{name: "syntax error", src: "packages: [a\nlayers: 1\n", want: []want{{4, 1, "", "invalid YAML: did not find expected ',' or ']'"}}},
 		{name: "syntax error at end", noBase: true, src: "a: [\n", want: []want{{2, 1, "", "invalid YAML: did not find expected node content"}}},
