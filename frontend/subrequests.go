@@ -1,6 +1,8 @@
 package frontend
 
 import (
+	"strings"
+
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
@@ -79,6 +81,10 @@ func currentValue(r *spec.Resolved, name string) string {
 		return r.Nixpkgs.URL
 	case "NIXPKGS_SHA256":
 		return r.Nixpkgs.SHA256
+	case "SUBSTITUTERS":
+		return strings.Join(r.Substituters, " ")
+	case "TRUSTED_PUBLIC_KEYS":
+		return strings.Join(r.TrustedPublicKeys, " ")
 	}
 	return ""
 }
