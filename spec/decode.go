@@ -250,6 +250,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		vp := joinField(path, "version")
 		d.src.pos[vp] = posOf(n)
 		d.decode(n, v.FieldByName("Version"), vp)
+	case t == nixType && n.Kind != yaml.MappingNode:
+		d.errorf(n, path, "expected a Nix version or a mapping with version or url, found %s", describe(n))
 	case t.Kind() == reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case t.Kind() == reflect.String:
@@ -301,7 +303,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		if strings.HasPrefix(name, "x-") {
 			continue
 		}
-		fp := joinField(path, name)
+		fp := joinKey(path, name)
 		i, ok := fields[name]
 		if !ok {
 			d.errorf(p.key, fp, "unknown field %q%s", name, suggest(name, v.Type()))

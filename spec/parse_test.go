@@ -76,6 +76,8 @@ func TestParseErrors(t *testing.T) {
 		{name: "unknown field", src: "nixpks: 1\n", want: []want{{4, 1, "nixpks", `unknown field "nixpks" (did you mean "nixpkgs"?)`}}},
 		{name: "unknown nested field", src: "nix:\n  versoin: 2.3.0\n", want: []want{{5, 3, "nix.versoin", `unknown field "versoin" (did you mean "version"?)`}}},
 		{name: "unknown field far from any", src: "zzzzzzzz: 1\n", want: []want{{4, 1, "zzzzzzzz", `unknown field "zzzzzzzz"`}}},
+		{name: "unknown field with a dot", src: "config:\n  a.b: 1\n", want: []want{{5, 3, `config["a.b"]`, `unknown field "a.b"`}}},
+		{name: "list for nix", src: "nix: [2.33.3]\n", want: []want{{4, 6, "nix", "expected a Nix version or a mapping with version or url, found a list"}}},
 		{name: "string for list", src: "packages: curl\n", want: []want{{4, 11, "packages", `expected a list, found the string "curl"`}}},
 		{name: "list for string", src: "nix:\n  version: [2]\n", want: []want{{5, 12, "nix.version", "expected a string, found a list"}}},
 		{name: "mapping for list item", src: "packages:\n  - {a: b}\n", want: []want{{5, 5, "packages[0]", "expected a string, found a mapping"}}},
