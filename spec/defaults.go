@@ -40,6 +40,9 @@ const (
 // "absent" (nil) can still be told from "explicitly empty" ([]): an empty
 // substituters list means no binary cache at all.
 func (s *Spec) setDefaults() {
+	if s.Version == 0 && !s.wasWritten("version") {
+		s.Version = 1
+	}
 	if s.Nix.Version == "" && s.Nix.URL == "" {
 		s.Nix.Version = DefaultNixVersion
 	}

@@ -378,6 +378,9 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.Version != 1 {
+		t.Errorf("Version = %d", s.Version)
+	}
 	if s.Nix != (Nix{Version: DefaultNixVersion, Releases: DefaultNixReleases}) {
 		t.Errorf("Nix = %+v", s.Nix)
 	}
