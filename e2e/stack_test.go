@@ -61,7 +61,7 @@ CMD ["/bin/busybox", "cat", "run"]
 		t.Fatalf("first build: %v", err)
 	}
 	if ran := res.Progress.Executed("RUN"); len(ran) != 1 {
-		t.Errorf("first build: want 1 executed RUN vertex, got %d (%v)", len(ran), names(res.Progress.Vertices))
+		t.Errorf("first build: want 1 executed RUN vertex, got %d (%v)", len(ran), vertexNames(res.Progress.Vertices))
 	}
 
 	res, err = e.Build(ctx, dir, "Dockerfile", "--output", "type=oci,dest="+tar)
@@ -69,10 +69,10 @@ CMD ["/bin/busybox", "cat", "run"]
 		t.Fatalf("second build: %v", err)
 	}
 	if ran := res.Progress.Executed("RUN"); len(ran) != 0 {
-		t.Errorf("second build: want no executed RUN vertex (all cached), got %v", names(ran))
+		t.Errorf("second build: want no executed RUN vertex (all cached), got %v", vertexNames(ran))
 	}
 	if len(res.Progress.Find("RUN")) != 1 {
-		t.Errorf("second build: want the RUN vertex reported (cached), got %v", names(res.Progress.Vertices))
+		t.Errorf("second build: want the RUN vertex reported (cached), got %v", vertexNames(res.Progress.Vertices))
 	}
 
 	tests := []struct {
@@ -162,7 +162,7 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
-func names(vs []*testenv.Vertex) []string {
+func vertexNames(vs []*testenv.Vertex) []string {
 	var out []string
 	for _, v := range vs {
 		out = append(out, v.Name)
