@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Generates the offline Nix world the tests use instead of releases.nixos.org,
+# a nixpkgs tarball and cache.nixos.org (see "Offline Nix mirror" in
+# hack/README.md):
+#
+#   hack/mirror.sh [OUTDIR]      (default: out/mirror in the repository)
+#
+# OUTDIR gets nix/nix-2.8.0/{install,nix-2.8.0-x86_64-linux.tar.xz},
+# nixpkgs.tar.gz(.sha256), cache/ (signed binary cache), cache-key.pub,
+# mirror.env and mirror.json. Work files (a chroot Nix store, rebuilt on every
+# generation, and the cache's signing key, made once) live in OUTDIR-work.
+# A run whose inputs (generator files, versions of the Debian packages it
+# relocates) match the last generation's stamp returns at once.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+gen=$repo/hack/mirror
+out=$(realpath -m "${1:-$repo/out/mirror}")
+work=$out-work
+
+nix_version=2.8.0
+system=x86_64-linux
+
+log() { echo "mirror: $*" >&2; }
+
+# Debian packages: the tools, and those whose files the package set relocates.
+packages=(
+	nix-bin busybox-static patchelf xz-utils python3 ca-certificates
+	bash coreutils passwd login curl jq git grep sed tar gzip less findutils
+	debianutils procps openssh-client openssh-server hello vim groff-base
+	man-db sqlite3 libc6
+)
+
+install_packages() {
+	local missing=() p status
+	for p in "${packages[@]}"; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		[[ $status == installed ]] || missing+=("$p")
+	done
+	((${#missing[@]} == 0)) && return 0
+	log "installing ${missing[*]}"
+	# openssh-server would start a daemon: keep apt from starting services
+	# (only when the machine has no policy of its own).
+	local policy=/usr/sbin/policy-rc.d added=
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 0755 "$policy"
+		added=1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || {
+		[[ -n $added ]] && rm -f "$policy"
+		return 1
+	}
+	[[ -n $added ]] && rm -f "$policy"
+	return 0
+}
+
+# The stamp covers the generator and the versions of what it copies.
+stamp() {
+	{
+		(cd "$repo" && find hack/mirror.sh hack/mirror -type f | LC_ALL=C sort | xargs sha256sum)
+		dpkg-query -W -f='${Package} ${Version}\n' "${packages[@]}" | LC_ALL=C sort
+	} | sha256sum | cut -d' ' -f1
+}
+
+# Deterministic tar: sorted, fixed owners and times.
+det_tar() {
+	tar --sort=name --mtime=@1 --owner=0 --group=0 --numeric-owner --format=gnu "$@"
+}
+
+install_packages
+want=$(stamp)
+if [[ -f $out/.stamp && $(cat "$out/.stamp") == "$want" && -f $out/mirror.env ]]; then
+	log "up to date: $out"
+	exit 0
+fi
+
+log "generating into $out"
+mkdir -p "$work"
+store=$work/store
+rm -rf "$store" "$work/stage" "$work/out"
+stage=$work/stage
+new=$work/out
+mkdir -p "$stage/nixpkgs/bootstrap/bin" "$new/nix/nix-$nix_version" "$new/cache"
+# Nix flags for the private chroot store; no state outside $work is used.
+nixs=(--store "$store" --option substituters '' --option build-users-group '')
+
+# Signing key: made once and kept, so the cache's signatures stay the same.
+if [[ ! -f $work/cache-key.sec ]]; then
+	nix-store --generate-binary-cache-key nix-image-mirror-1 "$work/cache-key.sec" "$work/cache-key.pub"
+fi
+
+# 1. The package set: our expressions, the generated manifest, busybox.
+install -m 0644 "$gen/nixpkgs/default.nix" "$gen/nixpkgs/builder.sh" "$stage/nixpkgs/"
+install -m 0755 /bin/busybox "$stage/nixpkgs/bootstrap/bin/busybox"
+/usr/bin/python3 "$gen/gen.py" "$stage/nixpkgs/manifest.nix" "$work/sandbox-paths"
+chmod 0644 "$stage/nixpkgs/manifest.nix"
+# attribute=out path, one a line (the top-level packages of the set)
+mapfile -t out_paths < <(nix-instantiate "${nixs[@]}" --eval --strict --json --readonly-mode -E "
+	builtins.attrValues (builtins.mapAttrs (n: p: n + \"=\" + p.outPath)
+		(removeAttrs (import $stage/nixpkgs { }) [ \"glibc\" \"libraries\" \"system\" ]))" |
+	/usr/bin/python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)))')
+attrs=("${out_paths[@]%%=*}")
+outs=("${out_paths[@]#*=}")
+nix_path=$(printf '%s\n' "${out_paths[@]}" | sed -n 's/^nix=//p')
+
+# 2. Build every package in the chroot store, sandboxed with the host
+# directories the builders copy from.
+log "building ${#attrs[@]} packages"
+build_args=()
+for a in "${attrs[@]}"; do build_args+=(-A "$a"); done
+nix-build "${nixs[@]}" "$stage/nixpkgs" "${build_args[@]}" --no-out-link \
+	--option sandbox true --option extra-sandbox-paths "$(tr '\n' ' ' <"$work/sandbox-paths")" \
+	--max-jobs "$(nproc)" --quiet >/dev/null
+mapfile -t closure < <(nix-store "${nixs[@]}" -qR "${outs[@]}")
+mapfile -t nix_closure < <(nix-store "${nixs[@]}" -qR "$nix_path")
+
+# 3. Binary cache of every out path (the Nix closure is part of it).
+log "writing the binary cache (${#closure[@]} paths)"
+nix "${nixs[@]}" --extra-experimental-features nix-command copy \
+	--to "file://$new/cache?secret-key=$work/cache-key.sec&parallel-compression=true" "${closure[@]}"
+cp "$work/cache-key.pub" "$new/cache-key.pub"
+
+# 4. Installer tarball in the official layout.
+log "writing the installer tarball (${#nix_closure[@]} paths)"
+tdir=$stage/nix-$nix_version-$system
+mkdir -p "$tdir/store"
+for p in "${nix_closure[@]}"; do
+	cp -a "$store$p" "$tdir/store/"
+done
+nix-store "${nixs[@]}" --dump-db "${nix_closure[@]}" >"$tdir/.reginfo"
+sed -e "s|@nix@|$nix_path|g" -e "s|@version@|$nix_version|g" "$gen/tarball-install.sh" >"$tdir/install"
+chmod 0755 "$tdir/install"
+tarball=nix/nix-$nix_version/nix-$nix_version-$system.tar.xz
+det_tar -C "$stage" -cf - "nix-$nix_version-$system" | xz -T2 -6 >"$new/$tarball"
+nix_sha256=$(sha256sum "$new/$tarball" | cut -d' ' -f1)
+sed -e "s|@hash@|$nix_sha256|g" -e "s|@version@|$nix_version|g" -e "s|@system@|$system|g" \
+	"$gen/install.sh" >"$new/nix/nix-$nix_version/install"
+chmod 0755 "$new/nix/nix-$nix_version/install"
+
+# 5. The package set tarball.
+det_tar -C "$stage" -cf - nixpkgs | gzip -n -9 >"$new/nixpkgs.tar.gz"
+nixpkgs_sha256=$(sha256sum "$new/nixpkgs.tar.gz" | cut -d' ' -f1)
+echo "$nixpkgs_sha256" >"$new/nixpkgs.tar.gz.sha256"
+
+# 6. What the frontend and the tests read.
+public_key=$(cat "$work/cache-key.pub")
+cat >"$new/mirror.env" <<EOF
+# Generated by hack/mirror.sh; paths are relative to this directory.
+NIX_VERSION=$nix_version
+NIX_SYSTEM=$system
+NIX_TARBALL=$tarball
+NIX_SHA256=$nix_sha256
+NIX_STORE_PATH=$nix_path
+NIXPKGS_TARBALL=nixpkgs.tar.gz
+NIXPKGS_SHA256=$nixpkgs_sha256
+CACHE_DIR=cache
+CACHE_PUBLIC_KEY='$public_key'
+NIXPKGS_ATTRS='${attrs[*]}'
+EOF
+/usr/bin/python3 - "$new/mirror.json" "${out_paths[@]}" <<EOF
+import json, sys
+out_paths = dict(a.split("=", 1) for a in sys.argv[2:])
+doc = {
+    "nixVersion": "$nix_version",
+    "nixSystem": "$system",
+    "nixTarball": "$tarball",
+    "nixSha256": "$nix_sha256",
+    "nixStorePath": "$nix_path",
+    "nixpkgsTarball": "nixpkgs.tar.gz",
+    "nixpkgsSha256": "$nixpkgs_sha256",
+    "cacheDir": "cache",
+    "cachePublicKey": "$public_key",
+    "attributes": sorted(out_paths),
+    "outPaths": out_paths,
+}
+with open(sys.argv[1], "w") as f:
+    json.dump(doc, f, indent=2, sort_keys=True)
+    f.write("\n")
+EOF
+
+echo "$want" >"$new/.stamp"
+rm -rf "$out"
+mv "$new" "$out"
+rm -rf "$stage"
+log "done: $out"

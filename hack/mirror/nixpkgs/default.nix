@@ -1,0 +1,57 @@
+# The offline package set: a stand-in for nixpkgs with the same entry point
+# (`import <nixpkgs> {}`, `nix-env -f . -iA hello`). Every derivation copies
+# files of the Debian machine that generated the mirror (hack/mirror.sh) and
+# relocates them into the store. Built only there (sandboxed, with /usr and
+# /lib bound in); anywhere else the same .drv files come out and Nix
+# substitutes their outputs from the mirror's binary cache.
+{ system ? builtins.currentSystem, config ? { }, overlays ? [ ], ... }:
+let
+  manifest = import ./manifest.nix;
+  busybox = "${./bootstrap}/bin/busybox";
+
+  mkDerivation = { pname, version, ... }@attrs:
+    derivation ({
+      name = "${pname}-${version}";
+      inherit system;
+      builder = busybox;
+      args = [ "sh" "-e" ./builder.sh ];
+      # The copy lists of big packages (vim's runtime) exceed an env var's limit.
+      passAsFile = [ "copy" ];
+    } // attrs);
+
+  libDir = p: "${p}/lib";
+  joinColon = builtins.concatStringsSep ":";
+
+  glibc = mkDerivation {
+    inherit (manifest.glibc) pname version;
+    kind = "glibc";
+    copy = builtins.concatStringsSep "\n"
+      (map (s: "file ${manifest.glibc.dir}/${s} lib/${s}") manifest.glibc.sonames);
+  };
+  interpreter = "${glibc}/lib/ld-linux-x86-64.so.2";
+  rpathOf = sonames: joinColon ([ (libDir glibc) ] ++ map (s: libDir libraries.${s}) sonames);
+
+  libraries = builtins.mapAttrs (soname: l: mkDerivation {
+    inherit (l) pname version;
+    kind = "lib";
+    copy = "elf ${l.src} lib/${soname}";
+    rpath = rpathOf l.needs;
+    inherit interpreter;
+  }) manifest.libs;
+
+  packages = builtins.mapAttrs (attr: p: mkDerivation ({
+    inherit (p) pname version copy;
+    wrapArgs = p.args;
+    kind = "package";
+    rpath = rpathOf p.libs;
+    inherit interpreter;
+    needs = builtins.concatStringsSep " " p.needs;
+    env = builtins.concatStringsSep "\n" p.env;
+  } // builtins.listToAttrs (map (n: { name = n; value = packages.${n}; }) p.needs)))
+    manifest.packages;
+
+  aliases = builtins.mapAttrs (_: target: packages.${target}) manifest.aliases;
+in
+packages // aliases // {
+  inherit glibc libraries system;
+}
