@@ -14,5 +14,7 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, &env))
+	code := testenv.Main(m, &env)
+	stopMirror()
+	os.Exit(code)
 }
