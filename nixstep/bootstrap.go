@@ -19,11 +19,12 @@ var nixPathName = regexp.MustCompile(`^[0-9a-z]{32}-nix-\d`)
 
 // installBootstrap copies the store paths of an unpacked Nix release
 // (store/ and .reginfo, the official tarball's layout) into /nix/store,
-// which is the step's persistent cache mount, and registers them. Paths
+// which is the step's persistent cache mount, and registers them with
+// the environment env. Paths
 // that are already there (from an earlier build) are kept: a path is
 // copied under a temporary name and renamed, so an interrupted build never
 // leaves a half-copied store path behind.
-func installBootstrap(ctx context.Context, dir string) (bootstrap, error) {
+func installBootstrap(ctx context.Context, dir string, env []string) (bootstrap, error) {
 	var b bootstrap
 	entries, err := os.ReadDir(filepath.Join(dir, "store"))
 	if err != nil {
@@ -66,7 +67,6 @@ func installBootstrap(ctx context.Context, dir string) (bootstrap, error) {
 	if err != nil {
 		return b, fmt.Errorf("reading the Nix release's registration: %w", err)
 	}
-	env := []string{"HOME=/tmp", "NIX_REMOTE=", "PATH=" + b.nix + "/bin"}
 	if _, err := run(ctx, env, reginfo, filepath.Join(b.nix, "bin", "nix-store"), "--load-db"); err != nil {
 		return b, fmt.Errorf("registering the bootstrap Nix: %w", err)
 	}

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // storeTime is the modification time of every file in a Nix store.
@@ -53,11 +51,7 @@ func CopyTree(src, dst string) error {
 	default:
 		return fmt.Errorf("copying %s: unsupported file type %s", src, fi.Mode().Type())
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(storeTime.UnixNano()), unix.NsecToTimespec(storeTime.UnixNano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("setting times of %s: %w", dst, err)
-	}
-	return nil
+	return setMtime(dst, storeTime)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

@@ -7,53 +7,88 @@ import (
 )
 
 // Prepare turns a source as a user may give it into an unpacked tree in
-// the existing directory dst, whose root holds marker (".reginfo" for a Nix release, "default.nix"
-// for nixpkgs). src may be that tree, a directory whose only entry is that
-// tree or a tarball, or a tarball file itself (a download). Tarballs
-// usually wrap their content in one top directory, as the official Nix
-// releases and GitHub archives do; that directory is dropped.
+// the existing directory dst, whose root then holds marker (".reginfo" for
+// a Nix release, "default.nix" for nixpkgs). src may be that tree, a
+// directory whose only entry is that tree or a tarball, or a tarball file
+// itself (a download). Tarballs usually wrap their content in one top
+// directory, as the official Nix releases and GitHub archives do; that
+// directory is dropped.
 func Prepare(src, dst, marker string) error {
-	scratch, err := os.MkdirTemp("", "nix-image-unpack-")
+	fi, err := os.Stat(src)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(scratch)
-	root, err := findRoot(src, marker, filepath.Join(scratch, "0"))
-	if err != nil {
-		return err
+	if fi.Mode().IsRegular() {
+		if err := Unpack(src, dst, 0); err != nil {
+			return err
+		}
+		return hoist(dst, marker)
 	}
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return err
+	if exists(filepath.Join(src, marker)) {
+		return copyChildren(src, dst)
 	}
-	for _, e := range entries {
-		if err := CopyTree(filepath.Join(root, e.Name()), filepath.Join(dst, e.Name())); err != nil {
-			return fmt.Errorf("copying %s: %w", root, err)
+	only, err := onlyEntry(src)
+	if err != nil {
+		return fmt.Errorf("%s has no %s, nor a single directory or tarball that has one", src, marker)
+	}
+	return Prepare(only, dst, marker)
+}
+
+// hoist moves the content of dst's only directory up into dst, as often as
+// needed until dst holds marker.
+func hoist(dst, marker string) error {
+	for !exists(filepath.Join(dst, marker)) {
+		only, err := onlyEntry(dst)
+		if err != nil {
+			return fmt.Errorf("the tarball has no %s at its root, nor in a single top directory", marker)
+		}
+		fi, err := os.Stat(only)
+		if err != nil || !fi.IsDir() {
+			return fmt.Errorf("the tarball has no %s at its root, nor in a single top directory", marker)
+		}
+		// Rename the top directory aside first: it may hold an entry of
+		// its own name.
+		aside := filepath.Join(dst, ".nix-image-hoist")
+		if err := os.Rename(only, aside); err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(aside)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := os.Rename(filepath.Join(aside, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+				return err
+			}
+		}
+		if err := os.Remove(aside); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func findRoot(src, marker, scratch string) (string, error) {
-	fi, err := os.Stat(src)
+// onlyEntry returns the path of dir's single entry.
+func onlyEntry(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return "", err
 	}
-	if fi.Mode().IsRegular() {
-		if err := Unpack(src, scratch, 0); err != nil {
-			return "", err
-		}
-		return findRoot(scratch, marker, scratch+"-inner")
+	if len(entries) != 1 {
+		return "", fmt.Errorf("%s has %d entries", dir, len(entries))
 	}
-	if exists(filepath.Join(src, marker)) {
-		return src, nil
-	}
+	return filepath.Join(dir, entries[0].Name()), nil
+}
+
+func copyChildren(src, dst string) error {
 	entries, err := os.ReadDir(src)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if len(entries) == 1 {
-		return findRoot(filepath.Join(src, entries[0].Name()), marker, scratch)
+	for _, e := range entries {
+		if err := CopyTree(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			return fmt.Errorf("copying %s: %w", src, err)
+		}
 	}
-	return "", fmt.Errorf("%s has no %s, nor a single directory or tarball that has one", src, marker)
+	return nil
 }

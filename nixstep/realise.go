@@ -26,13 +26,20 @@ const (
 // closure to out: out/closure.json, out/store/<path> for every store path
 // and out/root/ (the Nix DB, profiles, gcroots and global links).
 func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
-	boot, err := installBootstrap(ctx, BootstrapDir)
+	r := &realiser{cfg: cfg}
+	if err := r.configure(); err != nil {
+		return err
+	}
+	boot, err := installBootstrap(ctx, BootstrapDir, r.env)
 	if err != nil {
 		return err
 	}
-	r := &realiser{cfg: cfg, boot: boot}
-	if err := r.configure(); err != nil {
-		return err
+	r.boot = boot
+	r.env = append(r.env, "PATH="+boot.nix+"/bin")
+	if boot.caBundle != "" {
+		r.env = append(r.env, "NIX_SSL_CERT_FILE="+boot.caBundle, "SSL_CERT_FILE="+boot.caBundle)
+		// The substituter check below is this process's own HTTP client.
+		os.Setenv("SSL_CERT_FILE", boot.caBundle)
 	}
 	if err := r.checkSubstituters(ctx); err != nil {
 		return err
@@ -50,8 +57,10 @@ type realiser struct {
 	env  []string
 }
 
-// configure writes the nix.conf of the realising Nix. It builds as root
-// without build users or sandbox: the step's container is the isolation.
+// configure writes the nix.conf of the realising Nix and sets its
+// environment (but PATH, known once the bootstrap Nix is installed). It
+// builds as root without build users or sandbox: the step's container is
+// the isolation.
 func (r *realiser) configure() error {
 	confDir := filepath.Join(scratchDir, "conf")
 	home := filepath.Join(scratchDir, "home")
@@ -72,17 +81,12 @@ func (r *realiser) configure() error {
 		return fmt.Errorf("realise: writing nix.conf: %w", err)
 	}
 	r.env = []string{
-		"PATH=" + r.boot.nix + "/bin",
 		"HOME=" + home,
 		"USER=root",
 		"TMPDIR=/tmp",
 		"NIX_CONF_DIR=" + confDir,
 		"NIX_REMOTE=",
 		"NIX_PAGER=cat",
-	}
-	if r.boot.caBundle != "" {
-		r.env = append(r.env, "NIX_SSL_CERT_FILE="+r.boot.caBundle, "SSL_CERT_FILE="+r.boot.caBundle)
-		os.Setenv("SSL_CERT_FILE", r.boot.caBundle)
 	}
 	return nil
 }

@@ -13,8 +13,10 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ulikunitz/xz"
+	"golang.org/x/sys/unix"
 )
 
 // Unpack extracts the tar archive src (plain, gzip, bzip2 or xz, detected
@@ -57,11 +59,13 @@ func decompress(br *bufio.Reader) (io.Reader, error) {
 	return br, nil
 }
 
-// dirMode records directory modes to apply after extraction, so that a
-// read-only directory (as in a Nix store) can still receive its entries.
+// dirMode records directory modes and times to apply after extraction, so
+// that a read-only directory (as in a Nix store) can still receive its
+// entries, and its time is not changed by them.
 type dirMode struct {
-	path string
-	mode os.FileMode
+	path  string
+	mode  os.FileMode
+	mtime time.Time
 }
 
 func extract(tr *tar.Reader, dst string, strip int) error {
@@ -85,7 +89,7 @@ func extract(tr *tar.Reader, dst string, strip int) error {
 			if err := os.MkdirAll(target, 0o755); err != nil {
 				return err
 			}
-			dirs = append(dirs, dirMode{target, mode})
+			dirs = append(dirs, dirMode{target, mode, hdr.ModTime})
 		case tar.TypeReg:
 			if err := writeFile(target, tr, mode); err != nil {
 				return err
@@ -106,14 +110,33 @@ func extract(tr *tar.Reader, dst string, strip int) error {
 				return err
 			}
 		case tar.TypeXGlobalHeader:
+			continue
 		default:
 			return fmt.Errorf("unsupported entry %s (type %c)", hdr.Name, hdr.Typeflag)
+		}
+		if hdr.Typeflag != tar.TypeDir {
+			if err := setMtime(target, hdr.ModTime); err != nil {
+				return err
+			}
 		}
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if err := os.Chmod(dirs[i].path, dirs[i].mode); err != nil {
 			return err
 		}
+		if err := setMtime(dirs[i].path, dirs[i].mtime); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setMtime sets the access and modification time of p, not following a
+// symlink, so extracted trees do not carry the time of extraction.
+func setMtime(p string, t time.Time) error {
+	ts := unix.NsecToTimespec(t.UnixNano())
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting times of %s: %w", p, err)
 	}
 	return nil
 }

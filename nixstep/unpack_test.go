@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ulikunitz/xz"
 )
@@ -17,6 +18,7 @@ func tarball(t *testing.T, compress string) []byte {
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
 	add := func(h *tar.Header, body string) {
+		h.ModTime = time.Unix(1, 0)
 		h.Size = int64(len(body))
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
