@@ -1,51 +1,40 @@
-# docker buildx bake: the frontend image and the example images in one bake.
-#
-#   docker buildx bake                    # frontend, default and ssh
-#   docker buildx bake default            # only examples/default (builds the frontend too)
-#
-# The example images use the frontend built in this same bake: it is passed
-# to them as the named context `nix-image-frontend` and selected with the
-# BUILDKIT_SYNTAX build arg, which overrides their `# syntax=` line. No
-# registry is involved. To use a published frontend instead:
-#
-#   FRONTEND_CONTEXT=docker-image://ghcr.io/nix-image/frontend:v1 docker buildx bake default
+// Builds the frontend image, the one a nix-image.yaml names in its
+// `# syntax=` line.
+//
+//   docker buildx bake --push                          # FRONTEND_IMAGE, linux/amd64 + linux/arm64
+//   FRONTEND_IMAGE=ghcr.io/me/frontend:v1 docker buildx bake --push
+//   docker buildx bake prebuilt --push                 # packs bin/nix-image-frontend (make frontend)
+//
+// The `frontend` target compiles inside golang:<GO_VERSION>-bookworm and
+// cross-compiles for every platform (no emulation).
 
-variable "FRONTEND_CONTEXT" {
-  default = "target:frontend"
+variable "FRONTEND_IMAGE" {
+  default = "127.0.0.1:5000/nix-image/frontend:dev"
+}
+
+variable "GO_VERSION" {
+  default = "1.26.8"
 }
 
 group "default" {
-  targets = ["frontend", "default", "ssh"]
+  targets = ["frontend"]
 }
 
-# The frontend image (Dockerfile, stage `frontend`): a static binary in scratch.
 target "frontend" {
   context    = "."
   dockerfile = "Dockerfile"
   target     = "frontend"
-  platforms  = ["linux/amd64", "linux/arm64"]
-}
-
-target "_nix-image" {
-  context  = "."
-  contexts = {
-    nix-image-frontend = FRONTEND_CONTEXT
-  }
   args = {
-    BUILDKIT_SYNTAX = "nix-image-frontend"
+    GO_VERSION = GO_VERSION
   }
+  tags      = [FRONTEND_IMAGE]
+  platforms = ["linux/amd64", "linux/arm64"]
 }
 
-# examples/default/nix-image.yaml, target default.
-target "default" {
-  inherits   = ["_nix-image"]
-  dockerfile = "examples/default/nix-image.yaml"
-  target     = "default"
-}
-
-# examples/ssh/nix-image.yaml, target ssh.
-target "ssh" {
-  inherits   = ["_nix-image"]
-  dockerfile = "examples/ssh/nix-image.yaml"
-  target     = "ssh"
+// The host's binary, for the host's platform only.
+target "prebuilt" {
+  context    = "."
+  dockerfile = "Dockerfile"
+  target     = "prebuilt"
+  tags       = [FRONTEND_IMAGE]
 }

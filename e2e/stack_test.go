@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,29 +34,18 @@ func TestDockerfileRun(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	busybox, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("reading busybox-static (make deps): %v", err)
-	}
-	dir := t.TempDir()
-	files := map[string][]byte{
-		"busybox": busybox,
-		"keep":    []byte("kept\n"),
-		"gone":    []byte("removed by a later layer\n"),
-		"Dockerfile": []byte(`FROM scratch
+	dir := busyboxContext(t, map[string]string{
+		"keep": "kept\n",
+		"gone": "removed by a later layer\n",
+		"Dockerfile": `FROM scratch
 COPY busybox /bin/busybox
 COPY keep gone /data/
 RUN ["/bin/busybox", "sh", "-c", "/bin/busybox rm /data/gone && /bin/busybox wget -q -O /data/run ` + srv.URL + `"]
 ENV GREETING=hello
 WORKDIR /data
 CMD ["/bin/busybox", "cat", "run"]
-`),
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+`,
+	})
 
 	tar := filepath.Join(t.TempDir(), "image.tar")
 	res, err := e.Build(ctx, dir, "Dockerfile", "--output", "type=oci,dest="+tar)
@@ -101,6 +93,111 @@ CMD ["/bin/busybox", "cat", "run"]
 	if _, _, err := e.RunImage(ctx, tar, "/bin/busybox", "false"); err == nil || !strings.Contains(err.Error(), "exited with code 1") {
 		t.Errorf("a failing command: want an exit code 1 error, got %v", err)
 	}
+}
+
+// TestBuildx runs the users' commands, docker buildx build and bake,
+// through the remote-driver builder of the test stack.
+func TestBuildx(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	dir := busyboxContext(t, map[string]string{
+		"Dockerfile": `FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "sh", "-c", "echo via buildx > /msg"]
+`,
+	})
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	if _, stderr, err := e.Buildx(ctx, dir, "build", "-o", "type=local,dest="+rootfs, "."); err != nil {
+		t.Fatalf("docker buildx build: %v\n%s", err, stderr)
+	}
+	// A rootfs directory runs in place; without a config, args are needed.
+	out, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Args: []string{"/bin/busybox", "cat", "/msg"}})
+	if err != nil || out != "via buildx\n" {
+		t.Errorf("run in the exported rootfs: got %q, %v\n%s", out, err, stderr)
+	}
+
+	// A server in the container (as the ssh image's sshd will be), reached
+	// from the host over the shared loopback.
+	port := freePort(t)
+	c, err := e.StartImage(ctx, testenv.RunSpec{Image: rootfs, Args: []string{
+		"/bin/busybox", "httpd", "-f", "-p", fmt.Sprintf("127.0.0.1:%d", port), "-h", "/"}})
+	if err != nil {
+		t.Fatalf("starting httpd: %v", err)
+	}
+	body, err := getWithRetry(ctx, fmt.Sprintf("http://127.0.0.1:%d/msg", port))
+	if err != nil || body != "via buildx\n" {
+		t.Errorf("GET from the container's httpd: got %q, %v\n%s", body, err, c.Output())
+	}
+	if err := c.Stop(); err != nil {
+		t.Errorf("stopping the container: %v", err)
+	}
+
+	// The repository's own docker-bake.hcl, as CI elsewhere would use it
+	// (the prebuilt target: no golang image can be pulled here).
+	ref := e.RegistryAddr + "/nix-image/frontend:bake"
+	if _, stderr, err := e.Buildx(ctx, e.Root, "bake", "prebuilt", "--set", "prebuilt.tags="+ref, "--push"); err != nil {
+		t.Fatalf("docker buildx bake: %v\n%s", err, stderr)
+	}
+	var tags struct {
+		Tags []string `json:"tags"`
+	}
+	getJSON(t, "http://"+e.RegistryAddr+"/v2/nix-image/frontend/tags/list", &tags)
+	if !slices.Contains(tags.Tags, "bake") {
+		t.Errorf("bake did not push %s: tags %v", ref, tags.Tags)
+	}
+}
+
+// getWithRetry GETs url until the server answers (it may still be
+// starting) or ctx ends.
+func getWithRetry(ctx context.Context, url string) (string, error) {
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
+			}
+			return string(b), err
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("GET %s: %w (last: %v)", url, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// busyboxContext writes a build context holding Debian's static busybox
+// (make deps) as `busybox` and files, and returns its directory.
+func busyboxContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("reading busybox-static (make deps): %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "busybox"), busybox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // TestFrontendImage checks the image Start pushed for `# syntax=` lines:

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds bin/buildkitd and bin/buildctl from the BuildKit version pinned in
-# go.mod (through hack/tools/tools.go). `go install ...@version` does not work
-# for BuildKit (its go.mod has exclude directives), so build inside our module.
-# Rebuilding is cheap after the first time: go build reuses its cache and only
-# relinks.
+# Builds the programs the tests and hack/ scripts run, at pinned versions:
+#   bin/buildkitd, bin/buildctl  BuildKit, from the main go.mod (hack/tools/tools.go)
+#   bin/docker-buildx            docker buildx, from its own module (hack/tools/buildx)
+# `go install ...@version` does not work for BuildKit (its go.mod has exclude
+# directives), so build inside our modules. Rebuilding is cheap: go build
+# leaves an up-to-date binary alone.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 mkdir -p bin
 go build -o bin/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+(cd hack/tools/buildx && go build -o "$root/bin/docker-buildx" github.com/docker/buildx/cmd/buildx)

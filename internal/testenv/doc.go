@@ -12,7 +12,7 @@
 //
 //	func TestX(t *testing.T) {
 //		e := testenv.Need(t, env)
-//		dir := e.SpecContext(t, "images:\n  default: {}\n", nil)
+//		dir := e.SpecContext(t, spec, nil)
 //		res, err := e.BuildSpec(ctx, dir, "--output", "type=oci,dest="+tar)
 //		...
 //		out, _, err := e.RunImage(ctx, tar, "nix", "--version")
@@ -20,8 +20,22 @@
 //
 // Main skips the stack (and Need skips the tests) when NIX_IMAGE_E2E=0.
 //
+// What an Env offers:
+//   - Buildctl: bin/buildctl against the daemon.
+//   - SpecContext, BuildSpec, Build: a context dir with nix-image.yaml
+//     (`# syntax=FrontendRef` prepended) built through the Dockerfile
+//     frontend with --progress=rawjson, parsed into a Progress (vertices,
+//     logs, warnings; Progress.Executed tells which steps ran, not cached).
+//   - Buildx: `docker buildx ...` (build, bake) with a remote-driver builder
+//     for the daemon, in a Docker config dir of the Env's own.
+//   - RunImage, Run, StartImage: run a command in an exported image (OCI
+//     tar or layout, or a rootfs dir) with runc, like `docker run --rm
+//     --network host`; UnpackOCI unpacks once for many runs.
+//   - PushFrontend: push the frontend image under another ref.
+//
 // Requirements: root, the Debian packages of hack/install-deps.sh, and
-// bin/buildkitd, bin/buildctl (make tools). Start builds
+// bin/buildkitd, bin/buildctl, bin/docker-buildx (make tools); Buildx also
+// needs a docker client (only the client: there is no engine). Start builds
 // bin/nix-image-frontend itself (go build is a no-op when `make frontend`
 // already built it).
 //

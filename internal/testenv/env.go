@@ -34,6 +34,12 @@ type Env struct {
 	FrontendRef string
 	// BuildctlPath is the buildctl binary (Root/bin/buildctl).
 	BuildctlPath string
+	// DockerConfig is the DOCKER_CONFIG dir Buildx uses (Dir/docker), with
+	// the buildx plugin and the builder BuilderName; "" when buildx is
+	// unavailable (see Buildx).
+	DockerConfig string
+
+	buildxErr error // why Buildx is unavailable
 
 	registry  *daemon
 	buildkitd *daemon
@@ -147,6 +153,9 @@ func Start(ctx context.Context) (_ *Env, retErr error) {
 		return nil, err
 	}
 
+	if err := e.setupBuildx(ctx); err != nil {
+		return nil, err
+	}
 	if err := e.PushFrontend(ctx, e.FrontendRef); err != nil {
 		return nil, err
 	}
