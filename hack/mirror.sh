@@ -21,14 +21,14 @@ work=$out-work
 nix_version=2.8.0
 system=x86_64-linux
 
-log() { echo "mirror: $*" >&2; }
+log() { echo "mirror: [${SECONDS}s] $*" >&2; }
 
 # Debian packages: the tools, and those whose files the package set relocates.
 packages=(
 	nix-bin busybox-static patchelf xz-utils python3 ca-certificates
 	bash coreutils passwd login curl jq git grep sed tar gzip less findutils
 	debianutils procps openssh-client openssh-server hello vim groff-base
-	man-db sqlite3 libc6
+	man-db bsdextrautils sqlite3 libc6
 )
 
 install_packages() {
@@ -118,8 +118,12 @@ mapfile -t nix_closure < <(nix-store "${nixs[@]}" -qR "$nix_path")
 
 # 3. Binary cache of every out path (the Nix closure is part of it).
 log "writing the binary cache (${#closure[@]} paths)"
-nix "${nixs[@]}" --extra-experimental-features nix-command copy \
-	--to "file://$new/cache?secret-key=$work/cache-key.sec&parallel-compression=true" "${closure[@]}"
+if ! nix "${nixs[@]}" --extra-experimental-features nix-command copy \
+	--to "file://$new/cache?secret-key=$work/cache-key.sec&parallel-compression=true" "${closure[@]}" \
+	>"$work/copy.log" 2>&1; then
+	cat "$work/copy.log" >&2
+	exit 1
+fi
 cp "$work/cache-key.pub" "$new/cache-key.pub"
 
 # 4. Installer tarball in the official layout.

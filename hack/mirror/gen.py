@@ -181,12 +181,13 @@ PACKAGES = {
     "man": dict(
         deb="man-db",
         pname="man-db",
-        files=[("/usr/bin/man", "libexec/man"), ("/etc/manpath.config", "etc/manpath.config")],
+        files=[("/usr/bin/man", "libexec/man"), ("/usr/bin/col", "libexec/man-db/col"),
+               ("/etc/manpath.config", "etc/manpath.config")],
         wrap=[("libexec/man", "bin/man")],
         # man-db reads /etc/manpath.config (fatal when missing) and runs
-        # nroff and a pager found in PATH.
+        # nroff, col (util-linux) and a pager found in PATH.
         args="-C @out@/etc/manpath.config",
-        env=["PATH+=@groff@/bin:@less@/bin", "PAGER=@less@/bin/less"],
+        env=["PATH+=@groff@/bin:@less@/bin:@out@/libexec/man-db", "PAGER=@less@/bin/less"],
         needs=["bash", "groff", "less"],
         man=["man-db"],
     ),
@@ -199,9 +200,18 @@ def run(*cmd):
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
-def is_elf(path):
+SH_SHEBANG = re.compile(rb"^#! ?(/usr)?/bin/(ba)?sh(\s|$)")
+
+
+def kind_of(path):
+    """elf, script (a /bin/sh or bash script, pointed at the set's bash) or file."""
     with open(path, "rb") as f:
-        return f.read(4) == b"\x7fELF"
+        head = f.read(64)
+    if head.startswith(b"\x7fELF"):
+        return "elf"
+    if SH_SHEBANG.match(head):
+        return "script"
+    return "file"
 
 
 def upstream_version(v):
@@ -306,7 +316,7 @@ def walk_tree(src, dst, entries):
         if os.path.isdir(s):
             walk_tree(s, d, entries)
         elif os.path.isfile(s):
-            entries.append(("elf" if is_elf(s) else "file", s, d))
+            entries.append((kind_of(s), s, d))
 
 
 def main():
@@ -330,7 +340,7 @@ def main():
         entries = []
         for src, dst in spec.get("files", []):
             real = os.path.realpath(src)
-            entries.append(("elf" if is_elf(real) else "file", real, dst))
+            entries.append((kind_of(real), real, dst))
         for src, dst in spec.get("trees", []):
             walk_tree(src, dst, entries)
         for src, dst in man_pages(by_pkg, spec.get("man", [])):
@@ -350,11 +360,14 @@ def main():
             seen.add(e[2])
             check_word(e[1])
             check_word(e[2])
+        needs = set(spec.get("needs", []))
+        if attr != "bash" and any(e[0] == "script" for e in entries):
+            needs.add("bash")
         pkgs_out[attr] = dict(
             pname=spec.get("pname", attr),
             version=upstream_version(vers[spec["deb"]]),
             libs=sorted(n for n in needed if n not in GLIBC_SONAMES),
-            needs=sorted(spec.get("needs", [])),
+            needs=sorted(needs),
             copy=entries,
             env=spec.get("env", []),
             args=spec.get("args", ""),
@@ -414,7 +427,7 @@ def main():
     # Bind whole top-level directories, but only the needed entries of /etc:
     # the sandbox makes its own /etc/passwd, /etc/group and /etc/hosts.
     srcs = [libs.path[so] for so in libs.needs] + [GLIBC_DIR, "/usr/bin/patchelf"]
-    srcs += [src for p in pkgs_out.values() for kind, src, _ in p["copy"] if kind in ("elf", "file")]
+    srcs += [src for p in pkgs_out.values() for kind, src, _ in p["copy"] if kind in ("elf", "file", "script")]
     roots = set()
     for src in srcs:
         parts = src.split("/")

@@ -4,6 +4,7 @@
 #   elf  host ELF file: copied, interpreter set to the store's glibc and
 #        RUNPATH to $rpath (so Nix sees the references itself)
 #   file host file, copied
+#   script host /bin/sh or bash script, copied and pointed at $bash
 #   link symlink DST -> SRC (@out@ is $out)
 #   wrap bash script DST that sets $env and runs $out/SRC with its own argv[0]
 #        and $wrapArgs before the arguments it got
@@ -70,6 +71,11 @@ while read -r kind src dst || [ -n "$kind" ]; do
 		relocate "$out/$dst"
 		;;
 	file) cp "$src" "$out/$dst" ;;
+	script)
+		cp "$src" "$out/$dst"
+		chmod u+w "$out/$dst"
+		sed -i -E "1s@^#! ?(/usr)?/bin/(ba)?sh@#!$bash/bin/\2sh@" "$out/$dst"
+		;;
 	link) ln -s "$(subst "$src")" "$out/$dst" ;;
 	wrap) wrapper "$src" "$out/$dst" ;;
 	*)

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Checks a generated mirror (hack/mirror.sh) the way the frontend uses it:
+# inside a BuildKit build FROM scratch that holds only the installer
+# tarball's store, the relocated Nix registers itself, builds a derivation,
+# installs packages of the set by substituting them from the binary cache
+# over loopback HTTP, and verifies its store.
+#
+#   hack/mirror/verify.sh [OUTDIR]      (default: out/mirror)
+#
+# Starts its own buildkitd (bin/buildkitd, runc) and a static HTTP server on
+# free 127.0.0.1 ports and temp dirs, and stops both when done.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+mirror=$(realpath "${1:-$repo/out/mirror}")
+# shellcheck source=/dev/null
+. "$mirror/mirror.env"
+
+tmp=$(mktemp -d /tmp/mirror-verify.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The cache over HTTP.
+port=$(free_port)
+/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$mirror/$CACHE_DIR" "$port" >"$tmp/http.log" 2>&1 &
+pids+=($!)
+
+# Our own buildkitd.
+mkdir -p "$tmp/bk"
+cat >"$tmp/bk/buildkitd.toml" <<EOF
+[worker.oci]
+  enabled = true
+  snapshotter = "overlayfs"
+[worker.containerd]
+  enabled = false
+EOF
+sock=unix://$tmp/bk/buildkitd.sock
+setsid "$repo/bin/buildkitd" --config "$tmp/bk/buildkitd.toml" --root "$tmp/bk/root" --addr "$sock" \
+	--oci-worker-net=host >"$tmp/buildkitd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+	"$repo/bin/buildctl" --addr "$sock" debug workers >/dev/null 2>&1 && break
+	sleep 0.2
+done
+for _ in $(seq 50); do
+	curl -fsS "http://127.0.0.1:$port/nix-cache-info" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$port/nix-cache-info" >/dev/null
+
+# Build context: the unpacked installer tarball and package set.
+ctx=$tmp/ctx
+mkdir -p "$ctx/tmp" "$ctx/etc/nix"
+tar -xJf "$mirror/$NIX_TARBALL" -C "$ctx"
+tar -xzf "$mirror/$NIXPKGS_TARBALL" -C "$ctx"
+unpacked=$ctx/nix-$NIX_VERSION-$NIX_SYSTEM
+bash=$(cd "$unpacked/store" && ls -d *-bash-* | head -1)
+bash=/nix/store/$bash/bin/bash
+nix=$NIX_STORE_PATH/bin
+cat >"$ctx/etc/nix/nix.conf" <<EOF
+build-users-group =
+sandbox = false
+substituters = http://127.0.0.1:$port
+trusted-public-keys = $CACHE_PUBLIC_KEY
+EOF
+# The accounts an image has (ssh and sshd look themselves up).
+printf 'root:x:0:0:root:/root:%s\nsshd:x:74:65534::/var/empty:/bin/false\nnobody:x:65534:65534::/var/empty:/bin/false\n' "$bash" >"$ctx/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$ctx/etc/group"
+cat >"$ctx/t.nix" <<EOF
+derivation { name = "t"; system = builtins.currentSystem; builder = "$bash"; args = [ "-c" "echo ok > \$out" ]; }
+EOF
+run() { printf 'RUN ["%s", "-euc", "%s"]\n' "$bash" "$1"; }
+{
+	echo "FROM scratch"
+	echo "COPY nix-$NIX_VERSION-$NIX_SYSTEM/store /nix/store"
+	echo "COPY nix-$NIX_VERSION-$NIX_SYSTEM/.reginfo /reginfo"
+	echo "COPY tmp /tmp"
+	echo "COPY etc /etc"
+	echo "COPY nixpkgs /nixpkgs"
+	echo "COPY t.nix /t.nix"
+	# Later steps use the tools the earlier ones installed.
+	echo "ENV PATH=/tmp/p/bin:/tmp/d/bin:$nix HOME=/tmp USER=root"
+	run "nix-store --load-db < /reginfo; nix --version; mapfile -t c < <(nix-store -qR $NIX_STORE_PATH); echo nix-closure-paths: \${#c[@]}"
+	# (b) a derivation builds with only the Nix closure.
+	run "out=\$(nix-build /t.nix --no-out-link); read -r r < \$out; echo nix-build: \$r; [ \$r = ok ]"
+	# (a) packages come from the cache; only the user environment is built.
+	run "nix-env -p /tmp/p -f /nixpkgs -iA bash coreutils nix hello curl jq git >/tmp/log 2>&1 || { while read -r l; do echo \$l; done </tmp/log; exit 1; }; cat /tmp/log; while read -r l; do case \$l in 'building '*user-environment*) ;; 'building '*) echo unexpected build; exit 1 ;; esac; done </tmp/log; hello; curl --version | head -1; git --version; jq --version"
+	# The whole default image list, and its closure size.
+	run "nix-env -p /tmp/d -f /nixpkgs -iA nix bashInteractive coreutils shadow cacert curl findutils git gnugrep gnused gnutar gzip jq less procps vim which xz man openssh sqlite >/dev/null 2>&1; echo default-closure-paths: \$(nix-store -qR /tmp/d | wc -l); echo default-closure-bytes: \$(nix-store -qR /tmp/d | xargs du -scb | tail -1); echo a-closure-paths: \$(nix-store -qR /tmp/p | wc -l); ssh -V; sshd -V 2>&1 | head -1 || true; sqlite3 --version; vim --version | head -1; useradd --help | head -1; grep --version | head -1; sed --version | head -1; tar --version | head -1; find --version | head -1; ps --version; which which; xz --version | head -1; less --version | head -1; gzip --version | head -1; ls /tmp/d/etc/ssl/certs; man -w ls; MANPAGER=cat man ls | head -5; cd /tmp; git init -q r; git -C r -c user.email=a@b -c user.name=n commit -q --allow-empty -m first; git clone -q /tmp/r /tmp/r2; git -C /tmp/r2 log --oneline; ssh-keygen -q -t ed25519 -N '' -f /tmp/k; cat /tmp/k.pub | cut -c1-20; nix-env -f /nixpkgs -qaP | wc -l; nix-instantiate --eval -E '(import /nixpkgs { }).hello.name'; nix-instantiate --eval -E '(import /nixpkgs { }).bashInteractive == (import /nixpkgs { }).bash'"
+	# (c) the store is consistent.
+	run "nix-store --verify --check-contents 2>&1 | tee /tmp/verify; if grep -Ei 'modified|invalid|corrupt|error' /tmp/verify; then exit 1; fi; echo verify: clean"
+} >"$ctx/Dockerfile"
+
+"$repo/bin/buildctl" --addr "$sock" build --frontend dockerfile.v0 --local context="$ctx" --local dockerfile="$ctx" \
+	--progress plain --no-cache >"$tmp/build.log" 2>&1 || {
+	cat "$tmp/build.log"
+	echo "mirror verify: FAILED" >&2
+	exit 1
+}
+grep -E '^#[0-9]+ [0-9.]+ ' "$tmp/build.log" | sed 's/^#[0-9]* [0-9.]* //'
+grep -q 'verify: clean' "$tmp/build.log"
+echo "mirror verify: OK"
