@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -101,6 +102,40 @@ func (e *Env) killContainers() error {
 	return errors.Join(errs...)
 }
 
+// killBuildContainers kills and deletes the containers of buildkitd's RUN
+// steps whose bundle lies under dir. buildkitd runs runc with the default
+// state root and in process groups of its own, so neither stopping
+// buildkitd's group nor its death ends a step that is still running (a
+// build interrupted mid-step); its container would keep running and keep
+// its mounts busy.
+func killBuildContainers(dir string) error {
+	out, err := exec.Command("runc", "list", "--format", "json").Output()
+	if err != nil {
+		return fmt.Errorf("runc list: %w", err)
+	}
+	var list []struct {
+		ID     string `json:"id"`
+		Bundle string `json:"bundle"`
+	}
+	// An empty state dir lists as null.
+	if err := json.Unmarshal(out, &list); err != nil {
+		return fmt.Errorf("decoding runc list: %w", err)
+	}
+	prefix := filepath.Clean(dir) + "/"
+	var errs []error
+	for _, c := range list {
+		if !strings.HasPrefix(c.Bundle, prefix) {
+			continue
+		}
+		// kill fails for a stopped container; delete --force handles both.
+		_ = exec.Command("runc", "kill", c.ID, "KILL").Run()
+		if out, err := exec.Command("runc", "delete", "--force", c.ID).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("runc delete %s: %w: %s", c.ID, err, out))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // removeStaleDirs removes the temp dirs of earlier runs whose test process
 // is gone (killed before it could stop its stack). Their daemons died with
 // it (Pdeathsig); what remains are mounts and files. Best effort: a failure
@@ -117,7 +152,7 @@ func removeStaleDirs() {
 			continue // unreadable, or its owner still runs
 		}
 		stale := &Env{Dir: dir}
-		if err := stale.killContainers(); err != nil {
+		if err := errors.Join(stale.killContainers(), killBuildContainers(dir)); err != nil {
 			fmt.Fprintf(os.Stderr, "testenv: stale %s: %v\n", dir, err)
 		}
 		if err := unmountUnder(dir); err != nil {

@@ -186,11 +186,16 @@ func (e *Env) Stop() error {
 	e.stopOnce.Do(func() {
 		var errs []error
 		if e.Dir != "" {
-			errs = append(errs, e.killContainers())
+			// Tests are over: any container still running belongs to a
+			// test or build that was cut short. Killing the build steps
+			// first lets buildkitd shut down at once instead of waiting
+			// for them.
+			errs = append(errs, e.killContainers(), killBuildContainers(e.Dir))
 		}
 		errs = append(errs, e.buildkitd.stop(), e.registry.stop())
 		if e.Dir != "" {
-			errs = append(errs, unmountUnder(e.Dir))
+			// A step that started while buildkitd was going down.
+			errs = append(errs, killBuildContainers(e.Dir), unmountUnder(e.Dir))
 			if err := os.RemoveAll(e.Dir); err != nil {
 				errs = append(errs, fmt.Errorf("removing %s: %w", e.Dir, err))
 			}
