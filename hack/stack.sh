@@ -170,9 +170,25 @@ start() {
 	echo "export BUILDKIT_HOST=$BUILDKIT_HOST"
 }
 
+# kill_build_containers: buildkitd runs RUN steps with runc's default state
+# root, each in a process group of its own, so a step still running when
+# buildkitd stops would outlive it. Kill the containers whose bundle lies in
+# our state dir.
+kill_build_containers() {
+	local id
+	command -v runc >/dev/null || return 0
+	runc list 2>/dev/null | awk -v p="$state/" 'NR > 1 && index($4, p) == 1 { print $1 }' | while read -r id; do
+		log "killing build container $id"
+		runc kill "$id" KILL 2>/dev/null || true
+		runc delete --force "$id" 2>/dev/null || true
+	done
+}
+
 stop() {
+	kill_build_containers
 	stop_one buildkitd
 	stop_one registry
+	kill_build_containers
 	unmount_under "$state/buildkitd"
 }
 
