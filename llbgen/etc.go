@@ -43,6 +43,7 @@ func etcFiles(r *spec.Resolved) []etcFile {
 	}
 	group.WriteString("root:x:0:\n")
 	fmt.Fprintf(&group, "nixbld:x:%d:%s\n", nixbldGID, strings.Join(members, ","))
+	group.WriteString("users:x:100:\n")
 	group.WriteString("nogroup:x:65534:\n")
 	// Every account is locked: "!" matches no password.
 	for _, u := range append([]string{"root", "nobody"}, members...) {

@@ -15,7 +15,7 @@ func TestEtcFiles(t *testing.T) {
 		lacks    []string
 	}{
 		{"default", "/etc/passwd", []string{"root:x:0:0:", ":/root:/run/current-system/sw/bin/bash\n", "nobody:x:65534:", "nixbld1:x:30001:30000:", "nixbld32:x:30032:30000:"}, []string{"nixbld33", "sshd"}},
-		{"default", "/etc/group", []string{"nixbld:x:30000:nixbld1,nixbld2,", ",nixbld32\n", "nogroup:x:65534:"}, nil},
+		{"default", "/etc/group", []string{"nixbld:x:30000:nixbld1,nixbld2,", ",nixbld32\n", "users:x:100:\n", "nogroup:x:65534:"}, nil},
 		{"default", "/etc/shadow", []string{"root:!:", "nixbld32:!:"}, []string{"$"}},
 		{"default", "/etc/nix/nix.conf", []string{"build-users-group = nixbld\n", "sandbox = false\n", "filter-syscalls = false\n", "substituters = https://cache.nixos.org\n", "experimental-features = nix-command flakes\n"}, []string{"trusted-users"}},
 		{"ssh", "/etc/nix/nix.conf", []string{"trusted-users = root\n"}, nil},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -37,7 +38,31 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 	if err := r.writeDB(ctx, root, roots, reg); err != nil {
 		return err
 	}
-	return writeLinks(root, roots)
+	if err := writeLinks(root, roots); err != nil {
+		return err
+	}
+	return setTimes(root, time.Unix(r.cfg.RegistrationTime, 0))
+}
+
+// setTimes gives every file under root the build's epoch, so that the
+// system layer does not change with the time of the build.
+func setTimes(root string, t time.Time) error {
+	var paths []string
+	err := filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
+		paths = append(paths, p)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("listing the system tree: %w", err)
+	}
+	// Children first: setting a child's time does not change its
+	// directory's, but creating it did.
+	for i := len(paths) - 1; i >= 0; i-- {
+		if err := setMtime(paths[i], t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeDB registers the closure in the image's own Nix DB with the Nix of
