@@ -111,7 +111,7 @@ func TestBuildSources(t *testing.T) {
 			name: "downloads",
 			wantURL: map[string]string{
 				"https://releases.nixos.org/nix/nix-2.24.9/nix-2.24.9-x86_64-linux.tar.xz": "sha256:" + testNixSHA,
-				"https://example.com/nixpkgs.tar.gz":                                          "sha256:" + testNixpkgsSHA,
+				"https://example.com/nixpkgs.tar.gz":                                       "sha256:" + testNixpkgsSHA,
 			},
 		},
 		{
