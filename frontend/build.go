@@ -5,6 +5,7 @@ package frontend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/nix-image/nix-image/llbgen"
+	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -69,7 +71,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		Tool:           *tool,
 		CacheNamespace: bc.CacheIDNamespace,
 		Epoch:          epoch,
-		MergeOp:        caps.Supports(pb.CapMergeOp) == nil,
+		MergeOp:        caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[argMergeOp] != "false",
 		SourceMap:      src.SourceMap,
 	}
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
@@ -81,9 +83,9 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		if err := loadInputs(ctx, c, bc, s, r, &popt); err != nil {
 			return nil, err
 		}
-		res, err := llbgen.Build(s, r, popt)
+		res, err := buildImage(ctx, c, bc, s, r, popt)
 		if err != nil {
-			return nil, fmt.Errorf("nix-image: %w", err)
+			return nil, err
 		}
 		ref, err := solve(ctx, c, bc, res.State, popt.Platform)
 		if err != nil {
@@ -98,6 +100,36 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return nil, err
 	}
 	return rb.Finalize()
+}
+
+// argMergeOp=false stacks the layers with copies even when the daemon has
+// MergeOp, as on daemons without it (Docker's classic builder).
+const argMergeOp = "NIX_IMAGE_MERGEOP"
+
+// buildImage realises the closure, reads what it holds and assembles the
+// image from it: the layers depend on the closure.
+func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *spec.Spec, r *spec.Resolved, opt llbgen.Options) (*llbgen.Result, error) {
+	realised, err := llbgen.Realise(s, r, opt)
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: %w", err)
+	}
+	ref, err := solve(ctx, c, bc, realised, opt.Platform)
+	if err != nil {
+		return nil, err
+	}
+	data, err := ref.ReadFile(ctx, client.ReadRequest{Filename: nixstep.ClosureFile})
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: reading the closure: %w", err)
+	}
+	var closure nixstep.Closure
+	if err := json.Unmarshal(data, &closure); err != nil {
+		return nil, fmt.Errorf("nix-image: reading the closure: %w", err)
+	}
+	res, err := llbgen.Image(r, opt, realised, &closure)
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: %w", err)
+	}
+	return res, nil
 }
 
 // solve solves a state for a platform, importing the user's caches.

@@ -42,6 +42,7 @@ var buildArgs = []struct{ name, field, description string }{
 	{"TRUSTED_PUBLIC_KEYS", "trustedPublicKeys", "keys of the binary caches, space-separated"},
 	{"EXTRA_PACKAGES", "packages", "nixpkgs attributes added to root's profile, space-separated"},
 	{"SOURCE_DATE_EPOCH", "", "Unix time written into the image (default 0)"},
+	{argMergeOp, "", "false: stack the layers with copies instead of MergeOp"},
 }
 
 // outlineOf answers --call outline: the build args a user may set, with

@@ -48,32 +48,54 @@ type Options struct {
 	SourceMap *llb.SourceMap
 }
 
-// Build returns the image of a target: its filesystem and its config.
-func Build(s *spec.Spec, r *spec.Resolved, opt Options) (*Result, error) {
-	system, err := NixSystem(opt.Platform)
-	if err != nil {
-		return nil, err
+// Image returns the image of a target, assembled in scratch from the
+// output of its realise step (Realise) and the closure that output
+// describes (its nixstep.ClosureFile, which the frontend reads once the
+// step is solved): one layer per store path or group of store paths (see
+// planLayers), then /etc, then the system tree.
+func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.Closure) (*Result, error) {
+	var layers []layer
+	for _, group := range planLayers(closure, r.Layers) {
+		layers = append(layers, storeLayer(realised, group))
 	}
-	realised, err := Realise(s, r, system, opt)
-	if err != nil {
-		return nil, err
-	}
-	layers := []layer{
-		{"nix-image: store paths of the closure", llb.Scratch().File(
-			llb.Copy(realised, "/store/", "/nix/store/", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}),
-			llb.WithCustomName("[nix-image] layer: /nix/store"),
-		)},
-		{"nix-image: /etc", etcLayer(r, opt.Epoch)},
-		{"nix-image: Nix DB, profiles, links", llb.Scratch().File(
-			llb.Copy(realised, "/root/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
+	layers = append(layers,
+		layer{"nix-image: /etc", etcLayer(r, opt.Epoch)},
+		layer{"nix-image: Nix DB, profiles, links", llb.Scratch().File(
+			llb.Copy(realised, "/"+nixstep.SystemDir+"/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
 			llb.WithCustomName("[nix-image] layer: Nix DB, profiles, links"),
 		)},
-	}
+	)
 	img, err := imageConfig(r, opt, layers)
 	if err != nil {
 		return nil, err
 	}
 	return &Result{State: stack(layers, opt.MergeOp), Image: img}, nil
+}
+
+// storeLayer copies store paths out of the realise step's output. The
+// copy's cache key depends on the content of the paths, not on the step
+// that made them, so an unchanged store path hits the cache, and keeps its
+// layer digest, even when the spec, the package list or the nixpkgs pin
+// changed.
+func storeLayer(realised llb.State, paths []string) layer {
+	var fa *llb.FileAction
+	for _, p := range paths {
+		src := "/" + nixstep.LayersDir + "/" + path.Base(p) + "/"
+		ci := &llb.CopyInfo{CopyDirContentsOnly: true}
+		if fa == nil {
+			fa = llb.Copy(realised, src, "/", ci)
+		} else {
+			fa = fa.Copy(realised, src, "/", ci)
+		}
+	}
+	name := path.Base(paths[0])
+	if len(paths) > 1 {
+		name = fmt.Sprintf("%d store paths", len(paths))
+	}
+	return layer{
+		comment: "nix-image: " + strings.Join(paths, " "),
+		state:   llb.Scratch().File(fa, llb.WithCustomName("[nix-image] layer: "+name)),
+	}
 }
 
 // layer is one layer of an image and the history line describing it.
@@ -115,10 +137,13 @@ func etcLayer(r *spec.Resolved, epoch time.Time) llb.State {
 	return llb.Scratch().File(fa, llb.WithCustomName("[nix-image] layer: /etc"))
 }
 
-// Realise returns the output of the realise step: /closure.json,
-// /store/<path> for every store path of the closure and /root, the system
-// tree (see nixstep.Realise).
-func Realise(s *spec.Spec, r *spec.Resolved, system string, opt Options) (llb.State, error) {
+// Realise returns the output of the realise step: its closure file, one
+// file tree per store path and the system tree (see nixstep.Realise).
+func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
+	system, err := NixSystem(opt.Platform)
+	if err != nil {
+		return llb.State{}, err
+	}
 	nixTree, err := nixRelease(s, r, system, opt)
 	if err != nil {
 		return llb.State{}, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,14 @@ images:
     authorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPj0mJ1ymW4tU4Rc7Sm5wvZD7jAwWdh6vRFFdFXd+9pj me@host"]
 `
 
+// testClosure is a small closure as the realise step describes it.
+var testClosure = &nixstep.Closure{Paths: []nixstep.PathInfo{
+	{Path: "/nix/store/aaa-glibc", References: []string{"/nix/store/aaa-glibc"}},
+	{Path: "/nix/store/bbb-bash", References: []string{"/nix/store/aaa-glibc"}},
+	{Path: "/nix/store/ccc-hello", References: []string{"/nix/store/aaa-glibc"}},
+	{Path: "/nix/store/ddd-user-environment", References: []string{"/nix/store/bbb-bash", "/nix/store/ccc-hello"}},
+}}
+
 func testBuild(t *testing.T, target string, mutate func(*Options)) (*spec.Spec, *Result, *llb.Definition) {
 	t.Helper()
 	s, err := spec.Parse("nix-image.yaml", []byte(testSpec))
@@ -56,9 +65,13 @@ func testBuild(t *testing.T, target string, mutate func(*Options)) (*spec.Spec, 
 	if mutate != nil {
 		mutate(&opt)
 	}
-	res, err := Build(s, r, opt)
+	realised, err := Realise(s, r, opt)
 	if err != nil {
-		t.Fatalf("build: %v", err)
+		t.Fatalf("realise: %v", err)
+	}
+	res, err := Image(r, opt, realised, testClosure)
+	if err != nil {
+		t.Fatalf("image: %v", err)
 	}
 	def, err := res.State.Marshal(context.Background(), llb.Platform(opt.Platform))
 	if err != nil {
@@ -248,5 +261,44 @@ func TestImageConfig(t *testing.T) {
 	}
 	if _, ok := ssh.Image.Config.ExposedPorts["22/tcp"]; !ok {
 		t.Errorf("ssh image exposes %v, want 22/tcp", ssh.Image.Config.ExposedPorts)
+	}
+}
+
+func TestStoreLayers(t *testing.T) {
+	tests := []struct {
+		name    string
+		mergeOp bool
+		want    string // the source paths of each copy, layer by layer
+	}{
+		{"merge", true, "/layers/aaa-glibc | /layers/bbb-bash | /layers/ccc-hello | /layers/ddd-user-environment | /root"},
+		{"copies", false, "/layers/aaa-glibc | /layers/bbb-bash | /layers/ccc-hello | /layers/ddd-user-environment | /root"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, res, def := testBuild(t, "default", func(o *Options) { o.MergeOp = tc.mergeOp })
+			var copies []string
+			merges := 0
+			for _, op := range ops(t, def) {
+				if op.GetMerge() != nil {
+					merges++
+				}
+				for _, a := range op.GetFile().GetActions() {
+					if c := a.GetCopy(); c != nil && c.Src != "/" {
+						copies = append(copies, c.Src)
+					}
+				}
+			}
+			sort.Strings(copies)
+			if got := strings.Join(copies, " | "); got != tc.want {
+				t.Errorf("copies = %s\nwant %s", got, tc.want)
+			}
+			if (merges == 1) != tc.mergeOp {
+				t.Errorf("%d merge ops, MergeOp=%v", merges, tc.mergeOp)
+			}
+			// One history entry per layer: 4 store paths, /etc, system tree.
+			if n := len(res.Image.History); n != 6 {
+				t.Errorf("%d history entries, want 6", n)
+			}
+		})
 	}
 }

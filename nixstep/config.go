@@ -14,6 +14,16 @@ const (
 	OutDir       = "/out"
 )
 
+// Files of the realise step's output (OutDir).
+const (
+	// ClosureFile describes the closure (Closure, JSON).
+	ClosureFile = "closure.json"
+	// LayersDir holds one tree per store path: LayersDir/<name>/nix/store/<name>.
+	LayersDir = "layers"
+	// SystemDir is the system tree: the Nix DB, profiles, gcroots, links.
+	SystemDir = "root"
+)
+
 // Package is one nixpkgs attribute path with the place in the spec that
 // asked for it, so that errors can point back at the YAML.
 type Package struct {

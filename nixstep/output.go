@@ -12,29 +12,26 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// writeOutput writes the closure, its description and the system tree.
+// writeOutput writes the closure's layer trees, its description and the
+// system tree.
 func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) error {
 	infos, reg, err := r.closure(ctx, roots)
 	if err != nil {
 		return err
 	}
-	store := filepath.Join(out, "store")
-	if err := os.MkdirAll(store, 0o755); err != nil {
-		return fmt.Errorf("realise: %w", err)
-	}
 	for _, info := range infos {
-		if err := CopyTree(info.Path, filepath.Join(store, filepath.Base(info.Path))); err != nil {
-			return fmt.Errorf("copying %s out of the cache: %w", info.Path, err)
+		if err := writeLayerTree(out, info.Path); err != nil {
+			return err
 		}
 	}
 	data, err := json.MarshalIndent(Closure{Roots: roots, Paths: infos}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("realise: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(out, "closure.json"), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, ClosureFile), append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("realise: %w", err)
 	}
-	root := filepath.Join(out, "root")
+	root := filepath.Join(out, SystemDir)
 	if err := r.writeDB(ctx, root, roots, reg); err != nil {
 		return err
 	}
@@ -59,6 +56,28 @@ func setTimes(root string, t time.Time) error {
 	// directory's, but creating it did.
 	for i := len(paths) - 1; i >= 0; i-- {
 		if err := setMtime(paths[i], t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeLayerTree copies a store path out of the cache as the file tree of
+// its own layer, out/layers/<name>/nix/store/<name>, with /nix and
+// /nix/store in it, so that a layer copied from there holds the same bytes
+// whenever the store path is the same.
+func writeLayerTree(out, path string) error {
+	name := filepath.Base(path)
+	top := filepath.Join(out, LayersDir, name)
+	store := filepath.Join(top, storeDir)
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return fmt.Errorf("realise: %w", err)
+	}
+	if err := CopyTree(path, filepath.Join(store, name)); err != nil {
+		return fmt.Errorf("copying %s out of the cache: %w", path, err)
+	}
+	for _, d := range []string{store, filepath.Dir(store), top} {
+		if err := setMtime(d, storeTime); err != nil {
 			return err
 		}
 	}

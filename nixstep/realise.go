@@ -23,8 +23,9 @@ const (
 
 // Realise builds the profiles and the channel of an image on the
 // bootstrap Nix, with /nix as the step's persistent cache, and writes the
-// closure to out: out/closure.json, out/store/<path> for every store path
-// and out/root/ (the Nix DB, profiles, gcroots and global links).
+// closure to out: out/closure.json, out/layers/<name>/nix/store/<name>
+// for every store path and out/root/ (the Nix DB, profiles, gcroots and
+// global links).
 func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 	r := &realiser{cfg: cfg}
 	if err := r.configure(); err != nil {
