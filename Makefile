@@ -3,7 +3,7 @@
 GO ?= go
 FRONTEND := bin/nix-image-frontend
 
-.PHONY: all frontend tools deps lint unit e2e test stack stack-stop push-frontend
+.PHONY: all frontend tools deps lint unit e2e test stack stack-stop push-frontend check-dockerfile
 
 all: frontend
 
@@ -39,3 +39,6 @@ stack-stop:
 
 push-frontend:
 	hack/push-frontend.sh
+
+check-dockerfile:
+	hack/check-dockerfile.sh
