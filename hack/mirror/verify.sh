@@ -72,6 +72,9 @@ sandbox = false
 substituters = http://127.0.0.1:$port
 trusted-public-keys = $CACHE_PUBLIC_KEY
 EOF
+# /bin/sh as in an image (git runs its helpers through it).
+mkdir -p "$ctx/bin"
+ln -s "$bash" "$ctx/bin/sh"
 # The accounts an image has (ssh and sshd look themselves up).
 printf 'root:x:0:0:root:/root:%s\nsshd:x:74:65534::/var/empty:/bin/false\nnobody:x:65534:65534::/var/empty:/bin/false\n' "$bash" >"$ctx/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$ctx/etc/group"
@@ -85,6 +88,7 @@ run() { printf 'RUN ["%s", "-euc", "%s"]\n' "$bash" "$1"; }
 	echo "COPY nix-$NIX_VERSION-$NIX_SYSTEM/.reginfo /reginfo"
 	echo "COPY tmp /tmp"
 	echo "COPY etc /etc"
+	echo "COPY bin /bin"
 	echo "COPY nixpkgs /nixpkgs"
 	echo "COPY t.nix /t.nix"
 	# Later steps use the tools the earlier ones installed.
