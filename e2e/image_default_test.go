@@ -23,7 +23,7 @@ func TestDefaultImage(t *testing.T) {
 
 	dir := e.SpecContext(t, exampleSpec(t, "default"), nil)
 	out := filepath.Join(t.TempDir(), "default.oci.tar")
-	args := append(m.buildArgs(), "--output", "type=oci,dest="+out)
+	args := append(m.BuildctlOpts(), "--output", "type=oci,dest="+out)
 	res, err := e.BuildSpec(ctx, dir, args...)
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, res.Stderr)
@@ -47,7 +47,7 @@ func TestDefaultImage(t *testing.T) {
 	steps := []struct {
 		name, script, want string
 	}{
-		{"nix version", "nix --version", "nix (Nix) " + m.vars["NIX_VERSION"]},
+		{"nix version", "nix --version", "nix (Nix) " + m.Vars["NIX_VERSION"]},
 		{"store verifies", "nix-store --verify --check-contents 2>&1 && echo verified", "verified"},
 		{"env", "/usr/bin/env bash -c 'echo env-ok'", "env-ok"},
 		{"install from the bundled channel", "nix-env -iA nixpkgs.hello >&2 && hello", "Hello, world!"},

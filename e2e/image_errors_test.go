@@ -30,10 +30,10 @@ func TestBadInputFailsClearly(t *testing.T) {
 	e := testenv.Need(t, env)
 	m := needMirror(t)
 	brokenPkgs := tarGz(t, map[string]string{"nixpkgs/default.nix": "{ ... }: { hello = ; }\n"})
-	brokenURL := m.serve("broken-nixpkgs.tar.gz", brokenPkgs)
+	brokenURL := m.Serve("broken-nixpkgs.tar.gz", brokenPkgs)
 	brokenSum := sha256.Sum256(brokenPkgs)
 	wrongSum := strings.Repeat("0", 64)
-	nixURL := m.url + "/" + m.vars["NIX_TARBALL"]
+	nixURL := m.URL + "/" + m.Vars["NIX_TARBALL"]
 
 	tests := []struct {
 		name string
@@ -48,7 +48,7 @@ func TestBadInputFailsClearly(t *testing.T) {
 			spec:   minimalSpec,
 			args:   []string{"--opt", "build-arg:NIX_URL=" + nixURL, "--opt", "build-arg:NIX_SHA256=" + wrongSum},
 			except: []string{"NIX_VERSION", "NIX_RELEASES"},
-			want:   []string{"sha256:" + wrongSum, "sha256:" + m.vars["NIX_SHA256"]},
+			want:   []string{"sha256:" + wrongSum, "sha256:" + m.Vars["NIX_SHA256"]},
 		},
 		{
 			name: "unknown package attribute",
@@ -75,7 +75,7 @@ func TestBadInputFailsClearly(t *testing.T) {
 			defer cancel()
 			dir := e.SpecContext(t, tc.spec, nil)
 			// The test's args come last: they override the mirror's.
-			res, err := e.BuildSpec(ctx, dir, append(m.buildArgs(tc.except...), tc.args...)...)
+			res, err := e.BuildSpec(ctx, dir, append(m.BuildctlOpts(tc.except...), tc.args...)...)
 			if err == nil {
 				t.Fatal("the build succeeded")
 			}
@@ -91,7 +91,7 @@ func TestBadInputFailsClearly(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		dir := e.SpecContext(t, minimalSpec, nil)
-		if res, err := e.BuildSpec(ctx, dir, m.buildArgs()...); err != nil {
+		if res, err := e.BuildSpec(ctx, dir, m.BuildctlOpts()...); err != nil {
 			t.Fatalf("build: %v\n%s", err, res.Stderr)
 		}
 	})

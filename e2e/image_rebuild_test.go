@@ -21,7 +21,7 @@ func TestDefaultImageRebuildIsCached(t *testing.T) {
 	dir := e.SpecContext(t, exampleSpec(t, "default"), nil)
 	for i := 1; i <= 2; i++ {
 		out := filepath.Join(t.TempDir(), "img.tar")
-		res, err := e.BuildSpec(ctx, dir, append(m.buildArgs(), "--output", "type=oci,dest="+out)...)
+		res, err := e.BuildSpec(ctx, dir, append(m.BuildctlOpts(), "--output", "type=oci,dest="+out)...)
 		if err != nil {
 			t.Fatalf("build %d: %v\n%s", i, err, res.Stderr)
 		}
@@ -45,7 +45,7 @@ func TestSeedDockerfile(t *testing.T) {
 	defer cancel()
 	ref := e.RegistryAddr + "/test/nix:default"
 	dir := e.SpecContext(t, exampleSpec(t, "default"), nil)
-	if res, err := e.BuildSpec(ctx, dir, append(m.buildArgs(), "--output", "type=image,name="+ref+",push=true")...); err != nil {
+	if res, err := e.BuildSpec(ctx, dir, append(m.BuildctlOpts(), "--output", "type=image,name="+ref+",push=true")...); err != nil {
 		t.Fatalf("build: %v\n%s", err, res.Stderr)
 	}
 	dockerfile := fmt.Sprintf(`FROM %s

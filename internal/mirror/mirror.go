@@ -1,0 +1,135 @@
+// Package mirror serves the offline Nix world of hack/mirror.sh (a Nix
+// release, a package set standing in for nixpkgs and a signed binary
+// cache) over loopback HTTP, for the integration tests and benchmarks,
+// and says which build args point a spec at it.
+package mirror
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Mirror is a generated mirror being served.
+type Mirror struct {
+	// Dir is the generated mirror (hack/mirror.sh's OUTDIR).
+	Dir string
+	// URL is where it is served, http://127.0.0.1:PORT.
+	URL string
+	// Vars are the variables of its mirror.env (NIX_VERSION, NIX_SHA256,
+	// NIXPKGS_SHA256, CACHE_PUBLIC_KEY, ...).
+	Vars map[string]string
+
+	server *http.Server
+	mu     sync.Mutex
+	extra  map[string][]byte // /extra/NAME -> content, see Serve
+}
+
+// Start generates the mirror into repo/out/mirror with hack/mirror.sh
+// (which returns at once when it is up to date) and serves it on a free
+// loopback port until Close.
+func Start(ctx context.Context, repo string) (*Mirror, error) {
+	dir := filepath.Join(repo, "out", "mirror")
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "hack", "mirror.sh"), dir)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("hack/mirror.sh: %w", err)
+	}
+	vars, err := readEnvFile(filepath.Join(dir, "mirror.env"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the mirror's description: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("serving the mirror: %w", err)
+	}
+	m := &Mirror{Dir: dir, URL: "http://" + ln.Addr().String(), Vars: vars, extra: map[string][]byte{}}
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServer(http.Dir(dir)))
+	mux.HandleFunc("/extra/", func(w http.ResponseWriter, r *http.Request) {
+		m.mu.Lock()
+		data, ok := m.extra[strings.TrimPrefix(r.URL.Path, "/extra/")]
+		m.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(data)
+	})
+	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go m.server.Serve(ln)
+	return m, nil
+}
+
+// Close stops serving.
+func (m *Mirror) Close() error {
+	return m.server.Close()
+}
+
+// Serve publishes data at the returned URL until Close.
+func (m *Mirror) Serve(name string, data []byte) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.extra[name] = data
+	return m.URL + "/extra/" + name
+}
+
+// ArgNames are the build args BuildArgs sets, in order.
+var ArgNames = []string{"NIX_VERSION", "NIX_RELEASES", "NIXPKGS_URL", "NIXPKGS_SHA256", "SUBSTITUTERS", "TRUSTED_PUBLIC_KEYS"}
+
+// Args are the build args that point a spec at the mirror: what a user
+// behind a mirror of releases.nixos.org, nixpkgs and cache.nixos.org
+// would pass.
+func (m *Mirror) Args() map[string]string {
+	return map[string]string{
+		"NIX_VERSION":         m.Vars["NIX_VERSION"],
+		"NIX_RELEASES":        m.URL + "/nix",
+		"NIXPKGS_URL":         m.URL + "/" + m.Vars["NIXPKGS_TARBALL"],
+		"NIXPKGS_SHA256":      m.Vars["NIXPKGS_SHA256"],
+		"SUBSTITUTERS":        m.URL + "/cache",
+		"TRUSTED_PUBLIC_KEYS": m.Vars["CACHE_PUBLIC_KEY"],
+	}
+}
+
+// BuildctlOpts are Args as buildctl options (--opt build-arg:K=V), in
+// ArgNames order, leaving out the args named in except.
+func (m *Mirror) BuildctlOpts(except ...string) []string {
+	args := m.Args()
+	var out []string
+	for _, k := range ArgNames {
+		if !slices.Contains(except, k) {
+			out = append(out, "--opt", "build-arg:"+k+"="+args[k])
+		}
+	}
+	return out
+}
+
+// readEnvFile reads KEY=VALUE lines (values optionally quoted).
+func readEnvFile(p string) (map[string]string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	vars := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vars[k] = strings.Trim(v, `"'`)
+		}
+	}
+	return vars, sc.Err()
+}
