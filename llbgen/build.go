@@ -65,6 +65,7 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 			llb.WithCustomName("[nix-image] layer: Nix DB, profiles, links"),
 		)},
 	)
+	layers = append(layers, sshLayers(r, opt)...)
 	img, err := imageConfig(r, opt, layers)
 	if err != nil {
 		return nil, err

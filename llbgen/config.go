@@ -44,6 +44,9 @@ func imageConfig(r *spec.Resolved, opt Options, layers []layer) (*dockerspec.Doc
 	c := &img.Config
 	c.Env = mergeEnv(defaultEnv, r.Config.Env)
 	c.Cmd = []string{profileBin + "/bash"}
+	if r.Target == spec.TargetSSH {
+		c.Cmd = slices.Clone(sshCmd)
+	}
 	if len(r.Config.Cmd) > 0 {
 		c.Cmd = slices.Clone(r.Config.Cmd)
 	}

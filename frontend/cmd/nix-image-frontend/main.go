@@ -5,6 +5,7 @@
 //	nix-image-frontend validate FILE...   check specs, print FILE:LINE:COL: message
 //	nix-image-frontend step prepare ...   (inside builds) unpack a tarball
 //	nix-image-frontend step realise       (inside builds) realise the closure
+//	nix-image-frontend step authorized-keys EPOCH  (inside builds) the ssh image's build secret
 package main
 
 import (
@@ -105,6 +106,8 @@ func step(ctx context.Context, args []string) error {
 			return fmt.Errorf("step realise: %s: %w", nixstep.ConfigFile, err)
 		}
 		return nixstep.Realise(ctx, cfg, nixstep.OutDir)
+	case "authorized-keys":
+		return nixstep.AuthorizedKeysStep(args[1:])
 	}
 	return fmt.Errorf("step: unknown step %q", args[0])
 }

@@ -1,0 +1,261 @@
+package llbgen
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/nix-image/nix-image/nixstep"
+	"github.com/nix-image/nix-image/spec"
+)
+
+// Paths of the ssh image. Host keys live in a directory of their own so
+// that a volume there keeps them across containers; the image ships none.
+const (
+	sshdConfig        = "/etc/ssh/sshd_config"
+	sshStartScript    = "/etc/ssh/start-sshd"
+	sshHostKeyDir     = "/etc/ssh/host_keys"
+	sshAuthorizedKeys = "/etc/ssh/authorized_keys.d"
+	// SSHSecretID is the build secret whose content becomes root's
+	// authorized_keys (--secret id=authorized_keys,src=FILE).
+	SSHSecretID = "authorized_keys"
+)
+
+// sshCmd is the ssh image's Cmd: the start script, run by the image's bash
+// so that it works even where /etc is mounted noexec.
+var sshCmd = []string{profileBin + "/bash", sshStartScript}
+
+// sshLayers returns the layers the ssh image adds on top of the common
+// ones (none for other targets): sshd's configuration and start script,
+// then root's authorized_keys from the build secret.
+func sshLayers(r *spec.Resolved, opt Options) []layer {
+	if r.Target != spec.TargetSSH {
+		return nil
+	}
+	return []layer{
+		{"nix-image: sshd configuration", sshLayer(r, opt)},
+		{"nix-image: authorized_keys from the build secret " + SSHSecretID, secretKeysLayer(opt)},
+	}
+}
+
+// sshLayer holds /etc/ssh and the shell profiles.
+func sshLayer(r *spec.Resolved, opt Options) llb.State {
+	created := llb.WithCreatedTime(opt.Epoch)
+	fa := llb.Mkdir("/etc", 0o755, created)
+	for _, d := range []string{"/etc/ssh", sshHostKeyDir, sshAuthorizedKeys} {
+		fa = fa.Mkdir(d, 0o755, created)
+	}
+	for _, f := range sshFiles(r) {
+		fa = fa.Mkfile(f.path, f.mode, []byte(f.data), created)
+	}
+	return llb.Scratch().File(fa, llb.WithCustomName("[nix-image] layer: sshd configuration"))
+}
+
+// sshFiles returns the files of sshLayer, in a fixed order.
+func sshFiles(r *spec.Resolved) []etcFile {
+	env := sessionEnv(r)
+	files := []etcFile{
+		{sshdConfig, 0o644, sshdConfigText(env)},
+		{sshStartScript, 0o755, startScript},
+		{"/etc/profile", 0o644, profileText(env)},
+		{"/etc/bashrc", 0o644, profileText(env)},
+	}
+	if len(r.AuthorizedKeys) > 0 {
+		files = append(files, etcFile{sshAuthorizedKeys + "/root", 0o644, strings.Join(r.AuthorizedKeys, "\n") + "\n"})
+	}
+	return files
+}
+
+// sessionEnv is the image's environment as ssh sessions need it: sshd
+// starts them with a fixed minimal environment, not the container's
+// (lnl7/nix-docker#32), so `ssh root@host nix-store ...` would find no
+// nix-store. USER and HOME are left to sshd, which sets them per user.
+// Values spanning lines cannot be written to sshd_config and are left out.
+func sessionEnv(r *spec.Resolved) [][2]string {
+	var env [][2]string
+	for _, kv := range mergeEnv(defaultEnv, r.Config.Env) {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "USER" || k == "HOME" || strings.ContainsAny(v, "\r\n") {
+			continue
+		}
+		env = append(env, [2]string{k, v})
+	}
+	return env
+}
+
+// sshdConfigText is /etc/ssh/sshd_config: root may log in with a key only,
+// no PAM (the image has no PAM configuration), host keys from the volume
+// path, and the image's environment for every session through SetEnv,
+// which sshd applies after its own defaults and which, unlike shell
+// startup files, also holds for `ssh host command`.
+func sshdConfigText(env [][2]string) string {
+	var b strings.Builder
+	b.WriteString(`# Written by nix-image from nix-image.yaml (ssh image).
+# Host keys are generated at the first start of a container (see
+# ` + sshStartScript + `); mount a volume at ` + sshHostKeyDir + ` to keep them.
+Port 22
+HostKey ` + sshHostKeyDir + `/ssh_host_ed25519_key
+HostKey ` + sshHostKeyDir + `/ssh_host_rsa_key
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitEmptyPasswords no
+UsePAM no
+AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 ` + sshAuthorizedKeys + `/%u
+PidFile none
+PrintMotd no
+PrintLastLog no
+UseDNS no
+X11Forwarding no
+Subsystem sftp internal-sftp
+SetEnv`)
+	for _, kv := range env {
+		b.WriteString(" " + sshdQuote(kv[0]+"="+kv[1]))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// sshdQuote quotes an sshd_config argument: double quotes, with
+// backslashes and quotes escaped as sshd's argument splitter expects.
+func sshdQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// profileText is /etc/profile and /etc/bashrc: the same environment for
+// login and interactive shells of ssh sessions.
+func profileText(env [][2]string) string {
+	var b strings.Builder
+	b.WriteString("# Written by nix-image: the image's environment for shells of ssh sessions,\n# which do not inherit the container's.\n")
+	for _, kv := range env {
+		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	return b.String()
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// secretKeysLayer holds /root/.ssh with root's authorized_keys from the
+// build secret, if one was given, checked by the frontend's
+// `step authorized-keys` (which refuses private keys). BuildKit does not
+// key the cache on a secret's content, so the step always runs: a cached
+// copy would keep a key the user removed. It is small, and its output has
+// fixed times, so an unchanged secret still gives the same layer digest.
+func secretKeysLayer(opt Options) llb.State {
+	run := llb.Scratch().Run(
+		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "authorized-keys", strconv.FormatInt(opt.Epoch.Unix(), 10)}),
+		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
+		llb.AddSecret(nixstep.AuthorizedKeysSecret, llb.SecretID(SSHSecretID), llb.SecretOptional),
+		llb.Network(pb.NetMode_NONE),
+		llb.IgnoreCache,
+		llb.WithCustomName("[nix-image] authorized_keys from the build secret "+SSHSecretID),
+	)
+	out := run.AddMount(nixstep.OutDir, llb.Scratch())
+	return llb.Scratch().File(
+		llb.Copy(out, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
+		llb.WithCustomName("[nix-image] layer: /root/.ssh"),
+	)
+}
+
+// startScript is the ssh image's Cmd (run by bash; it needs nothing but
+// bash, coreutils and openssh). Host keys are made here, at the first
+// start of each container, never at build time: an image with baked host
+// keys gives every container the same ones (lnl7/nix-docker did).
+// Arguments are passed on to sshd.
+const startScript = `#!/run/current-system/sw/bin/bash
+# Written by nix-image: starts sshd in the foreground, logging to stderr.
+#
+# Environment:
+#   AUTHORIZED_KEYS  public keys to add to /root/.ssh/authorized_keys,
+#                    one per line or separated by commas
+#   SSHD_PORT        port to listen on instead of 22
+set -euo pipefail
+export PATH=/run/current-system/sw/bin
+log() { echo "nix-image sshd: $*" >&2; }
+
+# Privilege separation: sshd chroots into an empty directory, /var/empty
+# or, when built for Debian's layout, /run/sshd.
+mkdir -p /var/empty /run/sshd
+chmod 0755 /run/sshd
+
+mkdir -p ` + sshHostKeyDir + `
+for type in ed25519 rsa; do
+	key=` + sshHostKeyDir + `/ssh_host_${type}_key
+	if [[ ! -s $key ]]; then
+		rm -f "$key" "$key.pub"
+		ssh-keygen -q -t "$type" -N '' -C "nix-image host key" -f "$key"
+		log "generated the $type host key $key"
+	fi
+	log "host key: $(ssh-keygen -l -f "$key")"
+done
+
+if [[ -n ${AUTHORIZED_KEYS:-} ]]; then
+	if [[ $AUTHORIZED_KEYS == *"PRIVATE KEY"* ]]; then
+		log "AUTHORIZED_KEYS holds a private key: give the public key (the line in ~/.ssh/id_ed25519.pub)"
+		exit 1
+	fi
+	mkdir -p -m 0700 /root/.ssh
+	file=/root/.ssh/authorized_keys
+	touch "$file"
+	chmod 0600 "$file"
+	# A last line without its newline would run into the first key added.
+	if [[ -s $file && -n $(tail -c 1 "$file") ]]; then
+		echo >>"$file"
+	fi
+	# Split on newlines, and on commas that start a new key (a comma inside
+	# a key's options, as in no-pty,from="...", stays).
+	keys=$AUTHORIZED_KEYS
+	for t in ssh- ecdsa- sk-; do
+		keys=${keys//,$t/$'\n'$t}
+		keys=${keys//, $t/$'\n'$t}
+	done
+	added=0
+	while IFS= read -r line; do
+		line=${line#"${line%%[![:space:]]*}"}
+		[[ -z $line || $line == "#"* ]] && continue
+		exists=no
+		while IFS= read -r have || [[ -n $have ]]; do
+			if [[ $have == "$line" ]]; then
+				exists=yes
+				break
+			fi
+		done <"$file"
+		if [[ $exists == no ]]; then
+			printf '%s\n' "$line" >>"$file"
+			added=$((added + 1))
+		fi
+	done <<<"$keys"
+	log "added $added key(s) from AUTHORIZED_KEYS to $file"
+fi
+
+count=0
+for f in /root/.ssh/authorized_keys /root/.ssh/authorized_keys2 ` + sshAuthorizedKeys + `/root; do
+	[[ -f $f ]] || continue
+	while IFS= read -r line || [[ -n $line ]]; do
+		if [[ -n $line && $line != "#"* ]]; then
+			count=$((count + 1))
+		fi
+	done <"$f"
+done
+if ((count == 0)); then
+	log "WARNING: no authorized key configured: nobody can log in. Pass -e AUTHORIZED_KEYS=\"\$(cat ~/.ssh/id_ed25519.pub)\", build with --secret id=` + SSHSecretID + `,src=FILE, or list images.ssh.authorizedKeys in nix-image.yaml"
+else
+	log "$count authorized key(s) for root"
+fi
+
+args=(-D -e)
+if [[ -n ${SSHD_PORT:-} ]]; then
+	if [[ ! $SSHD_PORT =~ ^[0-9]+$ ]]; then
+		log "SSHD_PORT=$SSHD_PORT is not a port number"
+		exit 1
+	fi
+	args+=(-p "$SSHD_PORT")
+fi
+# sshd re-executes itself for every connection: it needs its absolute path.
+exec /run/current-system/sw/bin/sshd "${args[@]}" "$@"
+`
