@@ -10,6 +10,9 @@ const (
 	DefaultNixReleases = "https://releases.nixos.org/nix"
 	// DefaultLayers is the layer budget of an image.
 	DefaultLayers = 100
+	// MinLayers is the smallest image: one layer of store paths, /etc and
+	// the system tree (Nix DB, profiles, links).
+	MinLayers = 3
 	// MaxLayers leaves room under the overlayfs limit of 127 layers for
 	// images built FROM ours.
 	MaxLayers = 120

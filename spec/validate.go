@@ -248,8 +248,8 @@ func (v *validator) nixConfig(p string, m map[string]string) {
 }
 
 func (v *validator) layers(p string, n int) {
-	if n < 0 || n > MaxLayers {
-		v.errorf(p, "layers must be between 1 and %d (0 or absent means %d), found %d", MaxLayers, DefaultLayers, n)
+	if n < 0 || (n > 0 && n < MinLayers) || n > MaxLayers {
+		v.errorf(p, "layers must be between %d and %d (0 or absent means %d), found %d", MinLayers, MaxLayers, DefaultLayers, n)
 	}
 }
 

@@ -109,9 +109,9 @@ func items(s, item schema) {
 
 func attrList(s schema) { items(s, pattern(rules.AttrPath)) }
 
+// layers: 0 means the default; otherwise MinLayers..MaxLayers.
 func layers(s schema) {
-	s["minimum"] = 0
-	s["maximum"] = spec.MaxLayers
+	s["anyOf"] = []schema{{"const": 0}, {"minimum": spec.MinLayers, "maximum": spec.MaxLayers}}
 }
 
 func nixConfig(s schema) {
