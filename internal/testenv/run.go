@@ -73,7 +73,8 @@ type Container struct {
 }
 
 // StartImage starts spec in the background (a server such as sshd) and
-// returns once runc has started it. Stop it with Container.Stop; Env.Stop
+// returns once runc is launched (poll the server for readiness). Stop it
+// with Container.Stop; it is also killed when ctx ends, and Env.Stop
 // removes containers tests forgot.
 func (e *Env) StartImage(ctx context.Context, spec RunSpec) (*Container, error) {
 	log, err := os.CreateTemp(e.Dir, "container-*.log")
