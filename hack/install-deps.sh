@@ -14,6 +14,7 @@ packages=(
 	sqlite3
 	xz-utils
 	ca-certificates
+	openssh-client
 )
 
 missing=()

@@ -27,21 +27,14 @@ const (
 // so that it works even where /etc is mounted noexec.
 var sshCmd = []string{profileBin + "/bash", sshStartScript}
 
-// sshLayers returns the layers the ssh image adds on top of the common
-// ones (none for other targets): sshd's configuration and start script,
-// then root's authorized_keys from the build secret.
+// sshLayers returns the layer the ssh image adds on top of the common
+// ones (none for other targets): sshd's configuration, its start script,
+// the shell profiles, and root's authorized_keys from the spec and the
+// build secret.
 func sshLayers(r *spec.Resolved, opt Options) []layer {
 	if r.Target != spec.TargetSSH {
 		return nil
 	}
-	return []layer{
-		{"nix-image: sshd configuration", sshLayer(r, opt)},
-		{"nix-image: authorized_keys from the build secret " + SSHSecretID, secretKeysLayer(opt)},
-	}
-}
-
-// sshLayer holds /etc/ssh and the shell profiles.
-func sshLayer(r *spec.Resolved, opt Options) llb.State {
 	created := llb.WithCreatedTime(opt.Epoch)
 	fa := llb.Mkdir("/etc", 0o755, created)
 	for _, d := range []string{"/etc/ssh", sshHostKeyDir, sshAuthorizedKeys} {
@@ -50,7 +43,10 @@ func sshLayer(r *spec.Resolved, opt Options) llb.State {
 	for _, f := range sshFiles(r) {
 		fa = fa.Mkfile(f.path, f.mode, []byte(f.data), created)
 	}
-	return llb.Scratch().File(fa, llb.WithCustomName("[nix-image] layer: sshd configuration"))
+	st := llb.Scratch().File(fa, llb.WithCustomName("[nix-image] layer: sshd configuration")).
+		File(llb.Copy(secretKeys(opt), "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
+			llb.WithCustomName("[nix-image] layer: sshd configuration: /root/.ssh"))
+	return []layer{{"nix-image: sshd configuration, /root/.ssh", st}}
 }
 
 // sshFiles returns the files of sshLayer, in a fixed order.
@@ -140,13 +136,13 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// secretKeysLayer holds /root/.ssh with root's authorized_keys from the
+// secretKeys returns /root/.ssh with root's authorized_keys from the
 // build secret, if one was given, checked by the frontend's
 // `step authorized-keys` (which refuses private keys). BuildKit does not
 // key the cache on a secret's content, so the step always runs: a cached
-// copy would keep a key the user removed. It is small, and its output has
-// fixed times, so an unchanged secret still gives the same layer digest.
-func secretKeysLayer(opt Options) llb.State {
+// result would keep a key the user removed. It is small, and its output
+// has fixed times, so an unchanged secret still gives the same layer.
+func secretKeys(opt Options) llb.State {
 	run := llb.Scratch().Run(
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "authorized-keys", strconv.FormatInt(opt.Epoch.Unix(), 10)}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
@@ -155,11 +151,7 @@ func secretKeysLayer(opt Options) llb.State {
 		llb.IgnoreCache,
 		llb.WithCustomName("[nix-image] authorized_keys from the build secret "+SSHSecretID),
 	)
-	out := run.AddMount(nixstep.OutDir, llb.Scratch())
-	return llb.Scratch().File(
-		llb.Copy(out, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
-		llb.WithCustomName("[nix-image] layer: /root/.ssh"),
-	)
+	return run.AddMount(nixstep.OutDir, llb.Scratch())
 }
 
 // startScript is the ssh image's Cmd (run by bash; it needs nothing but
