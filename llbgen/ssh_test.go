@@ -1,0 +1,186 @@
+package llbgen
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/nix-image/nix-image/nixstep"
+	"github.com/nix-image/nix-image/spec"
+)
+
+// testSSHKey is the authorizedKeys entry of testSpec.
+const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPj0mJ1ymW4tU4Rc7Sm5wvZD7jAwWdh6vRFFdFXd+9pj me@host"
+
+func testResolve(t *testing.T, target string) *spec.Resolved {
+	t.Helper()
+	s, err := spec.Parse("nix-image.yaml", []byte(testSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Resolve(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestSSHFiles(t *testing.T) {
+	tests := []struct {
+		file     string
+		mode     os.FileMode
+		contains []string
+		lacks    []string
+	}{
+		{sshdConfig, 0o644, []string{
+			"\nPermitRootLogin prohibit-password\n", "\nPasswordAuthentication no\n", "\nKbdInteractiveAuthentication no\n",
+			"\nUsePAM no\n", "\nPidFile none\n",
+			"\nHostKey /etc/ssh/host_keys/ssh_host_ed25519_key\n", "\nHostKey /etc/ssh/host_keys/ssh_host_rsa_key\n",
+			"\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 /etc/ssh/authorized_keys.d/%u\n",
+			// The spec's config.env is the image's, in ssh sessions too.
+			`SetEnv "PATH=/custom/bin" "MANPATH=`, `"NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"`, `"FOO=bar"`,
+		}, []string{"USER=", "PasswordAuthentication yes"}},
+		{"/etc/profile", 0o644, []string{"export PATH='/custom/bin'\n", "export NIX_PATH='nixpkgs=/root/.nix-defexpr/channels/nixpkgs'\n", "export FOO='bar'\n"}, []string{"USER"}},
+		{"/etc/bashrc", 0o644, []string{"export NIX_SSL_CERT_FILE='/etc/ssl/certs/ca-bundle.crt'\n"}, nil},
+		{sshAuthorizedKeys + "/root", 0o644, []string{testSSHKey + "\n"}, nil},
+		{sshStartScript, 0o755, []string{"ssh-keygen -q -t \"$type\"", "AUTHORIZED_KEYS", "SSHD_PORT", "exec /run/current-system/sw/bin/sshd \"${args[@]}\" \"$@\""}, nil},
+	}
+	files := map[string]etcFile{}
+	for _, f := range sshFiles(testResolve(t, "ssh")) {
+		files[f.path] = f
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			f, ok := files[tc.file]
+			if !ok {
+				t.Fatalf("no %s", tc.file)
+			}
+			if f.mode != tc.mode {
+				t.Errorf("mode %v, want %v", f.mode, tc.mode)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(f.data, c) {
+					t.Errorf("lacks %q:\n%s", c, f.data)
+				}
+			}
+			for _, c := range tc.lacks {
+				if strings.Contains(f.data, c) {
+					t.Errorf("has %q:\n%s", c, f.data)
+				}
+			}
+		})
+	}
+}
+
+func TestSSHQuoting(t *testing.T) {
+	tests := []struct{ in, sshd, shell string }{
+		{"plain", `"plain"`, `'plain'`},
+		{`a "b" c\d`, `"a \"b\" c\\d"`, `'a "b" c\d'`},
+		{"it's", `"it's"`, `'it'\''s'`},
+	}
+	for _, tc := range tests {
+		if got := sshdQuote(tc.in); got != tc.sshd {
+			t.Errorf("sshdQuote(%q) = %s, want %s", tc.in, got, tc.sshd)
+		}
+		if got := shellQuote(tc.in); got != tc.shell {
+			t.Errorf("shellQuote(%q) = %s, want %s", tc.in, got, tc.shell)
+		}
+	}
+}
+
+func TestSSHLayers(t *testing.T) {
+	if l := sshLayers(testResolve(t, "default"), Options{}); l != nil {
+		t.Errorf("the default image gets ssh layers: %v", l)
+	}
+	_, def, _ := testBuild(t, "default", nil)
+	_, res, llbDef := testBuild(t, "ssh", nil)
+	if got, want := len(res.Image.History), len(def.Image.History)+1; got != want {
+		t.Errorf("ssh image has %d history entries, want %d (one more than the default image)", got, want)
+	}
+	if !slices.Equal(res.Image.Config.Cmd, sshCmd) {
+		t.Errorf("Cmd = %v, want %v", res.Image.Config.Cmd, sshCmd)
+	}
+	if _, ok := res.Image.Config.ExposedPorts["22/tcp"]; !ok {
+		t.Errorf("ExposedPorts = %v, want 22/tcp", res.Image.Config.ExposedPorts)
+	}
+	var step *pb.Op
+	for _, op := range ops(t, llbDef) {
+		if e := op.GetExec(); e != nil && slices.Contains(e.Meta.Args, "authorized-keys") {
+			step = op
+		}
+	}
+	if step == nil {
+		t.Fatal("no authorized-keys step")
+	}
+	e := step.GetExec()
+	if got := strings.Join(e.Meta.Args, " "); got != nixstep.ToolDir+ToolBinary+" step authorized-keys 0" {
+		t.Errorf("args = %q", got)
+	}
+	if e.Network != pb.NetMode_NONE {
+		t.Errorf("network = %v, want none", e.Network)
+	}
+	var secret *pb.Mount
+	for _, m := range e.Mounts {
+		if m.MountType == pb.MountType_SECRET {
+			secret = m
+		}
+	}
+	if secret == nil || secret.Dest != nixstep.AuthorizedKeysSecret || secret.SecretOpt.ID != SSHSecretID || !secret.SecretOpt.Optional {
+		t.Errorf("secret mount = %+v, want the optional secret %s at %s", secret, SSHSecretID, nixstep.AuthorizedKeysSecret)
+	}
+	ignored := false
+	for dgst, md := range llbDef.Metadata {
+		if md.IgnoreCache && strings.Contains(llbDef.Metadata[dgst].Description["llb.customname"], "authorized_keys") {
+			ignored = true
+		}
+	}
+	if !ignored {
+		t.Error("the authorized-keys step is cached: a removed key would stay in the image")
+	}
+}
+
+// TestSSHDConfigAccepted has the host's sshd, when there is one, check the
+// generated sshd_config (sshd -t) with a throwaway host key.
+func TestSSHDConfigAccepted(t *testing.T) {
+	sshd, err := exec.LookPath("sshd")
+	if err != nil {
+		if sshd, err = exec.LookPath("/usr/sbin/sshd"); err != nil {
+			t.Skip("no sshd on this machine")
+		}
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "hostkey")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	config := filepath.Join(dir, "sshd_config")
+	if err := os.WriteFile(config, []byte(sshdConfigText(sessionEnv(testResolve(t, "ssh")))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// -t reports unknown or malformed options; the image's host keys do
+	// not exist here, so -h gives it one. sshd checks its privilege
+	// separation directory (Debian's is /run/sshd) after the
+	// configuration: that it is missing on a test machine means the
+	// configuration passed.
+	out, err := exec.Command(sshd, "-t", "-f", config, "-h", key).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "Missing privilege separation directory") {
+		t.Fatalf("sshd -t: %v\n%s", err, out)
+	}
+	for _, bad := range []string{"Bad configuration", "Deprecated", "Unsupported", "unsupported", "bad "} {
+		if strings.Contains(string(out), bad) {
+			t.Errorf("sshd -t complains:\n%s", out)
+		}
+	}
+}
+
+func TestStartScriptParses(t *testing.T) {
+	cmd := exec.Command("bash", "-n")
+	cmd.Stdin = strings.NewReader(startScript)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bash -n: %v\n%s", err, out)
+	}
+}
