@@ -3,7 +3,7 @@
 GO ?= go
 FRONTEND := bin/nix-image-frontend
 
-.PHONY: all frontend tools deps lint unit e2e test stack stack-stop push-frontend check-dockerfile
+.PHONY: all frontend tools deps lint unit e2e test stack stack-stop push-frontend check-dockerfile demo
 
 all: frontend
 
@@ -36,6 +36,11 @@ stack: tools
 
 stack-stop:
 	hack/stack.sh stop
+
+# The whole product from a fresh machine: examples/default built offline
+# into out/default.oci.tar (hack/demo.sh; `hack/demo.sh stop` ends it).
+demo: deps tools frontend
+	hack/demo.sh
 
 push-frontend:
 	hack/push-frontend.sh
