@@ -159,6 +159,14 @@ func TestSshImage(t *testing.T) {
 		}
 	})
 
+	t.Run("nix store ping", func(t *testing.T) {
+		cmd := exec.CommandContext(ctx, "nix", "--extra-experimental-features", "nix-command", "store", "ping", "--store", "ssh-ng://"+builder.host)
+		cmd.Env = append(os.Environ(), "NIX_SSHOPTS=-F "+builder.config)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nix store ping: %v\n%s", err, out)
+		}
+	})
+
 	for _, scheme := range []string{"ssh", "ssh-ng"} {
 		t.Run("remote build over "+scheme, func(t *testing.T) {
 			remoteBuild(ctx, t, builder, scheme)
