@@ -242,14 +242,15 @@ func checkSSHLayout(t *testing.T, rootfs string, specKey, secretKey sshKey) {
 	}
 }
 
-// privateKeyBlock is a PEM or OpenSSH private key with its key data. Some
-// programs of the store (ssh-keygen, libcrypto) hold the header as a
-// string; only a header followed by key data is a key.
+// privateKeyBlock is a PEM or OpenSSH private key with its key data.
 var privateKeyBlock = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\r?\n(?:[A-Za-z0-9-]+: .*\r?\n)*\r?\n?[A-Za-z0-9+/=]{40,}`)
 
 // checkNoPrivateKeys reads every blob of the exported OCI tar, and every
-// file of each layer: none outside /nix/store may mention "PRIVATE KEY",
-// and no file at all may hold a private key.
+// file of each layer: no file outside /nix/store may even mention
+// "PRIVATE KEY", and no text file of the store may hold a private key (as
+// lnl7/nix:ssh's insecure_rsa did). Store binaries may mention it:
+// ssh-keygen and libcrypto hold the PEM header as a string, and GnuTLS
+// embeds the public test vectors of its self-tests, keys included.
 func checkNoPrivateKeys(t *testing.T, image string) {
 	t.Helper()
 	f, err := os.Open(image)
@@ -258,7 +259,8 @@ func checkNoPrivateKeys(t *testing.T, image string) {
 	}
 	defer f.Close()
 	outer := tar.NewReader(f)
-	layers, files, mentions := 0, 0, 0
+	layers, files := 0, 0
+	var mentions []string
 	for {
 		hdr, err := outer.Next()
 		if err == io.EOF {
@@ -304,20 +306,21 @@ func checkNoPrivateKeys(t *testing.T, image string) {
 				continue
 			}
 			inStore := strings.HasPrefix(strings.TrimPrefix(lh.Name, "./"), "nix/store/")
+			binary := bytes.IndexByte(data, 0) >= 0
 			switch {
-			case privateKeyBlock.Match(data):
-				t.Errorf("/%s (layer %s) holds a private key", lh.Name, hdr.Name)
 			case !inStore:
 				t.Errorf("/%s (layer %s) mentions PRIVATE KEY", lh.Name, hdr.Name)
+			case !binary && privateKeyBlock.Match(data):
+				t.Errorf("/%s (layer %s) holds a private key", lh.Name, hdr.Name)
 			default:
-				mentions++
+				mentions = append(mentions, lh.Name)
 			}
 		}
 	}
 	if layers == 0 || files == 0 {
 		t.Fatalf("scanned %d layers and %d files: not an image", layers, files)
 	}
-	t.Logf("scanned %d files in %d layers; %d store files mention PRIVATE KEY without holding one", files, layers, mentions)
+	t.Logf("scanned %d files in %d layers; store binaries that mention PRIVATE KEY: %s", files, layers, strings.Join(mentions, " "))
 }
 
 // sshKey is a key pair the test made.

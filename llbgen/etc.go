@@ -45,9 +45,15 @@ func etcFiles(r *spec.Resolved) []etcFile {
 	fmt.Fprintf(&group, "nixbld:x:%d:%s\n", nixbldGID, strings.Join(members, ","))
 	group.WriteString("users:x:100:\n")
 	group.WriteString("nogroup:x:65534:\n")
-	// Every account is locked: "!" matches no password.
+	// Every account is locked: "!" matches no password. In the ssh image
+	// root's is "*", no password either but not "locked": sshd without
+	// PAM refuses even key logins to locked accounts.
 	for _, u := range append([]string{"root", "nobody"}, members...) {
-		fmt.Fprintf(&shadow, "%s:!:1::::::\n", u)
+		pw := "!"
+		if u == "root" && r.Target == spec.TargetSSH {
+			pw = "*"
+		}
+		fmt.Fprintf(&shadow, "%s:%s:1::::::\n", u, pw)
 	}
 	if r.Target == spec.TargetSSH {
 		passwd.WriteString("sshd:x:74:74:SSH privilege separation user:/var/empty:" + nologin + "\n")

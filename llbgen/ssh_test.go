@@ -76,6 +76,16 @@ func TestSSHFiles(t *testing.T) {
 	}
 }
 
+// TestSSHRootNotLocked: sshd without PAM refuses key logins to accounts
+// whose password starts with "!".
+func TestSSHRootNotLocked(t *testing.T) {
+	for _, f := range etcFiles(testResolve(t, "ssh")) {
+		if f.path == "/etc/shadow" && !strings.Contains(f.data, "\nroot:*:") && !strings.HasPrefix(f.data, "root:*:") {
+			t.Errorf("root's password is not \"*\":\n%s", f.data)
+		}
+	}
+}
+
 func TestSSHQuoting(t *testing.T) {
 	tests := []struct{ in, sshd, shell string }{
 		{"plain", `"plain"`, `'plain'`},
