@@ -123,19 +123,25 @@ func stack(layers []layer, mergeOp bool) llb.State {
 	return st
 }
 
-// etcLayer holds the image's /etc.
+// etcLayer holds the image's /etc. Its files are written in one state and
+// copied into the layer with the epoch as every file's time: writing a
+// file changes its directory's time, so the directories would otherwise
+// carry the time of the build.
 func etcLayer(r *spec.Resolved, epoch time.Time) llb.State {
-	created := llb.WithCreatedTime(epoch)
-	fa := llb.Mkdir("/etc", 0o755, created).
-		Mkdir("/etc/nix", 0o755, created).
-		Mkdir("/etc/ssl", 0o755, created).
-		Mkdir("/etc/ssl/certs", 0o755, created)
+	fa := llb.Mkdir("/etc", 0o755).
+		Mkdir("/etc/nix", 0o755).
+		Mkdir("/etc/ssl", 0o755).
+		Mkdir("/etc/ssl/certs", 0o755)
 	for _, f := range etcFiles(r) {
-		fa = fa.Mkfile(f.path, f.mode, []byte(f.data), created)
+		fa = fa.Mkfile(f.path, f.mode, []byte(f.data))
 	}
-	fa = fa.Symlink("/run/current-system/sw"+caBundle, caBundle, created).
-		Symlink("/run/current-system/sw"+caBundle, "/etc/ssl/certs/ca-certificates.crt", created)
-	return llb.Scratch().File(fa, llb.WithCustomName("[nix-image] layer: /etc"))
+	fa = fa.Symlink("/run/current-system/sw"+caBundle, caBundle).
+		Symlink("/run/current-system/sw"+caBundle, "/etc/ssl/certs/ca-certificates.crt")
+	files := llb.Scratch().File(fa, llb.WithCustomName("[nix-image] write /etc"))
+	return llb.Scratch().File(
+		llb.Copy(files, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}, llb.WithCreatedTime(epoch)),
+		llb.WithCustomName("[nix-image] layer: /etc"),
+	)
 }
 
 // Realise returns the output of the realise step: its closure file, one
