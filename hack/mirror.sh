@@ -33,9 +33,12 @@ packages=(
 
 install_packages() {
 	local missing=() p status
+	declare -A have=()
+	while read -r p status; do
+		[[ $status == installed ]] && have[$p]=1
+	done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null || true)
 	for p in "${packages[@]}"; do
-		status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-		[[ $status == installed ]] || missing+=("$p")
+		[[ -n ${have[$p]:-} ]] || missing+=("$p")
 	done
 	((${#missing[@]} == 0)) && return 0
 	log "installing ${missing[*]}"
@@ -59,7 +62,7 @@ install_packages() {
 # The stamp covers the generator and the versions of what it copies.
 stamp() {
 	{
-		(cd "$repo" && find hack/mirror.sh hack/mirror -type f | LC_ALL=C sort | xargs sha256sum)
+		(cd "$repo" && find hack/mirror.sh hack/mirror -type f ! -name verify.sh | LC_ALL=C sort | xargs sha256sum)
 		dpkg-query -W -f='${Package} ${Version}\n' "${packages[@]}" | LC_ALL=C sort
 	} | sha256sum | cut -d' ' -f1
 }
@@ -70,6 +73,11 @@ det_tar() {
 }
 
 install_packages
+# One generation at a time per OUTDIR (tests may start several at once); a
+# run that waited sees the stamp the other one wrote.
+mkdir -p "$work"
+exec 9>"$work/lock"
+flock 9
 want=$(stamp)
 if [[ -f $out/.stamp && $(cat "$out/.stamp") == "$want" && -f $out/mirror.env ]]; then
 	log "up to date: $out"
@@ -77,8 +85,8 @@ if [[ -f $out/.stamp && $(cat "$out/.stamp") == "$want" && -f $out/mirror.env ]]
 fi
 
 log "generating into $out"
-mkdir -p "$work"
 store=$work/store
+chmod -R u+w "$store" 2>/dev/null || true
 rm -rf "$store" "$work/stage" "$work/out"
 stage=$work/stage
 new=$work/out
