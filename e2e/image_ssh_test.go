@@ -38,6 +38,7 @@ func TestSshImage(t *testing.T) {
 
 	work := t.TempDir()
 	envKey := newSSHKey(t, work, "env")       // given at start: AUTHORIZED_KEYS
+	envKey2 := newSSHKey(t, work, "env2")     // the second key of AUTHORIZED_KEYS
 	secretKey := newSSHKey(t, work, "secret") // build secret authorized_keys
 	specKey := newSSHKey(t, work, "spec")     // images.ssh.authorizedKeys
 	strangerKey := newSSHKey(t, work, "stranger")
@@ -92,7 +93,7 @@ func TestSshImage(t *testing.T) {
 		waitSSH(t, c, port)
 		return c, port
 	}
-	first, port1 := start(t, "AUTHORIZED_KEYS="+envKey.pub)
+	first, port1 := start(t, "AUTHORIZED_KEYS="+envKey.pub+", "+envKey2.pub)
 	_, port2 := start(t)
 	builder := newSSHClient(t, work, "builder", port1, envKey)
 
@@ -104,6 +105,7 @@ func TestSshImage(t *testing.T) {
 			ok   bool
 		}{
 			{"key from AUTHORIZED_KEYS", port1, envKey, true},
+			{"second key from AUTHORIZED_KEYS", port1, envKey2, true},
 			{"key from the build secret", port1, secretKey, true},
 			{"key from the spec", port1, specKey, true},
 			{"build secret key without AUTHORIZED_KEYS", port2, secretKey, true},
@@ -200,7 +202,30 @@ exec "$@"`
 		}
 	})
 
-	if !strings.Contains(first.Output(), "added 1 key(s) from AUTHORIZED_KEYS") {
+	t.Run("private key in AUTHORIZED_KEYS refused", func(t *testing.T) {
+		_, stderr, err := e.Run(ctx, testenv.RunSpec{Image: image, Args: append(append([]string{}, cfg.Cmd...), "-t"),
+			Env: []string{"AUTHORIZED_KEYS=" + readFile(t, strangerKey.file)}})
+		if err == nil || !strings.Contains(stderr, "AUTHORIZED_KEYS holds a PEM block") {
+			t.Fatalf("err = %v, want a refusal:\n%s", err, stderr)
+		}
+	})
+
+	t.Run("private key as build secret refused", func(t *testing.T) {
+		bad := filepath.Join(work, "private_as_secret")
+		if err := writeFile(bad, readFile(t, strangerKey.file)); err != nil {
+			t.Fatal(err)
+		}
+		args := append(m.BuildctlOpts(), "--opt", "target=ssh", "--secret", "id=authorized_keys,src="+bad)
+		res, err := e.BuildSpec(ctx, dir, args...)
+		if err == nil {
+			t.Fatal("the build took a private key as authorized_keys")
+		}
+		if !strings.Contains(res.Stderr, "holds a private key") {
+			t.Errorf("error does not say why:\n%s", res.Stderr)
+		}
+	})
+
+	if !strings.Contains(first.Output(), "added 2 key(s) from AUTHORIZED_KEYS") {
 		t.Errorf("the container did not log the AUTHORIZED_KEYS key:\n%s", first.Output())
 	}
 }

@@ -187,8 +187,9 @@ for type in ed25519 rsa; do
 done
 
 if [[ -n ${AUTHORIZED_KEYS:-} ]]; then
-	if [[ $AUTHORIZED_KEYS == *"PRIVATE KEY"* ]]; then
-		log "AUTHORIZED_KEYS holds a private key: give the public key (the line in ~/.ssh/id_ed25519.pub)"
+	# Private keys are PEM blocks; authorized_keys lines never are.
+	if [[ $AUTHORIZED_KEYS == *-----BEGIN* ]]; then
+		log "AUTHORIZED_KEYS holds a PEM block, such as a private key: give the public key (the line in ~/.ssh/id_ed25519.pub)"
 		exit 1
 	fi
 	mkdir -p -m 0700 /root/.ssh
