@@ -80,7 +80,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		if platform != nil {
 			popt.Platform = *platform
 		}
-		if err := loadInputs(ctx, c, bc, s, r, &popt); err != nil {
+		if err := loadInputs(ctx, c, bc, r, &popt); err != nil {
 			return nil, err
 		}
 		res, err := buildImage(ctx, c, bc, s, r, popt)

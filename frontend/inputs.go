@@ -21,7 +21,7 @@ const (
 // loadInputs resolves what llbgen needs from the daemon: the named
 // contexts and, for a spec that pins Nix by version only, the release
 // tarball's sha256 from the official install script.
-func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, s *spec.Spec, r *spec.Resolved, opt *llbgen.Options) error {
+func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, r *spec.Resolved, opt *llbgen.Options) error {
 	var err error
 	if opt.NixContext, err = namedContext(ctx, bc, ContextNix, opt); err != nil {
 		return err

@@ -30,19 +30,29 @@ func listTargets(s *spec.Spec, sm *llb.SourceMap) *targets.List {
 	return l
 }
 
-// buildArgs are the build args a spec value can be overridden with.
-var buildArgs = []struct{ name, field, description string }{
-	{"NIX_VERSION", "nix.version", "Nix release to install"},
-	{"NIX_RELEASES", "nix.releases", "base URL of Nix releases"},
-	{"NIX_URL", "nix.url", "URL of a Nix release tarball (with NIX_SHA256)"},
-	{"NIX_SHA256", "nix.sha256", "sha256 of the Nix release tarball"},
-	{"NIXPKGS_URL", "nixpkgs.url", "URL of the nixpkgs tarball"},
-	{"NIXPKGS_SHA256", "nixpkgs.sha256", "sha256 of the nixpkgs tarball"},
-	{"SUBSTITUTERS", "substituters", "binary caches, space-separated"},
-	{"TRUSTED_PUBLIC_KEYS", "trustedPublicKeys", "keys of the binary caches, space-separated"},
-	{"EXTRA_PACKAGES", "packages", "nixpkgs attributes added to root's profile, space-separated"},
-	{"SOURCE_DATE_EPOCH", "", "Unix time written into the image (default 0)"},
-	{argMergeOp, "", "false: stack the layers with copies instead of MergeOp"},
+// buildArg is a build arg a user may set, the spec field it overrides
+// and its current value.
+type buildArg struct {
+	name, field, description string
+	value                    func(*spec.Resolved) string
+}
+
+func joined(l func(*spec.Resolved) []string) func(*spec.Resolved) string {
+	return func(r *spec.Resolved) string { return strings.Join(l(r), " ") }
+}
+
+var buildArgs = []buildArg{
+	{"NIX_VERSION", "nix.version", "Nix release to install", func(r *spec.Resolved) string { return r.Nix.Version }},
+	{"NIX_RELEASES", "nix.releases", "base URL of Nix releases", func(r *spec.Resolved) string { return r.Nix.Releases }},
+	{"NIX_URL", "nix.url", "URL of a Nix release tarball (with NIX_SHA256)", func(r *spec.Resolved) string { return r.Nix.URL }},
+	{"NIX_SHA256", "nix.sha256", "sha256 of the Nix release tarball", func(r *spec.Resolved) string { return r.Nix.SHA256 }},
+	{"NIXPKGS_URL", "nixpkgs.url", "URL of the nixpkgs tarball", func(r *spec.Resolved) string { return r.Nixpkgs.URL }},
+	{"NIXPKGS_SHA256", "nixpkgs.sha256", "sha256 of the nixpkgs tarball", func(r *spec.Resolved) string { return r.Nixpkgs.SHA256 }},
+	{"SUBSTITUTERS", "substituters", "binary caches, space-separated", joined(func(r *spec.Resolved) []string { return r.Substituters })},
+	{"TRUSTED_PUBLIC_KEYS", "trustedPublicKeys", "keys of the binary caches, space-separated", joined(func(r *spec.Resolved) []string { return r.TrustedPublicKeys })},
+	{"EXTRA_PACKAGES", "packages", "nixpkgs attributes added to root's profile, space-separated", nil},
+	{"SOURCE_DATE_EPOCH", "", "Unix time written into the image (default 0)", nil},
+	{argMergeOp, "", "false: stack the layers with copies instead of MergeOp", nil},
 }
 
 // outlineOf answers --call outline: the build args a user may set, with
@@ -56,8 +66,8 @@ func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llb.SourceM
 	r, err := s.Resolve(target)
 	for _, a := range buildArgs {
 		arg := outline.Arg{Name: a.name, Description: a.description, Value: bc.BuildArgs[a.name]}
-		if arg.Value == "" && err == nil {
-			arg.Value = currentValue(r, a.name)
+		if arg.Value == "" && err == nil && a.value != nil {
+			arg.Value = a.value(r)
 		}
 		if a.field != "" {
 			arg.Location = location(s, a.field)
@@ -66,28 +76,6 @@ func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llb.SourceM
 	}
 	o.Cache = []outline.CacheMount{{ID: "nix-image/nix (the /nix store of the realise step)"}}
 	return o
-}
-
-func currentValue(r *spec.Resolved, name string) string {
-	switch name {
-	case "NIX_VERSION":
-		return r.Nix.Version
-	case "NIX_RELEASES":
-		return r.Nix.Releases
-	case "NIX_URL":
-		return r.Nix.URL
-	case "NIX_SHA256":
-		return r.Nix.SHA256
-	case "NIXPKGS_URL":
-		return r.Nixpkgs.URL
-	case "NIXPKGS_SHA256":
-		return r.Nixpkgs.SHA256
-	case "SUBSTITUTERS":
-		return strings.Join(r.Substituters, " ")
-	case "TRUSTED_PUBLIC_KEYS":
-		return strings.Join(r.TrustedPublicKeys, " ")
-	}
-	return ""
 }
 
 // location points at a spec field, for subrequest answers.
