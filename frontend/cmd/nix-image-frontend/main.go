@@ -5,7 +5,7 @@
 //	nix-image-frontend validate FILE...   check specs, print FILE:LINE:COL: message
 //	nix-image-frontend step prepare ...   (inside builds) unpack a tarball
 //	nix-image-frontend step realise       (inside builds) realise the closure
-//	nix-image-frontend step authorized-keys EPOCH  (inside builds) the ssh image's build secret
+//	nix-image-frontend step authorized-keys  (inside builds) the ssh image's build secret
 package main
 
 import (
@@ -107,7 +107,7 @@ func step(ctx context.Context, args []string) error {
 		}
 		return nixstep.Realise(ctx, cfg, nixstep.OutDir)
 	case "authorized-keys":
-		return nixstep.AuthorizedKeysStep(args[1:])
+		return nixstep.AuthorizedKeys(nixstep.AuthorizedKeysSecret, nixstep.OutDir)
 	}
 	return fmt.Errorf("step: unknown step %q", args[0])
 }
