@@ -2,6 +2,7 @@
 # Builds the programs the tests and hack/ scripts run, at pinned versions:
 #   bin/buildkitd, bin/buildctl  BuildKit, from the main go.mod (hack/tools/tools.go)
 #   bin/docker-buildx            docker buildx, from its own module (hack/tools/buildx)
+#   bin/actionlint               actionlint, from its own module (hack/tools/actionlint)
 # `go install ...@version` does not work for BuildKit (its go.mod has exclude
 # directives), so build inside our modules. Rebuilding is cheap: go build
 # leaves an up-to-date binary alone.
@@ -12,3 +13,4 @@ cd "$root"
 mkdir -p bin
 go build -o bin/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
 (cd hack/tools/buildx && go build -o "$root/bin/docker-buildx" github.com/docker/buildx/cmd/buildx)
+(cd hack/tools/actionlint && go build -o "$root/bin/actionlint" github.com/rhysd/actionlint/cmd/actionlint)
