@@ -54,8 +54,10 @@ type Options struct {
 // step is solved): one layer per store path or group of store paths (see
 // planLayers), then /etc, then the system tree.
 func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.Closure) (*Result, error) {
+	// The ssh image's own layer counts against the budget too.
+	extra := sshLayers(r, opt)
 	var layers []layer
-	for _, group := range planLayers(closure, r.Layers) {
+	for _, group := range planLayers(closure, r.Layers-len(extra)) {
 		layers = append(layers, storeLayer(realised, group))
 	}
 	layers = append(layers,
@@ -65,7 +67,7 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 			llb.WithCustomName("[nix-image] layer: Nix DB, profiles, links"),
 		)},
 	)
-	layers = append(layers, sshLayers(r, opt)...)
+	layers = append(layers, extra...)
 	img, err := imageConfig(r, opt, layers)
 	if err != nil {
 		return nil, err

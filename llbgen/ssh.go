@@ -2,7 +2,6 @@ package llbgen
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
@@ -35,17 +34,22 @@ func sshLayers(r *spec.Resolved, opt Options) []layer {
 	if r.Target != spec.TargetSSH {
 		return nil
 	}
-	created := llb.WithCreatedTime(opt.Epoch)
-	fa := llb.Mkdir("/etc", 0o755, created)
+	fa := llb.Mkdir("/etc", 0o755)
 	for _, d := range []string{"/etc/ssh", sshHostKeyDir, sshAuthorizedKeys} {
-		fa = fa.Mkdir(d, 0o755, created)
+		fa = fa.Mkdir(d, 0o755)
 	}
 	for _, f := range sshFiles(r) {
-		fa = fa.Mkfile(f.path, f.mode, []byte(f.data), created)
+		fa = fa.Mkfile(f.path, f.mode, []byte(f.data))
 	}
-	st := llb.Scratch().File(fa, llb.WithCustomName("[nix-image] layer: sshd configuration")).
+	files := llb.Scratch().File(fa, llb.WithCustomName("[nix-image] write sshd configuration")).
 		File(llb.Copy(secretKeys(opt), "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
-			llb.WithCustomName("[nix-image] layer: sshd configuration: /root/.ssh"))
+			llb.WithCustomName("[nix-image] write /root/.ssh"))
+	// Writing a file changes its directory's time: the copy gives every
+	// file and directory the epoch, so the layer is the same in every build.
+	st := llb.Scratch().File(
+		llb.Copy(files, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}, llb.WithCreatedTime(opt.Epoch)),
+		llb.WithCustomName("[nix-image] layer: sshd configuration, /root/.ssh"),
+	)
 	return []layer{{"nix-image: sshd configuration, /root/.ssh", st}}
 }
 
@@ -140,11 +144,11 @@ func shellQuote(s string) string {
 // build secret, if one was given, checked by the frontend's
 // `step authorized-keys` (which refuses private keys). BuildKit does not
 // key the cache on a secret's content, so the step always runs: a cached
-// result would keep a key the user removed. It is small, and its output
-// has fixed times, so an unchanged secret still gives the same layer.
+// result would keep a key the user removed. It is small, and the layer
+// copy fixes the times, so an unchanged secret still gives the same layer.
 func secretKeys(opt Options) llb.State {
 	run := llb.Scratch().Run(
-		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "authorized-keys", strconv.FormatInt(opt.Epoch.Unix(), 10)}),
+		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "authorized-keys"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddSecret(nixstep.AuthorizedKeysSecret, llb.SecretID(SSHSecretID), llb.SecretOptional),
 		llb.Network(pb.NetMode_NONE),

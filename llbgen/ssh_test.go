@@ -127,7 +127,7 @@ func TestSSHLayers(t *testing.T) {
 		t.Fatal("no authorized-keys step")
 	}
 	e := step.GetExec()
-	if got := strings.Join(e.Meta.Args, " "); got != nixstep.ToolDir+ToolBinary+" step authorized-keys 0" {
+	if got := strings.Join(e.Meta.Args, " "); got != nixstep.ToolDir+ToolBinary+" step authorized-keys" {
 		t.Errorf("args = %q", got)
 	}
 	if e.Network != pb.NetMode_NONE {

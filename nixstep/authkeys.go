@@ -7,33 +7,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"time"
 )
 
 // AuthorizedKeysSecret is where the ssh image's build step finds the build
 // secret authorized_keys (absent when the build has none).
 const AuthorizedKeysSecret = "/run/secrets/authorized_keys"
 
-// AuthorizedKeysStep runs `step authorized-keys EPOCH`: AuthorizedKeys
-// from AuthorizedKeysSecret into OutDir, with files dated EPOCH (Unix
-// seconds).
-func AuthorizedKeysStep(args []string) error {
-	if len(args) != 1 {
-		return fmt.Errorf("step authorized-keys: usage: authorized-keys EPOCH")
-	}
-	epoch, err := strconv.ParseInt(args[0], 10, 64)
-	if err != nil {
-		return fmt.Errorf("step authorized-keys: epoch %q: %w", args[0], err)
-	}
-	return AuthorizedKeys(AuthorizedKeysSecret, OutDir, time.Unix(epoch, 0))
-}
-
 // AuthorizedKeys writes out/root/.ssh (mode 0700) and, when the file
 // secret exists, its content as out/root/.ssh/authorized_keys (0600). A
 // private key is refused: whatever this writes ends up in an image layer
 // that anyone who pulls the image can read.
-func AuthorizedKeys(secret, out string, epoch time.Time) error {
+func AuthorizedKeys(secret, out string) error {
 	data, readErr := os.ReadFile(secret)
 	if readErr != nil && !errors.Is(readErr, fs.ErrNotExist) {
 		return fmt.Errorf("reading the build secret authorized_keys: %w", readErr)
@@ -58,5 +42,5 @@ func AuthorizedKeys(secret, out string, epoch time.Time) error {
 			return fmt.Errorf("writing root's authorized_keys: %w", err)
 		}
 	}
-	return setTimes(filepath.Join(out, "root"), epoch)
+	return nil
 }
