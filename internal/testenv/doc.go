@@ -25,7 +25,10 @@
 //   - SpecContext, BuildSpec, Build: a context dir with nix-image.yaml
 //     (`# syntax=FrontendRef` prepended) built through the Dockerfile
 //     frontend with --progress=rawjson, parsed into a Progress (vertices,
-//     logs, warnings; Progress.Executed tells which steps ran, not cached).
+//     logs, warnings). Progress.Executed lists the vertices that ran
+//     uncached; Progress.ExecutedSteps leaves out sources (no inputs),
+//     which BuildKit re-checks on every build: a no-change rebuild must
+//     have no ExecutedSteps.
 //   - Buildx: `docker buildx ...` (build, bake) with a remote-driver builder
 //     for the daemon, in a Docker config dir of the Env's own.
 //   - RunImage, Run, StartImage: run a command in an exported image (OCI

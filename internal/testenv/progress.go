@@ -21,6 +21,7 @@ type Progress struct {
 // Vertex is one LLB vertex as the progress stream reports it.
 type Vertex struct {
 	Digest    string     `json:"digest"`
+	Inputs    []string   `json:"inputs"`
 	Name      string     `json:"name"`
 	Started   *time.Time `json:"started"`
 	Completed *time.Time `json:"completed"`
@@ -32,6 +33,15 @@ type Vertex struct {
 // was not a cache hit.
 func (v *Vertex) Executed() bool {
 	return v.Completed != nil && !v.Cached && v.Error == ""
+}
+
+// IsSource reports whether the vertex has no inputs: a source (local
+// context, image, HTTP, Git) or an op on scratch. BuildKit re-checks
+// sources on every build (an HTTP source is fetched again to compare its
+// content), so they complete uncached even when nothing changed; the steps
+// that consume them are cached if the content is the same.
+func (v *Vertex) IsSource() bool {
+	return len(v.Inputs) == 0
 }
 
 // VertexLog is output a vertex wrote (stream 1 stdout, 2 stderr).
@@ -92,6 +102,9 @@ func (v *Vertex) merge(u *Vertex) {
 	if u.Name != "" {
 		v.Name = u.Name
 	}
+	if len(u.Inputs) > 0 {
+		v.Inputs = u.Inputs
+	}
 	if u.Started != nil {
 		v.Started = u.Started
 	}
@@ -116,6 +129,19 @@ func (p *Progress) Executed(substr string) []*Vertex {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ExecutedSteps is Executed without the sources (see Vertex.IsSource):
+// the vertices that did work from inputs, which a no-change rebuild must
+// not have.
+func (p *Progress) ExecutedSteps(substr string) []*Vertex {
+	var out []*Vertex
+	for _, v := range p.Executed(substr) {
+		if !v.IsSource() {
+			out = append(out, v)
+		}
+	}
 	return out
 }
 

@@ -9,10 +9,11 @@ import (
 func TestParseProgress(t *testing.T) {
 	// Lines as buildctl --progress=rawjson writes them: updates of the same
 	// vertex repeat it with more fields set; error text follows.
-	stderr := `{"vertexes":[{"digest":"sha256:a","name":"[1/2] RUN build","started":"2026-01-01T00:00:00Z"}]}
+	stderr := `{"vertexes":[{"digest":"sha256:s","name":"[internal] load build context","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:00Z"}]}
+{"vertexes":[{"digest":"sha256:a","inputs":["sha256:s"],"name":"[1/2] RUN build","started":"2026-01-01T00:00:00Z"}]}
 {"vertexes":[{"digest":"sha256:b","name":"[2/2] RUN cached","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:00Z","cached":true}]}
 {"logs":[{"vertex":"sha256:a","stream":1,"data":"aGVsbG8K","timestamp":"2026-01-01T00:00:00Z"}]}
-{"vertexes":[{"digest":"sha256:a","name":"[1/2] RUN build","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"}]}
+{"vertexes":[{"digest":"sha256:a","inputs":["sha256:s"],"name":"[1/2] RUN build","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"}]}
 {"vertexes":[{"digest":"sha256:c","name":"RUN broken","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z","error":"exit code: 1"}]}
 {"warnings":[{"vertex":"sha256:a","level":1,"short":"d2Fybg=="}]}
 error: failed to solve: exit code: 1
@@ -21,25 +22,25 @@ error: failed to solve: exit code: 1
 	if rest != "error: failed to solve: exit code: 1" {
 		t.Errorf("rest: got %q", rest)
 	}
-	if len(p.Vertices) != 3 {
-		t.Fatalf("want 3 vertices (merged by digest), got %d", len(p.Vertices))
+	if len(p.Vertices) != 4 {
+		t.Fatalf("want 4 vertices (merged by digest), got %d", len(p.Vertices))
 	}
 	tests := []struct {
-		substr string
-		want   []string
+		substr    string
+		executed  []string
+		withInput []string
 	}{
-		{"", []string{"[1/2] RUN build"}},
-		{"RUN", []string{"[1/2] RUN build"}},
-		{"cached", nil},
-		{"broken", nil},
+		{"", []string{"[1/2] RUN build", "[internal] load build context"}, []string{"[1/2] RUN build"}},
+		{"RUN", []string{"[1/2] RUN build"}, []string{"[1/2] RUN build"}},
+		{"cached", nil, nil},
+		{"broken", nil, nil},
 	}
 	for _, tc := range tests {
-		var got []string
-		for _, v := range p.Executed(tc.substr) {
-			got = append(got, v.Name)
+		if got := vertexNames(p.Executed(tc.substr)); !reflect.DeepEqual(got, tc.executed) {
+			t.Errorf("Executed(%q): got %v, want %v", tc.substr, got, tc.executed)
 		}
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("Executed(%q): got %v, want %v", tc.substr, got, tc.want)
+		if got := vertexNames(p.ExecutedSteps(tc.substr)); !reflect.DeepEqual(got, tc.withInput) {
+			t.Errorf("ExecutedSteps(%q): got %v, want %v", tc.substr, got, tc.withInput)
 		}
 	}
 	if got := p.Output("RUN build"); got != "hello\n" {
@@ -71,4 +72,12 @@ func TestVertexExecuted(t *testing.T) {
 			t.Errorf("%s: Executed() = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+func vertexNames(vs []*Vertex) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Name)
+	}
+	return out
 }
