@@ -20,7 +20,9 @@ tmp=$(mktemp -d /tmp/mirror-verify.XXXXXX)
 pids=()
 cleanup() {
 	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do
+		if kill "$p" 2>/dev/null; then wait "$p" 2>/dev/null || true; fi
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -63,8 +65,8 @@ mkdir -p "$ctx/tmp" "$ctx/etc/nix"
 tar -xJf "$mirror/$NIX_TARBALL" -C "$ctx"
 tar -xzf "$mirror/$NIXPKGS_TARBALL" -C "$ctx"
 unpacked=$ctx/nix-$NIX_VERSION-$NIX_SYSTEM
-bash=$(cd "$unpacked/store" && ls -d *-bash-* | head -1)
-bash=/nix/store/$bash/bin/bash
+bash=$(find "$unpacked/store" -maxdepth 1 -name '*-bash-*' | head -1)
+bash=/nix/store/${bash##*/}/bin/bash
 nix=$NIX_STORE_PATH/bin
 cat >"$ctx/etc/nix/nix.conf" <<EOF
 build-users-group =

@@ -10,14 +10,16 @@
 #        and $wrapArgs before the arguments it got
 # $env lines: NAME=VALUE (a default) or NAME+=VALUE (prepended, ':'-joined);
 # @out@ and @NAME@ for each NAME in $needs stand for those store paths.
+# The other variables ($builder, $out, $rpath, ...) are the derivation's.
+# shellcheck disable=SC2154,SC2016
 
 # busybox picks the applet from argv[0]: give each applet its own name.
-mkdir=$TMPDIR/bin
-"$builder" mkdir -p "$mkdir"
+applets=$TMPDIR/bin
+"$builder" mkdir -p "$applets"
 for a in $("$builder" --list); do
-	"$builder" ln -s "$builder" "$mkdir/$a"
+	"$builder" ln -s "$builder" "$applets/$a"
 done
-export PATH=$mkdir
+export PATH="$applets"
 patchelf=/usr/bin/patchelf
 
 subst() {
