@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts, stops and reports a local BuildKit stack for humans: a registry on
-# 127.0.0.1:5000 (plain HTTP) and a buildkitd using it, both in the state dir
-# $NIX_IMAGE_STACK (default /tmp/nix-image-stack).
+# $NIX_IMAGE_REGISTRY (default 127.0.0.1:5000, plain HTTP) and a buildkitd
+# using it, both in the state dir $NIX_IMAGE_STACK (default
+# /tmp/nix-image-stack). Set both to run a second stack beside another.
 #
 #   hack/stack.sh start    # prints the BUILDKIT_HOST to export
 #   hack/stack.sh status
@@ -15,7 +16,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 state=${NIX_IMAGE_STACK:-/tmp/nix-image-stack}
-registry_addr=127.0.0.1:5000
+registry_addr=${NIX_IMAGE_REGISTRY:-127.0.0.1:5000}
 buildkitd_bin=${BUILDKITD:-$root/bin/buildkitd}
 buildctl_bin=${BUILDCTL:-$root/bin/buildctl}
 sock=$state/buildkitd.sock
