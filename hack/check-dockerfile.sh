@@ -20,7 +20,7 @@ if [[ "$(go env GOVERSION)" != "go$go_version" ]]; then
 	echo "check-dockerfile: the Dockerfile wants Go $go_version, this machine has $(go env GOVERSION)" >&2
 	exit 1
 fi
-base=127.0.0.1:5000/library/golang:$go_version-bookworm
+base=${NIX_IMAGE_REGISTRY:-127.0.0.1:5000}/library/golang:$go_version-bookworm
 
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
