@@ -242,8 +242,10 @@ func Main(m *testing.M, env **Env) int {
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	interrupted := make(chan struct{})
 	go func() {
 		s := <-sigs
+		close(interrupted)
 		fmt.Fprintf(os.Stderr, "testenv: %v: stopping the stack\n", s)
 		if err := e.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "testenv: stopping: %v\n", err)
@@ -264,6 +266,13 @@ func Main(m *testing.M, env **Env) int {
 
 	code := m.Run()
 	signal.Stop(sigs)
+	select {
+	case <-interrupted:
+		// The tests ended because the stack went away under them; the
+		// signal handler finishes stopping it and exits.
+		select {}
+	default:
+	}
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "testenv: tests failed; daemon logs:\n%s", e.LogTail(40))
 	}
