@@ -73,15 +73,13 @@ bin/buildctl build \
 
 cat <<EOT
 
-Built $out (an OCI layout tar). Use it:
+Built $out (an OCI layout tar). Use it with any OCI tool, e.g.
 
-  podman --runtime runc run --rm -it --network host oci-archive:$out          # a shell in the image
-  skopeo copy oci-archive:$out docker-daemon:me/nix:latest                   # into a Docker engine
+  podman --runtime runc run --rm -it --network host oci-archive:$out
+  skopeo copy oci-archive:$out docker-daemon:me/nix:latest
 
-or build FROM it through the local registry:
-
-  bin/buildctl build --frontend dockerfile.v0 ... (push it first with --output type=image,name=127.0.0.1:5000/me/nix,push=true)
-
-The stack and the mirror keep running for more builds
-(export BUILDKIT_HOST=$BUILDKIT_HOST); stop them with: hack/demo.sh stop
+(on this kind of machine podman also needs --ulimit nofile=1024:1024
+--ulimit nproc=1024:1024). Inside, nix-env -iA nixpkgs.hello substitutes from
+the mirror, which keeps running with the stack for more builds
+(export BUILDKIT_HOST=$BUILDKIT_HOST). Stop both with: hack/demo.sh stop
 EOT
