@@ -1,0 +1,292 @@
+package e2e
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nix-image/nix-image/internal/mirror"
+	"github.com/nix-image/nix-image/internal/testenv"
+)
+
+// buildxMirrorArgs are the mirror's build args as `docker buildx build`
+// flags, in mirror.ArgNames order, leaving out the names in except.
+func buildxMirrorArgs(m *mirror.Mirror, except ...string) []string {
+	args := m.Args()
+	var out []string
+	for _, k := range mirror.ArgNames {
+		if !slices.Contains(except, k) {
+			out = append(out, "--build-arg", k+"="+args[k])
+		}
+	}
+	return out
+}
+
+// TestBuildxBuild runs the users' `docker buildx build` on the unedited
+// examples (BUILDKIT_SYNTAX points their `# syntax=` line at the frontend
+// under test, as a user trying a frontend build would do): the default
+// and the ssh target with build-arg overrides, a label and a platform,
+// exported as OCI archives that run.
+func TestBuildxBuild(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	tests := []struct {
+		name    string
+		example string
+		args    []string
+		// run is a shell script run in the image, its output must hold
+		// every want.
+		run  string
+		want []string
+		// ports are the image's ExposedPorts.
+		ports []string
+	}{
+		{
+			name:    "default",
+			example: "default",
+			run:     "nix --version",
+			want:    []string{"nix (Nix) " + m.Vars["NIX_VERSION"]},
+		},
+		{
+			name:    "ssh",
+			example: "ssh",
+			args:    []string{"--target", "ssh"},
+			run:     "nix --version && command -v sshd",
+			want:    []string{"nix (Nix) " + m.Vars["NIX_VERSION"], "/sshd"},
+			ports:   []string{"22/tcp"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), tc.name+".oci.tar")
+			args := []string{"build",
+				"-f", "examples/" + tc.example + "/nix-image.yaml",
+				"--build-arg", "BUILDKIT_SYNTAX=" + e.FrontendRef,
+				"--label", "org.example.built-by=buildx-e2e",
+				"--platform", "linux/amd64",
+				"-o", "type=oci,dest=" + out,
+			}
+			// The mirror's build args override the spec's pins (Nix
+			// version, nixpkgs, substituters), as behind any mirror.
+			args = append(args, buildxMirrorArgs(m)...)
+			args = append(args, tc.args...)
+			res, err := e.BuildxJSON(ctx, e.Root, append(args, ".")...)
+			if err != nil {
+				t.Fatalf("docker buildx build: %v", err)
+			}
+			if len(res.Progress.Find("[nix-image]")) == 0 {
+				t.Errorf("no [nix-image] step in the progress: the frontend under test did not build it")
+			}
+			img := inspectOCI(t, out, "amd64")
+			if got := img.Config.Config.Labels["org.example.built-by"]; got != "buildx-e2e" {
+				t.Errorf("--label: image label is %q, want buildx-e2e (labels %v)", got, img.Config.Config.Labels)
+			}
+			if img.Config.OS != "linux" || img.Config.Architecture != "amd64" {
+				t.Errorf("platform: got %s/%s, want linux/amd64", img.Config.OS, img.Config.Architecture)
+			}
+			var ports []string
+			for p := range img.Config.Config.ExposedPorts {
+				ports = append(ports, p)
+			}
+			sort.Strings(ports)
+			if strings.Join(ports, " ") != strings.Join(tc.ports, " ") {
+				t.Errorf("ExposedPorts: got %v, want %v", ports, tc.ports)
+			}
+			stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: out, Args: []string{"/bin/sh", "-c", tc.run}})
+			if err != nil {
+				t.Fatalf("running %q: %v\n%s", tc.run, err, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("%q: output lacks %q:\n%s", tc.run, w, stdout)
+				}
+			}
+		})
+	}
+}
+
+// ociInfo is what tests read of an exported OCI archive: the image
+// manifest of one platform and its config.
+type ociInfo struct {
+	// Index is the archive's index.json digest list (attestations too).
+	Index []string
+	// Manifest is the platform's image manifest digest.
+	Manifest string
+	Layers   []ociLayer
+	Config   struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Config       struct {
+			Labels       map[string]string   `json:"Labels"`
+			ExposedPorts map[string]struct{} `json:"ExposedPorts"`
+			Cmd          []string            `json:"Cmd"`
+		} `json:"config"`
+	}
+}
+
+// inspectOCI reads the linux/arch image of an `-o type=oci,dest=X.tar`
+// export. buildx adds a provenance attestation by default, so the index
+// may hold more than one manifest (also an index of them).
+func inspectOCI(t *testing.T, path, arch string) ociInfo {
+	t.Helper()
+	blobs, index := readOCIBlobs(t, path)
+	type desc struct {
+		MediaType   string            `json:"mediaType"`
+		Digest      string            `json:"digest"`
+		Annotations map[string]string `json:"annotations"`
+		Platform    *struct {
+			OS           string `json:"os"`
+			Architecture string `json:"architecture"`
+		} `json:"platform"`
+	}
+	var info ociInfo
+	manifests := []desc{}
+	var idx struct {
+		Manifests []desc `json:"manifests"`
+	}
+	if err := json.Unmarshal(index, &idx); err != nil {
+		t.Fatalf("%s: index.json: %v", path, err)
+	}
+	for len(idx.Manifests) > 0 {
+		d := idx.Manifests[0]
+		idx.Manifests = idx.Manifests[1:]
+		info.Index = append(info.Index, d.Digest)
+		if strings.HasSuffix(d.MediaType, "index.v1+json") || strings.HasSuffix(d.MediaType, "manifest.list.v2+json") {
+			var sub struct {
+				Manifests []desc `json:"manifests"`
+			}
+			if err := json.Unmarshal(blobs[d.Digest], &sub); err != nil {
+				t.Fatalf("%s: index %s: %v", path, d.Digest, err)
+			}
+			idx.Manifests = append(idx.Manifests, sub.Manifests...)
+			continue
+		}
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			continue
+		}
+		manifests = append(manifests, d)
+	}
+	for _, d := range manifests {
+		var man struct {
+			Config ociLayer   `json:"config"`
+			Layers []ociLayer `json:"layers"`
+		}
+		if err := json.Unmarshal(blobs[d.Digest], &man); err != nil {
+			t.Fatalf("%s: manifest %s: %v", path, d.Digest, err)
+		}
+		info.Manifest, info.Layers = d.Digest, man.Layers
+		if err := json.Unmarshal(blobs[man.Config.Digest], &info.Config); err != nil {
+			t.Fatalf("%s: config %s: %v", path, man.Config.Digest, err)
+		}
+		if info.Config.Architecture == arch {
+			return info
+		}
+	}
+	t.Fatalf("%s: no linux/%s image among %d manifests", path, arch, len(manifests))
+	return info
+}
+
+// readOCIBlobs returns the small blobs (index, manifests, configs) of an
+// OCI archive by digest, and its index.json.
+func readOCIBlobs(t *testing.T, path string) (map[string][]byte, []byte) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	blobs := map[string][]byte{}
+	var index []byte
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		if h.Size > 1<<20 {
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		if h.Name == "index.json" {
+			index = data
+		} else if d, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok {
+			blobs["sha256:"+d] = data
+		}
+	}
+	if index == nil {
+		t.Fatalf("%s: no index.json", path)
+	}
+	return blobs, index
+}
+
+// TestBuildxCall asks the frontend what it builds, as `docker buildx build
+// --call targets|outline` users do, on the unedited default example.
+func TestBuildxCall(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{
+			name: "targets",
+			args: []string{"--call", "targets"},
+			want: []string{
+				"default (default)", "interactive Nix image",
+				"ssh", "Nix remote builder",
+			},
+		},
+		{
+			name: "outline",
+			args: []string{"--call", "outline", "--build-arg", "NIX_VERSION=2.30.1"},
+			want: []string{
+				"TARGET:", "default",
+				// A build arg given on the command line, and the spec's
+				// own values for the others.
+				"NIX_VERSION", "2.30.1", "Nix release to install",
+				"NIXPKGS_URL", "https://github.com/NixOS/nixpkgs/archive/5e2a59a5b1a82f89f2c7e598302a9cacebb72a67.tar.gz",
+				"SUBSTITUTERS", "EXTRA_PACKAGES", "SOURCE_DATE_EPOCH",
+			},
+		},
+		{
+			name: "outline of the ssh target",
+			args: []string{"--call", "outline", "--target", "ssh"},
+			want: []string{"ssh", "Nix remote builder", "NIX_VERSION", "2.33.3"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"build", "-f", "examples/default/nix-image.yaml",
+				"--build-arg", "BUILDKIT_SYNTAX=" + e.FrontendRef}, tc.args...)
+			stdout, stderr, err := e.Buildx(ctx, e.Root, append(args, ".")...)
+			if err != nil {
+				t.Fatalf("docker buildx build %v: %v\n%s", tc.args, err, stderr)
+			}
+			t.Logf("%s", stdout)
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("output lacks %q:\n%s", w, stdout)
+				}
+			}
+		})
+	}
+}
