@@ -29,8 +29,9 @@
 //     uncached; Progress.ExecutedSteps leaves out sources (no inputs),
 //     which BuildKit re-checks on every build: a no-change rebuild must
 //     have no ExecutedSteps.
-//   - Buildx: `docker buildx ...` (build, bake) with a remote-driver builder
-//     for the daemon, in a Docker config dir of the Env's own.
+//   - Buildx, BuildxJSON: `docker buildx ...` (build, bake) with a
+//     remote-driver builder for the daemon, in a Docker config dir of the
+//     Env's own; BuildxJSON parses its rawjson progress like BuildSpec.
 //   - RunImage, Run, StartImage: run a command in an exported image (OCI
 //     tar or layout, or a rootfs dir) with runc, like `docker run --rm
 //     --network host`; UnpackOCI unpacks once for many runs.
