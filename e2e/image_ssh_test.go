@@ -220,8 +220,9 @@ exec "$@"`
 		if err == nil {
 			t.Fatal("the build took a private key as authorized_keys")
 		}
-		if !strings.Contains(res.Stderr, "holds a private key") {
-			t.Errorf("error does not say why:\n%s", res.Stderr)
+		// The step's own message is in its log, the error names the step.
+		if out := res.Progress.Output("authorized_keys from the build secret"); !strings.Contains(out, "holds a private key") {
+			t.Errorf("the step does not say why:\n%s\n%s", out, res.Stderr)
 		}
 	})
 
