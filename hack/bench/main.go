@@ -1,0 +1,687 @@
+// Command bench is `make bench`: it builds the same packages three ways on
+// a private buildkitd and registry (internal/testenv) against the offline
+// Nix mirror (internal/mirror), side by side, and prints and writes
+// (bench/results.json) what users of Nix images pay for: cold, no-change
+// and add-one-package build times, the bytes a push of the changed image
+// uploads, layer reuse, image sizes and reproducibility.
+//
+// The three ways:
+//   - ours: a nix-image.yaml through the nix-image frontend (`# syntax=`);
+//   - flat: a multi-stage Dockerfile, a Nix stage FROM the base image
+//     realising the packages with nix-env and copying their closure out,
+//     then FROM scratch + one COPY of it (one layer);
+//   - nixenv: a Dockerfile FROM the base image + RUN nix-env -iA.
+//
+// The base image is our minimal image (no packages) built and pushed
+// untimed in each run. Usage: go run ./hack/bench [-runs 3] [-out FILE].
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nix-image/nix-image/internal/mirror"
+	"github.com/nix-image/nix-image/internal/testenv"
+)
+
+func main() {
+	runs := flag.Int("runs", 3, "cold/no-change/add-one rounds (at least 2: reproducibility compares two cold builds); times are medians")
+	out := flag.String("out", "bench/results.json", "results file (relative to the repository root)")
+	pkgs := flag.String("packages", "curl git hello", "nixpkgs attributes of the benchmarked image")
+	add := flag.String("add", "jq", "the attribute the add-one rebuild adds")
+	verbose := flag.Bool("v", false, "list the vertices each no-change rebuild executed")
+	timeout := flag.Duration("timeout", 60*time.Minute, "give up after this long")
+	flag.Parse()
+	if *runs < 2 {
+		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 2")
+		os.Exit(2)
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, *timeout)
+	defer cancelT()
+	b := &bench{
+		runs:    *runs,
+		pkgs:    strings.Fields(*pkgs),
+		add1:    append(strings.Fields(*pkgs), strings.Fields(*add)...),
+		verbose: *verbose,
+	}
+	if err := b.main(ctx, *out); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// way is one way of building an image with the packages.
+type way struct {
+	name string
+	file string // the file the build context holds and buildctl builds
+	// content returns that file for a package list.
+	content func(r *round, pkgs []string) string
+	// args are the buildctl options besides the output.
+	args func(r *round) []string
+}
+
+// round is one cold/no-change/add-one round on a fresh stack.
+type round struct {
+	n    int
+	env  *testenv.Env
+	reg  registry
+	base string // the base image's ref
+}
+
+type bench struct {
+	runs    int
+	pkgs    []string
+	add1    []string
+	verbose bool
+
+	root   string
+	tmp    string
+	mirror *mirror.Mirror
+	ways   []way
+}
+
+// sample is what one round measured for one way.
+type sample struct {
+	Digest             string   `json:"digest"`
+	ColdS              float64  `json:"cold_s"`
+	NochangeS          float64  `json:"nochange_s"`
+	NochangeOps        int      `json:"nochange_ops_executed"`
+	NochangeOpNames    []string `json:"nochange_ops,omitempty"`
+	Add1S              float64  `json:"add1_s"`
+	Add1NewBytes       int64    `json:"add1_new_bytes"`
+	Add1ReusedRatio    float64  `json:"add1_reused_bytes_ratio"`
+	Add1AllowanceBytes int64    `json:"add1_new_paths_and_system_layers_bytes"`
+	Layers             int      `json:"layers"`
+	CompressedBytes    int64    `json:"compressed_bytes"`
+	ImageBytes         int64    `json:"image_bytes"`
+	ImageFileBytes     int64    `json:"image_file_bytes"`
+	ClosureBytes       int64    `json:"closure_bytes"`
+	LocalPaths         []string `json:"closure_paths_not_in_cache,omitempty"`
+
+	info *imageInfo // the cold image, for the reproducibility diff
+}
+
+// metrics are a way's results: the keys of issue 5, plus image_file_bytes.
+type metrics struct {
+	ColdS                float64 `json:"cold_s"`
+	NochangeS            float64 `json:"nochange_s"`
+	NochangeOpsExecuted  int     `json:"nochange_ops_executed"`
+	Add1S                float64 `json:"add1_s"`
+	Add1NewBytes         int64   `json:"add1_new_bytes"`
+	Add1ReusedBytesRatio float64 `json:"add1_reused_bytes_ratio"`
+	Layers               int     `json:"layers"`
+	ImageBytes           int64   `json:"image_bytes"`
+	ImageFileBytes       int64   `json:"image_file_bytes"`
+	ClosureBytes         int64   `json:"closure_bytes"`
+	Reproducible         bool    `json:"reproducible"`
+}
+
+type target struct {
+	Name   string `json:"name"`
+	Pass   bool   `json:"pass"`
+	Detail string `json:"detail"`
+}
+
+type machine struct {
+	Nproc       int    `json:"nproc"`
+	MemoryBytes int64  `json:"memory"` // bytes (MemTotal)
+	Kernel      string `json:"kernel"`
+	Date        string `json:"date"`
+}
+
+func (b *bench) main(ctx context.Context, out string) error {
+	var err error
+	if b.root, err = repoRoot(); err != nil {
+		return err
+	}
+	if b.tmp, err = os.MkdirTemp("", "nix-image-bench-"); err != nil {
+		return fmt.Errorf("creating temp dir: %w", err)
+	}
+	defer os.RemoveAll(b.tmp)
+	if b.mirror, err = mirror.Start(ctx, b.root); err != nil {
+		return fmt.Errorf("offline mirror: %w", err)
+	}
+	defer b.mirror.Close()
+	b.ways = b.defineWays()
+
+	started := time.Now()
+	samples := map[string][]*sample{}
+	var reproDiffs []string
+	for n := 1; n <= b.runs; n++ {
+		got, err := b.round(ctx, n)
+		if err != nil {
+			return fmt.Errorf("round %d: %w", n, err)
+		}
+		for _, w := range b.ways {
+			s := got[w.name]
+			if prev := samples[w.name]; len(prev) > 0 && prev[0].Digest != s.Digest && !hasPrefix(reproDiffs, w.name+":") {
+				reproDiffs = append(reproDiffs, w.name+": round 1 "+prev[0].Digest+" vs round "+strconv.Itoa(n)+" "+s.Digest)
+				for _, line := range diffImages(prev[0].info, s.info, 40) {
+					reproDiffs = append(reproDiffs, "  "+line)
+				}
+			}
+			if n > 1 {
+				s.info = nil // only round 1's is compared against
+			}
+			samples[w.name] = append(samples[w.name], s)
+		}
+	}
+
+	results := map[string]*metrics{}
+	for _, w := range b.ways {
+		results[w.name] = summarize(samples[w.name])
+	}
+	targets := b.targets(results, samples["ours"])
+	mach, err := machineInfo()
+	if err != nil {
+		return err
+	}
+	b.print(mach, results, targets, reproDiffs, time.Since(started))
+
+	doc := map[string]any{
+		"machine": mach,
+		"packages": map[string]any{
+			"packages":      b.pkgs,
+			"add1_packages": b.add1,
+			"base":          "the nix-image.yaml of ours with no packages (system profile only)",
+		},
+		"runs":            b.runs,
+		"total_s":         round2(time.Since(started).Seconds()),
+		"targets":         targets,
+		"reproduce_diffs": reproDiffs,
+		"samples":         samples,
+	}
+	for name, m := range results {
+		doc[name] = m
+	}
+	data, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := out
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(b.root, out)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\nwrote %s\n", p)
+	return nil
+}
+
+func hasPrefix(lines []string, prefix string) bool {
+	return slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, prefix) })
+}
+
+// defineWays returns the three ways, in the order each phase runs them.
+func (b *bench) defineWays() []way {
+	epoch := []string{"--opt", "build-arg:SOURCE_DATE_EPOCH=0"}
+	dockerfileArgs := func(*round) []string { return epoch }
+	return []way{
+		{
+			name: "ours",
+			file: testenv.SpecFile,
+			content: func(r *round, pkgs []string) string {
+				return "# syntax=" + r.env.FrontendRef + "\n" + b.spec(pkgs)
+			},
+			args: func(*round) []string { return append(b.mirror.BuildctlOpts(), epoch...) },
+		},
+		{
+			name: "flat",
+			file: "Dockerfile",
+			content: func(r *round, pkgs []string) string {
+				// What a user writes to get one layer holding a Nix
+				// closure: realise it in a Nix stage, copy the closure
+				// (and a link to the profile) out, COPY it into scratch.
+				return fmt.Sprintf(`FROM %s AS nix
+RUN nix-env -p /out-profile -iA %s \
+ && mkdir -p /out \
+ && cp -a --parents $(nix-store -qR /out-profile) /out/ \
+ && ln -s "$(readlink -f /out-profile)" /out/profile
+
+FROM scratch
+COPY --from=nix /out /
+ENV PATH=/profile/bin
+`, r.base, attrs(pkgs))
+			},
+			args: dockerfileArgs,
+		},
+		{
+			name: "nixenv",
+			file: "Dockerfile",
+			content: func(r *round, pkgs []string) string {
+				return fmt.Sprintf("FROM %s\nRUN nix-env -iA %s\n", r.base, attrs(pkgs))
+			},
+			args: dockerfileArgs,
+		},
+	}
+}
+
+// spec is the nix-image.yaml of ours (without its syntax line): the system
+// profile plus pkgs in root's profile, nothing else.
+func (b *bench) spec(pkgs []string) string {
+	v := b.mirror.Vars
+	s := fmt.Sprintf("nix: %s\nnixpkgs:\n  url: %s/%s\n  sha256: %s\n", v["NIX_VERSION"], b.mirror.URL, v["NIXPKGS_TARBALL"], v["NIXPKGS_SHA256"])
+	if len(pkgs) > 0 {
+		s += "packages: [" + strings.Join(pkgs, ", ") + "]\n"
+	}
+	return s + "images:\n  default:\n    defaultPackages: false\n"
+}
+
+func attrs(pkgs []string) string {
+	out := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		out[i] = "nixpkgs." + p
+	}
+	return strings.Join(out, " ")
+}
+
+// round runs one cold/no-change/add-one round on a fresh stack. First,
+// untimed: the base image is built and pushed, the daemon's whole build
+// cache is pruned, and each way's input image is loaded (the frontend
+// image for ours, through a --call targets request; the base image for
+// flat and nixenv, through a `RUN true` on it). Then each phase runs the
+// three ways in turn: cold builds, no-change rebuilds, add-one builds.
+func (b *bench) round(ctx context.Context, n int) (_ map[string]*sample, retErr error) {
+	b.logf("round %d/%d: starting a fresh buildkitd and registry", n, b.runs)
+	env, err := testenv.Start(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("starting the stack: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			fmt.Fprintf(os.Stderr, "daemon logs:\n%s", env.LogTail(30))
+		}
+		if err := env.Stop(); err != nil && retErr == nil {
+			retErr = fmt.Errorf("stopping the stack: %w", err)
+		}
+	}()
+	r := &round{n: n, env: env, reg: registry{addr: env.RegistryAddr}, base: env.RegistryAddr + "/bench/base:latest"}
+	got := map[string]*sample{}
+	ref := func(w way, tag string) string { return env.RegistryAddr + "/bench/" + w.name + ":" + tag }
+
+	if err := b.prepare(ctx, r); err != nil {
+		return nil, err
+	}
+	for _, w := range b.ways {
+		d, _, err := b.build(ctx, r, w, b.pkgs, ref(w, "v1"))
+		if err != nil {
+			return nil, fmt.Errorf("%s cold: %w", w.name, err)
+		}
+		got[w.name] = &sample{ColdS: d}
+		b.logf("round %d: %-6s cold      %6.1f s", n, w.name, d)
+	}
+	for _, w := range b.ways {
+		if err := b.describe(ctx, r, w, got[w.name]); err != nil {
+			return nil, fmt.Errorf("%s: reading the image back: %w", w.name, err)
+		}
+	}
+
+	for _, w := range b.ways {
+		d, vs, err := b.build(ctx, r, w, b.pkgs, ref(w, "v1"))
+		if err != nil {
+			return nil, fmt.Errorf("%s no-change rebuild: %w", w.name, err)
+		}
+		s := got[w.name]
+		s.NochangeS = d
+		s.NochangeOpNames = executedOps(vs)
+		s.NochangeOps = len(s.NochangeOpNames)
+		b.logf("round %d: %-6s no-change %6.1f s, %d ops executed", n, w.name, d, s.NochangeOps)
+	}
+
+	for _, w := range b.ways {
+		if err := b.addOne(ctx, r, w, got[w.name], ref(w, "v1"), ref(w, "add1")); err != nil {
+			return nil, fmt.Errorf("%s add-one: %w", w.name, err)
+		}
+	}
+	return got, nil
+}
+
+// prepare builds and pushes the base image, empties the daemon's build
+// cache and loads the ways' input images.
+func (b *bench) prepare(ctx context.Context, r *round) error {
+	ours := b.ways[0]
+	if _, _, err := b.build(ctx, r, ours, nil, r.base); err != nil {
+		return fmt.Errorf("base image: %w", err)
+	}
+	if _, stderr, err := r.env.Buildctl(ctx, "prune", "--all"); err != nil {
+		return fmt.Errorf("pruning the build cache: %w: %s", err, stderr)
+	}
+	du, _, err := r.env.Buildctl(ctx, "du")
+	if err != nil {
+		return fmt.Errorf("buildctl du: %w", err)
+	}
+	b.logf("round %d: base image pushed, build cache pruned: %s", r.n, strings.Join(strings.Fields(lastLine(du)), " "))
+	if _, _, err := b.build(ctx, r, ours, b.pkgs, "", "--opt", "requestid=frontend.targets"); err != nil {
+		return fmt.Errorf("loading the frontend image: %w", err)
+	}
+	warm := way{
+		name:    "warm",
+		file:    "Dockerfile",
+		content: func(r *round, _ []string) string { return "FROM " + r.base + "\nRUN true\n" },
+		args:    func(*round) []string { return nil },
+	}
+	if _, _, err := b.build(ctx, r, warm, nil, ""); err != nil {
+		return fmt.Errorf("loading the base image: %w", err)
+	}
+	return nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// build writes w's build context for pkgs and builds it with buildctl
+// (the Dockerfile frontend, which forwards a nix-image.yaml to the frontend
+// its `# syntax=` line names), pushing ref unless ref is "". It returns the
+// wall time of the build and push in seconds, and the build's vertices.
+func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref string, extra ...string) (float64, []*vertex, error) {
+	dir, err := os.MkdirTemp(b.tmp, w.name+"-")
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, w.file), []byte(w.content(r, pkgs)), 0o644); err != nil {
+		return 0, nil, err
+	}
+	args := append([]string{"build",
+		"--frontend", "dockerfile.v0",
+		"--local", "context=" + dir,
+		"--local", "dockerfile=" + dir,
+		"--opt", "filename=" + w.file,
+		"--progress=rawjson",
+	}, w.args(r)...)
+	if ref != "" {
+		args = append(args, "--output", "type=image,name="+ref+",push=true")
+	}
+	args = append(args, extra...)
+	start := time.Now()
+	_, stderr, err := r.env.Buildctl(ctx, args...)
+	took := round2(time.Since(start).Seconds())
+	if err != nil {
+		var msgs []string
+		for _, line := range strings.Split(stderr, "\n") {
+			if !strings.HasPrefix(line, "{") {
+				msgs = append(msgs, line)
+			}
+		}
+		return took, nil, fmt.Errorf("%w\n%s", err, strings.Join(msgs[max(0, len(msgs)-30):], "\n"))
+	}
+	vs := parseVertices(stderr)
+	if b.verbose {
+		for _, v := range vs {
+			var at, took time.Duration
+			if !v.first.IsZero() && !v.last.IsZero() {
+				at, took = v.first.Sub(start), v.last.Sub(v.first)
+			}
+			fmt.Fprintf(os.Stderr, "    ran=%-5v cached=%-5v starts=%d at %6.2fs took %6.2fs %s\n",
+				v.ran(), v.cached, len(v.starts), at.Seconds(), took.Seconds(), v.name)
+		}
+	}
+	return took, vs, nil
+}
+
+// describe reads the cold image back from the registry: layers, sizes,
+// closure.
+func (b *bench) describe(ctx context.Context, r *round, w way, s *sample) error {
+	im, err := readImage(ctx, r.reg, "bench/"+w.name, "v1", nil)
+	if err != nil {
+		return err
+	}
+	s.info = im
+	s.Digest = im.digest
+	s.Layers = len(im.layers)
+	s.CompressedBytes = im.compressed()
+	s.ImageBytes = im.tarBytes()
+	s.ImageFileBytes = im.fileBytes()
+	s.ClosureBytes, s.LocalPaths, err = closureBytes(im, filepath.Join(b.mirror.Dir, "cache"))
+	return err
+}
+
+// addOne builds w with one package more and measures the push: new blobs,
+// reused layer bytes, and (for the ours target) the compressed size of the
+// layers holding new store paths or no store path at all.
+func (b *bench) addOne(ctx context.Context, r *round, w way, s *sample, oldRef, newRef string) error {
+	have, err := r.reg.layerDigests(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the registry's layers: %w", err)
+	}
+	d, _, err := b.build(ctx, r, w, b.add1, newRef)
+	if err != nil {
+		return err
+	}
+	s.Add1S = d
+	repo := "bench/" + w.name
+	_, oldM, err := r.reg.image(ctx, repo, strings.TrimPrefix(oldRef, r.env.RegistryAddr+"/"+repo+":"))
+	if err != nil {
+		return err
+	}
+	oldDigests := map[string]bool{}
+	var oldTotal int64
+	for _, l := range oldM.Layers {
+		oldDigests[l.Digest] = true
+		oldTotal += l.Size
+	}
+	// Only the layers the old image lacks need reading.
+	newIm, err := readImage(ctx, r.reg, repo, "add1", func(d string) bool { return !oldDigests[d] })
+	if err != nil {
+		return err
+	}
+	oldPaths := s.info.storePaths()
+	newDigests := map[string]bool{}
+	counted := map[string]bool{}
+	for _, l := range newIm.layers {
+		newDigests[l.digest] = true
+		if !have[l.digest] && !counted[l.digest] {
+			s.Add1NewBytes += l.compressed
+			counted[l.digest] = true
+		}
+		if oldDigests[l.digest] {
+			continue
+		}
+		expected := len(l.storePaths) == 0
+		for p := range l.storePaths {
+			if !oldPaths[p] {
+				expected = true
+			}
+		}
+		if expected {
+			s.Add1AllowanceBytes += l.compressed
+		}
+	}
+	var reused int64
+	for _, l := range oldM.Layers {
+		if newDigests[l.Digest] {
+			reused += l.Size
+		}
+	}
+	if oldTotal > 0 {
+		s.Add1ReusedRatio = float64(reused) / float64(oldTotal)
+	}
+	b.logf("round %d: %-6s add-one   %6.1f s, %d new bytes, %.3f of the old bytes reused", r.n, w.name, d, s.Add1NewBytes, s.Add1ReusedRatio)
+	return nil
+}
+
+// summarize takes the medians over the rounds (every figure but the times
+// is the same in each round when the builds are reproducible).
+func summarize(ss []*sample) *metrics {
+	f := func(get func(*sample) float64) float64 {
+		v := make([]float64, len(ss))
+		for i, s := range ss {
+			v[i] = get(s)
+		}
+		sort.Float64s(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	i := func(get func(*sample) int64) int64 {
+		return int64(f(func(s *sample) float64 { return float64(get(s)) }))
+	}
+	repro := true
+	for _, s := range ss[1:] {
+		repro = repro && s.Digest == ss[0].Digest
+	}
+	return &metrics{
+		ColdS:                round2(f(func(s *sample) float64 { return s.ColdS })),
+		NochangeS:            round2(f(func(s *sample) float64 { return s.NochangeS })),
+		NochangeOpsExecuted:  int(i(func(s *sample) int64 { return int64(s.NochangeOps) })),
+		Add1S:                round2(f(func(s *sample) float64 { return s.Add1S })),
+		Add1NewBytes:         i(func(s *sample) int64 { return s.Add1NewBytes }),
+		Add1ReusedBytesRatio: round4(f(func(s *sample) float64 { return s.Add1ReusedRatio })),
+		Layers:               int(i(func(s *sample) int64 { return int64(s.Layers) })),
+		ImageBytes:           i(func(s *sample) int64 { return s.ImageBytes }),
+		ImageFileBytes:       i(func(s *sample) int64 { return s.ImageFileBytes }),
+		ClosureBytes:         i(func(s *sample) int64 { return s.ClosureBytes }),
+		Reproducible:         repro,
+	}
+}
+
+// farBelow is how much smaller ours' add-one upload must be than the
+// baselines' to count as "far below": at most a quarter.
+const farBelow = 0.25
+
+func (b *bench) targets(res map[string]*metrics, ours []*sample) []target {
+	o, flat, nixenv := res["ours"], res["flat"], res["nixenv"]
+	var allowance []float64
+	for _, s := range ours {
+		allowance = append(allowance, float64(s.Add1AllowanceBytes))
+	}
+	sort.Float64s(allowance)
+	allow := int64(allowance[len(allowance)/2])
+	baseline := min(flat.Add1NewBytes, nixenv.Add1NewBytes)
+	return []target{
+		{"ours.nochange_ops_executed = 0", o.NochangeOpsExecuted == 0,
+			fmt.Sprintf("%d (%s)", o.NochangeOpsExecuted, strings.Join(ours[0].NochangeOpNames, "; "))},
+		{"ours.add1_reused_bytes_ratio >= 0.95", o.Add1ReusedBytesRatio >= 0.95,
+			fmt.Sprintf("%.4f", o.Add1ReusedBytesRatio)},
+		{"ours.add1_new_bytes <= 1.05 x (new store paths' layers + system layers)", float64(o.Add1NewBytes) <= 1.05*float64(allow),
+			fmt.Sprintf("%d <= 1.05 x %d = %.0f", o.Add1NewBytes, allow, 1.05*float64(allow))},
+		{"ours.image_bytes <= 1.03 x ours.closure_bytes", float64(o.ImageBytes) <= 1.03*float64(o.ClosureBytes),
+			fmt.Sprintf("%d <= 1.03 x %d = %.0f (ratio %.4f)", o.ImageBytes, o.ClosureBytes, 1.03*float64(o.ClosureBytes), float64(o.ImageBytes)/float64(o.ClosureBytes))},
+		{"ours.reproducible", o.Reproducible, fmt.Sprintf("%d cold builds: %s", len(ours), digests(ours))},
+		{"ours.cold_s <= 1.2 x flat.cold_s", o.ColdS <= 1.2*flat.ColdS,
+			fmt.Sprintf("%.2f <= 1.2 x %.2f = %.2f", o.ColdS, flat.ColdS, 1.2*flat.ColdS)},
+		{fmt.Sprintf("ours.add1_new_bytes far below both baselines (<= %.2f x min(flat, nixenv))", farBelow), float64(o.Add1NewBytes) <= farBelow*float64(baseline),
+			fmt.Sprintf("%d vs flat %d, nixenv %d (%.3f x the smaller)", o.Add1NewBytes, flat.Add1NewBytes, nixenv.Add1NewBytes, float64(o.Add1NewBytes)/float64(baseline))},
+	}
+}
+
+func digests(ss []*sample) string {
+	var d []string
+	for _, s := range ss {
+		d = append(d, s.Digest)
+	}
+	return strings.Join(d, " ")
+}
+
+func (b *bench) print(m machine, res map[string]*metrics, targets []target, diffs []string, took time.Duration) {
+	fmt.Printf("\nnix-image bench: %d rounds, %s; %d cores, %.1f GiB, Linux %s, %s\n", b.runs, took.Round(time.Second), m.Nproc, float64(m.MemoryBytes)/(1<<30), m.Kernel, m.Date)
+	fmt.Printf("packages: %s (add-one: +%s)\n\n", strings.Join(b.pkgs, " "), strings.Join(b.add1[len(b.pkgs):], " "))
+	rows := []struct {
+		key string
+		val func(*metrics) string
+	}{
+		{"cold_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdS) }},
+		{"nochange_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.NochangeS) }},
+		{"nochange_ops_executed", func(m *metrics) string { return strconv.Itoa(m.NochangeOpsExecuted) }},
+		{"add1_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.Add1S) }},
+		{"add1_new_bytes", func(m *metrics) string { return bytesStr(m.Add1NewBytes) }},
+		{"add1_reused_bytes_ratio", func(m *metrics) string { return fmt.Sprintf("%.4f", m.Add1ReusedBytesRatio) }},
+		{"layers", func(m *metrics) string { return strconv.Itoa(m.Layers) }},
+		{"image_bytes", func(m *metrics) string { return bytesStr(m.ImageBytes) }},
+		{"image_file_bytes", func(m *metrics) string { return bytesStr(m.ImageFileBytes) }},
+		{"closure_bytes", func(m *metrics) string { return bytesStr(m.ClosureBytes) }},
+		{"reproducible", func(m *metrics) string { return strconv.FormatBool(m.Reproducible) }},
+	}
+	fmt.Printf("| %-23s | %-20s | %-20s | %-20s |\n", "metric", "ours", "flat", "nixenv")
+	fmt.Printf("|%s|%s|%s|%s|\n", strings.Repeat("-", 25), strings.Repeat("-", 22), strings.Repeat("-", 22), strings.Repeat("-", 22))
+	for _, r := range rows {
+		fmt.Printf("| %-23s | %-20s | %-20s | %-20s |\n", r.key, r.val(res["ours"]), r.val(res["flat"]), r.val(res["nixenv"]))
+	}
+	fmt.Println()
+	for _, t := range targets {
+		verdict := "FAIL"
+		if t.Pass {
+			verdict = "PASS"
+		}
+		fmt.Printf("%s %s: %s\n", verdict, t.Name, t.Detail)
+	}
+	if len(diffs) > 0 {
+		fmt.Println("\nnot reproducible:")
+		for _, d := range diffs {
+			fmt.Println("  " + d)
+		}
+	}
+}
+
+func bytesStr(n int64) string {
+	return fmt.Sprintf("%d (%.1f MB)", n, float64(n)/1e6)
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func machineInfo() (machine, error) {
+	m := machine{Nproc: runtime.NumCPU(), Date: time.Now().UTC().Format(time.RFC3339)}
+	kernel, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return m, fmt.Errorf("reading the kernel release: %w", err)
+	}
+	m.Kernel = strings.TrimSpace(string(kernel))
+	meminfo, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return m, fmt.Errorf("reading /proc/meminfo: %w", err)
+	}
+	for _, line := range strings.Split(string(meminfo), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return m, fmt.Errorf("parsing MemTotal: %w", err)
+			}
+			m.MemoryBytes = kb * 1024
+		}
+	}
+	return m, nil
+}
+
+// repoRoot walks up from the working directory to the one holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod above %s", dir)
+		}
+	}
+}

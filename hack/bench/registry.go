@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+)
+
+// registry is a plain-HTTP client of the Distribution API (v2) of the
+// benchmark's registry: enough to read what a build pushed.
+type registry struct {
+	addr string // host:port
+}
+
+// descriptor, manifest and index are the parts of the OCI (and Docker v2)
+// manifest formats the benchmark reads.
+type descriptor struct {
+	MediaType string `json:"mediaType"`
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	Platform  *struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+	} `json:"platform,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+type manifest struct {
+	MediaType string       `json:"mediaType"`
+	Config    descriptor   `json:"config"`
+	Layers    []descriptor `json:"layers"`
+	Manifests []descriptor `json:"manifests"` // set for an index
+}
+
+const acceptManifests = "application/vnd.oci.image.manifest.v1+json, " +
+	"application/vnd.docker.distribution.manifest.v2+json, " +
+	"application/vnd.oci.image.index.v1+json, " +
+	"application/vnd.docker.distribution.manifest.list.v2+json"
+
+func (r registry) get(ctx context.Context, path, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.addr+"/v2/"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET /v2/%s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET /v2/%s: %s", path, resp.Status)
+	}
+	return resp, nil
+}
+
+func (r registry) getJSON(ctx context.Context, path, accept string, v any) ([]byte, error) {
+	resp, err := r.get(ctx, path, accept)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading /v2/%s: %w", path, err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return nil, fmt.Errorf("decoding /v2/%s: %w", path, err)
+	}
+	return body, nil
+}
+
+// image returns the digest of what repo:ref names (the index's digest when
+// it is an index, which is what a pull by tag resolves) and the image
+// manifest for linux/GOARCH.
+func (r registry) image(ctx context.Context, repo, ref string) (string, *manifest, error) {
+	var m manifest
+	body, err := r.getJSON(ctx, repo+"/manifests/"+ref, acceptManifests, &m)
+	if err != nil {
+		return "", nil, err
+	}
+	top := fmt.Sprintf("sha256:%x", sha256.Sum256(body))
+	for m.Manifests != nil {
+		var next *descriptor
+		for i, d := range m.Manifests {
+			if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+				continue
+			}
+			if d.Platform == nil || (d.Platform.OS == "linux" && d.Platform.Architecture == runtime.GOARCH) {
+				next = &m.Manifests[i]
+				break
+			}
+		}
+		if next == nil {
+			return "", nil, fmt.Errorf("%s:%s: no manifest for linux/%s", repo, ref, runtime.GOARCH)
+		}
+		m = manifest{}
+		if _, err := r.getJSON(ctx, repo+"/manifests/"+next.Digest, acceptManifests, &m); err != nil {
+			return "", nil, err
+		}
+	}
+	return top, &m, nil
+}
+
+// blob opens a blob of repo.
+func (r registry) blob(ctx context.Context, repo, digest string) (io.ReadCloser, error) {
+	resp, err := r.get(ctx, repo+"/blobs/"+digest, "")
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// layerDigests returns the digests of the layers of every manifest
+// the registry holds (every tag of every repository, every platform of an
+// index): the blobs a push finds already there.
+func (r registry) layerDigests(ctx context.Context) (map[string]bool, error) {
+	var cat struct {
+		Repositories []string `json:"repositories"`
+	}
+	if _, err := r.getJSON(ctx, "_catalog?n=1000", "", &cat); err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, repo := range cat.Repositories {
+		var tags struct {
+			Tags []string `json:"tags"`
+		}
+		if _, err := r.getJSON(ctx, repo+"/tags/list", "", &tags); err != nil {
+			return nil, err
+		}
+		for _, tag := range tags.Tags {
+			if err := r.collectLayers(ctx, repo, tag, have); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return have, nil
+}
+
+func (r registry) collectLayers(ctx context.Context, repo, ref string, have map[string]bool) error {
+	var m manifest
+	if _, err := r.getJSON(ctx, repo+"/manifests/"+ref, acceptManifests, &m); err != nil {
+		return err
+	}
+	for _, l := range m.Layers {
+		have[l.Digest] = true
+	}
+	for _, d := range m.Manifests {
+		if err := r.collectLayers(ctx, repo, d.Digest, have); err != nil {
+			return err
+		}
+	}
+	return nil
+}
