@@ -47,3 +47,11 @@ push-frontend:
 
 check-dockerfile:
 	hack/check-dockerfile.sh
+
+# Builds the same packages three ways (our frontend, a flat multi-stage
+# Dockerfile, FROM base + RUN nix-env) on a private stack and the offline
+# mirror; prints a table and writes bench/results.json. BENCH_RUNS rounds.
+.PHONY: bench
+BENCH_RUNS ?= 3
+bench: deps tools frontend
+	$(GO) run ./hack/bench -runs $(BENCH_RUNS)
