@@ -17,9 +17,9 @@ const (
 	sshStartScript    = "/etc/ssh/start-sshd"
 	sshHostKeyDir     = "/etc/ssh/host_keys"
 	sshAuthorizedKeys = "/etc/ssh/authorized_keys.d"
-	// SSHSecretID is the build secret whose content becomes root's
+	// sshSecretID is the build secret whose content becomes root's
 	// authorized_keys (--secret id=authorized_keys,src=FILE).
-	SSHSecretID = "authorized_keys"
+	sshSecretID = "authorized_keys"
 )
 
 // sshCmd is the ssh image's Cmd: the start script, run by the image's bash
@@ -53,7 +53,7 @@ func sshLayers(r *spec.Resolved, opt Options) []layer {
 	return []layer{{"nix-image: sshd configuration, /root/.ssh", st}}
 }
 
-// sshFiles returns the files of sshLayer, in a fixed order.
+// sshFiles returns the files of the ssh layer, in a fixed order.
 func sshFiles(r *spec.Resolved) []etcFile {
 	env := sessionEnv(r)
 	files := []etcFile{
@@ -150,10 +150,10 @@ func secretKeys(opt Options) llb.State {
 	run := llb.Scratch().Run(
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "authorized-keys"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddSecret(nixstep.AuthorizedKeysSecret, llb.SecretID(SSHSecretID), llb.SecretOptional),
+		llb.AddSecret(nixstep.AuthorizedKeysSecret, llb.SecretID(sshSecretID), llb.SecretOptional),
 		llb.Network(pb.NetMode_NONE),
 		llb.IgnoreCache,
-		llb.WithCustomName("[nix-image] authorized_keys from the build secret "+SSHSecretID),
+		llb.WithCustomName("[nix-image] authorized_keys from the build secret "+sshSecretID),
 	)
 	return run.AddMount(nixstep.OutDir, llb.Scratch())
 }
@@ -240,7 +240,7 @@ for f in /root/.ssh/authorized_keys /root/.ssh/authorized_keys2 ` + sshAuthorize
 	done <"$f"
 done
 if ((count == 0)); then
-	log "WARNING: no authorized key configured: nobody can log in. Pass -e AUTHORIZED_KEYS=\"\$(cat ~/.ssh/id_ed25519.pub)\", build with --secret id=` + SSHSecretID + `,src=FILE, or list images.ssh.authorizedKeys in nix-image.yaml"
+	log "WARNING: no authorized key configured: nobody can log in. Pass -e AUTHORIZED_KEYS=\"\$(cat ~/.ssh/id_ed25519.pub)\", build with --secret id=` + sshSecretID + `,src=FILE, or list images.ssh.authorizedKeys in nix-image.yaml"
 else
 	log "$count authorized key(s) for root"
 fi

@@ -139,8 +139,8 @@ func TestSSHLayers(t *testing.T) {
 			secret = m
 		}
 	}
-	if secret == nil || secret.Dest != nixstep.AuthorizedKeysSecret || secret.SecretOpt.ID != SSHSecretID || !secret.SecretOpt.Optional {
-		t.Errorf("secret mount = %+v, want the optional secret %s at %s", secret, SSHSecretID, nixstep.AuthorizedKeysSecret)
+	if secret == nil || secret.Dest != nixstep.AuthorizedKeysSecret || secret.SecretOpt.ID != sshSecretID || !secret.SecretOpt.Optional {
+		t.Errorf("secret mount = %+v, want the optional secret %s at %s", secret, sshSecretID, nixstep.AuthorizedKeysSecret)
 	}
 	ignored := false
 	for dgst, md := range llbDef.Metadata {
