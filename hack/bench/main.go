@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -79,8 +80,15 @@ type way struct {
 type round struct {
 	n    int
 	env  *testenv.Env
+	pid  int // the env's buildkitd
 	reg  registry
 	base string // the base image's ref
+}
+
+// timing is the cost of one build.
+type timing struct {
+	wall float64 // seconds
+	cpu  float64 // CPU seconds of buildkitd and its children (cpuSeconds)
 }
 
 type bench struct {
@@ -99,10 +107,14 @@ type bench struct {
 type sample struct {
 	Digest             string   `json:"digest"`
 	ColdS              float64  `json:"cold_s"`
+	ColdCPU            float64  `json:"cold_cpu_s"`
+	Load               float64  `json:"loadavg_after_cold"`
 	NochangeS          float64  `json:"nochange_s"`
+	NochangeCPU        float64  `json:"nochange_cpu_s"`
 	NochangeOps        int      `json:"nochange_ops_executed"`
 	NochangeOpNames    []string `json:"nochange_ops,omitempty"`
 	Add1S              float64  `json:"add1_s"`
+	Add1CPU            float64  `json:"add1_cpu_s"`
 	Add1NewBytes       int64    `json:"add1_new_bytes"`
 	Add1ReusedRatio    float64  `json:"add1_reused_bytes_ratio"`
 	Add1AllowanceBytes int64    `json:"add1_new_paths_and_system_layers_bytes"`
@@ -119,9 +131,12 @@ type sample struct {
 // metrics are a way's results: the keys of issue 5, plus image_file_bytes.
 type metrics struct {
 	ColdS                float64 `json:"cold_s"`
+	ColdCPU              float64 `json:"cold_cpu_s"`
 	NochangeS            float64 `json:"nochange_s"`
+	NochangeCPU          float64 `json:"nochange_cpu_s"`
 	NochangeOpsExecuted  int     `json:"nochange_ops_executed"`
 	Add1S                float64 `json:"add1_s"`
+	Add1CPU              float64 `json:"add1_cpu_s"`
 	Add1NewBytes         int64   `json:"add1_new_bytes"`
 	Add1ReusedBytesRatio float64 `json:"add1_reused_bytes_ratio"`
 	Layers               int     `json:"layers"`
@@ -141,7 +156,15 @@ type machine struct {
 	Nproc       int    `json:"nproc"`
 	MemoryBytes int64  `json:"memory"` // bytes (MemTotal)
 	Kernel      string `json:"kernel"`
-	Date        string `json:"date"`
+	Date        string `json:"date"` // when the run started
+	// The 1-minute load average when the run started and ended: other
+	// work on the machine slows the wall times (not the CPU times).
+	LoadavgStart float64 `json:"loadavg_start"`
+	LoadavgEnd   float64 `json:"loadavg_end"`
+	// Commit is the checked-out commit the frontend was built from;
+	// Modified lists the files that differed from it.
+	Commit   string   `json:"commit"`
+	Modified []string `json:"modified,omitempty"`
 }
 
 func (b *bench) main(ctx context.Context, out string) error {
@@ -158,6 +181,10 @@ func (b *bench) main(ctx context.Context, out string) error {
 	}
 	defer b.mirror.Close()
 	b.ways = b.defineWays()
+	mach, err := machineInfo(ctx, b.root)
+	if err != nil {
+		return err
+	}
 
 	started := time.Now()
 	samples := map[string][]*sample{}
@@ -187,10 +214,7 @@ func (b *bench) main(ctx context.Context, out string) error {
 		results[w.name] = summarize(samples[w.name])
 	}
 	targets := b.targets(results, samples["ours"])
-	mach, err := machineInfo()
-	if err != nil {
-		return err
-	}
+	mach.LoadavgEnd = loadavg()
 	b.print(mach, results, targets, reproDiffs, time.Since(started))
 
 	doc := map[string]any{
@@ -314,7 +338,11 @@ func (b *bench) round(ctx context.Context, n int) (_ map[string]*sample, retErr 
 			retErr = fmt.Errorf("stopping the stack: %w", err)
 		}
 	}()
-	r := &round{n: n, env: env, reg: registry{addr: env.RegistryAddr}, base: env.RegistryAddr + "/bench/base:latest"}
+	pid, err := daemonPID(env.Dir)
+	if err != nil {
+		return nil, err
+	}
+	r := &round{n: n, env: env, pid: pid, reg: registry{addr: env.RegistryAddr}, base: env.RegistryAddr + "/bench/base:latest"}
 	got := map[string]*sample{}
 	ref := func(w way, tag string) string { return env.RegistryAddr + "/bench/" + w.name + ":" + tag }
 
@@ -326,8 +354,8 @@ func (b *bench) round(ctx context.Context, n int) (_ map[string]*sample, retErr 
 		if err != nil {
 			return nil, fmt.Errorf("%s cold: %w", w.name, err)
 		}
-		got[w.name] = &sample{ColdS: d}
-		b.logf("round %d: %-6s cold      %6.1f s", n, w.name, d)
+		got[w.name] = &sample{ColdS: d.wall, ColdCPU: d.cpu, Load: loadavg()}
+		b.logf("round %d: %-6s cold      %6.1f s, %6.1f CPU s", n, w.name, d.wall, d.cpu)
 	}
 	for _, w := range b.ways {
 		if err := b.describe(ctx, r, w, got[w.name]); err != nil {
@@ -341,10 +369,10 @@ func (b *bench) round(ctx context.Context, n int) (_ map[string]*sample, retErr 
 			return nil, fmt.Errorf("%s no-change rebuild: %w", w.name, err)
 		}
 		s := got[w.name]
-		s.NochangeS = d
+		s.NochangeS, s.NochangeCPU = d.wall, d.cpu
 		s.NochangeOpNames = executedOps(vs)
 		s.NochangeOps = len(s.NochangeOpNames)
-		b.logf("round %d: %-6s no-change %6.1f s, %d ops executed", n, w.name, d, s.NochangeOps)
+		b.logf("round %d: %-6s no-change %6.1f s, %6.1f CPU s, %d ops executed", n, w.name, d.wall, d.cpu, s.NochangeOps)
 	}
 
 	for _, w := range b.ways {
@@ -394,13 +422,17 @@ func lastLine(s string) string {
 // (the Dockerfile frontend, which forwards a nix-image.yaml to the frontend
 // its `# syntax=` line names), pushing ref unless ref is "". It returns the
 // wall time of the build and push in seconds, and the build's vertices.
-func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref string, extra ...string) (float64, []*vertex, error) {
+func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref string, extra ...string) (timing, []*vertex, error) {
 	dir, err := os.MkdirTemp(b.tmp, w.name+"-")
 	if err != nil {
-		return 0, nil, err
+		return timing{}, nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, w.file), []byte(w.content(r, pkgs)), 0o644); err != nil {
-		return 0, nil, err
+		return timing{}, nil, err
+	}
+	cpu0, err := cpuSeconds(r.pid)
+	if err != nil {
+		return timing{}, nil, err
 	}
 	args := append([]string{"build",
 		"--frontend", "dockerfile.v0",
@@ -415,7 +447,12 @@ func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref s
 	args = append(args, extra...)
 	start := time.Now()
 	_, stderr, err := r.env.Buildctl(ctx, args...)
-	took := round2(time.Since(start).Seconds())
+	took := timing{wall: round2(time.Since(start).Seconds())}
+	cpu1, cerr := cpuSeconds(r.pid)
+	if cerr != nil {
+		return took, nil, cerr
+	}
+	took.cpu = round2(cpu1 - cpu0)
 	if err != nil {
 		var msgs []string
 		for _, line := range strings.Split(stderr, "\n") {
@@ -468,7 +505,7 @@ func (b *bench) addOne(ctx context.Context, r *round, w way, s *sample, oldRef, 
 	if err != nil {
 		return err
 	}
-	s.Add1S = d
+	s.Add1S, s.Add1CPU = d.wall, d.cpu
 	repo := "bench/" + w.name
 	_, oldM, err := r.reg.image(ctx, repo, strings.TrimPrefix(oldRef, r.env.RegistryAddr+"/"+repo+":"))
 	if err != nil {
@@ -516,7 +553,7 @@ func (b *bench) addOne(ctx context.Context, r *round, w way, s *sample, oldRef, 
 	if oldTotal > 0 {
 		s.Add1ReusedRatio = float64(reused) / float64(oldTotal)
 	}
-	b.logf("round %d: %-6s add-one   %6.1f s, %d new bytes, %.3f of the old bytes reused", r.n, w.name, d, s.Add1NewBytes, s.Add1ReusedRatio)
+	b.logf("round %d: %-6s add-one   %6.1f s, %6.1f CPU s, %d new bytes, %.3f of the old bytes reused", r.n, w.name, d.wall, d.cpu, s.Add1NewBytes, s.Add1ReusedRatio)
 	return nil
 }
 
@@ -543,9 +580,12 @@ func summarize(ss []*sample) *metrics {
 	}
 	return &metrics{
 		ColdS:                round2(f(func(s *sample) float64 { return s.ColdS })),
+		ColdCPU:              round2(f(func(s *sample) float64 { return s.ColdCPU })),
 		NochangeS:            round2(f(func(s *sample) float64 { return s.NochangeS })),
+		NochangeCPU:          round2(f(func(s *sample) float64 { return s.NochangeCPU })),
 		NochangeOpsExecuted:  int(i(func(s *sample) int64 { return int64(s.NochangeOps) })),
 		Add1S:                round2(f(func(s *sample) float64 { return s.Add1S })),
+		Add1CPU:              round2(f(func(s *sample) float64 { return s.Add1CPU })),
 		Add1NewBytes:         i(func(s *sample) int64 { return s.Add1NewBytes }),
 		Add1ReusedBytesRatio: round4(f(func(s *sample) float64 { return s.Add1ReusedRatio })),
 		Layers:               int(i(func(s *sample) int64 { return int64(s.Layers) })),
@@ -595,16 +635,25 @@ func digests(ss []*sample) string {
 }
 
 func (b *bench) print(m machine, res map[string]*metrics, targets []target, diffs []string, took time.Duration) {
-	fmt.Printf("\nnix-image bench: %d rounds, %s; %d cores, %.1f GiB, Linux %s, %s\n", b.runs, took.Round(time.Second), m.Nproc, float64(m.MemoryBytes)/(1<<30), m.Kernel, m.Date)
+	fmt.Printf("\nnix-image bench: %d rounds, %s; %d cores, %.1f GiB, Linux %s, %s, load %.1f -> %.1f\n",
+		b.runs, took.Round(time.Second), m.Nproc, float64(m.MemoryBytes)/(1<<30), m.Kernel, m.Date, m.LoadavgStart, m.LoadavgEnd)
+	fmt.Printf("commit %s", m.Commit)
+	if len(m.Modified) > 0 {
+		fmt.Printf(" with %d modified files (%s)", len(m.Modified), strings.Join(m.Modified, " "))
+	}
+	fmt.Println()
 	fmt.Printf("packages: %s (add-one: +%s)\n\n", strings.Join(b.pkgs, " "), strings.Join(b.add1[len(b.pkgs):], " "))
 	rows := []struct {
 		key string
 		val func(*metrics) string
 	}{
 		{"cold_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdS) }},
+		{"cold_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdCPU) }},
 		{"nochange_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.NochangeS) }},
+		{"nochange_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.NochangeCPU) }},
 		{"nochange_ops_executed", func(m *metrics) string { return strconv.Itoa(m.NochangeOpsExecuted) }},
 		{"add1_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.Add1S) }},
+		{"add1_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.Add1CPU) }},
 		{"add1_new_bytes", func(m *metrics) string { return bytesStr(m.Add1NewBytes) }},
 		{"add1_reused_bytes_ratio", func(m *metrics) string { return fmt.Sprintf("%.4f", m.Add1ReusedBytesRatio) }},
 		{"layers", func(m *metrics) string { return strconv.Itoa(m.Layers) }},
@@ -645,8 +694,22 @@ func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func machineInfo() (machine, error) {
-	m := machine{Nproc: runtime.NumCPU(), Date: time.Now().UTC().Format(time.RFC3339)}
+func machineInfo(ctx context.Context, root string) (machine, error) {
+	m := machine{Nproc: runtime.NumCPU(), Date: time.Now().UTC().Format(time.RFC3339), LoadavgStart: loadavg()}
+	commit, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return m, fmt.Errorf("git rev-parse HEAD: %w", err)
+	}
+	m.Commit = strings.TrimSpace(string(commit))
+	status, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
+	if err != nil {
+		return m, fmt.Errorf("git status: %w", err)
+	}
+	for _, line := range strings.Split(strings.TrimRight(string(status), "\n"), "\n") {
+		if len(line) > 3 {
+			m.Modified = append(m.Modified, line[3:])
+		}
+	}
 	kernel, err := os.ReadFile("/proc/sys/kernel/osrelease")
 	if err != nil {
 		return m, fmt.Errorf("reading the kernel release: %w", err)
