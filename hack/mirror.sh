@@ -100,14 +100,15 @@ if [[ ! -f $work/cache-key.sec ]]; then
 fi
 
 # 1. The package set: our expressions, the generated manifest, busybox.
-install -m 0644 "$gen/nixpkgs/default.nix" "$gen/nixpkgs/builder.sh" "$stage/nixpkgs/"
+install -m 0644 "$gen/nixpkgs/default.nix" "$gen/nixpkgs/builder.sh" "$gen/nixpkgs/stdenv-setup.sh" "$stage/nixpkgs/"
 install -m 0755 /bin/busybox "$stage/nixpkgs/bootstrap/bin/busybox"
 /usr/bin/python3 "$gen/gen.py" "$stage/nixpkgs/manifest.nix" "$work/sandbox-paths"
 chmod 0644 "$stage/nixpkgs/manifest.nix"
-# attribute=out path, one a line (the top-level packages of the set)
+# attribute=out path, one a line (the top-level derivations of the set)
 mapfile -t out_paths < <(nix-instantiate "${nixs[@]}" --eval --strict --json --readonly-mode -E "
-	builtins.attrValues (builtins.mapAttrs (n: p: n + \"=\" + p.outPath)
-		(removeAttrs (import $stage/nixpkgs { }) [ \"glibc\" \"libraries\" \"system\" ]))" |
+	let pkgs = import $stage/nixpkgs { }; in
+	map (n: n + \"=\" + pkgs.\${n}.outPath)
+		(builtins.filter (n: n != \"glibc\" && (pkgs.\${n}.type or null) == \"derivation\") (builtins.attrNames pkgs))" |
 	/usr/bin/python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)))')
 attrs=("${out_paths[@]%%=*}")
 outs=("${out_paths[@]#*=}")

@@ -51,7 +51,36 @@ let
     manifest.packages;
 
   aliases = builtins.mapAttrs (_: target: packages.${target}) manifest.aliases;
+
+  # A small stdenv made of the set's own programs (see stdenv-setup.sh).
+  # Derivations made with it build anywhere, with no host files.
+  initialPath = with packages; [ coreutils findutils gnugrep gnused gnutar gzip xz bash ];
+  stdenv = derivation {
+    name = "stdenv-offline-1";
+    pname = "stdenv-offline";
+    version = "1";
+    inherit system;
+    builder = busybox;
+    args = [ "sh" "-ec" ''"$builder" mkdir "$out"; "$builder" sed -e "s|@initialPath@|$initialPath|" -e "s|@shell@|$shell|" "$setup" >"$out/setup"'' ];
+    setup = ./stdenv-setup.sh;
+    shell = "${packages.bash}/bin/bash";
+    inherit initialPath;
+  } // {
+    mkDerivation = { name ? "${attrs.pname}-${attrs.version}", ... }@attrs:
+      derivation ({
+        inherit system stdenv;
+        builder = "${packages.bash}/bin/bash";
+        args = [ "-ec" "source $stdenv/setup; genericBuild" ];
+      } // removeAttrs attrs [ "pname" "version" "meta" "passthru" ] // { inherit name; });
+  };
+  runCommand = name: env: buildCommand: stdenv.mkDerivation ({ inherit name buildCommand; } // env);
+  writeText = name: text: runCommand name { inherit text; passAsFile = [ "text" ]; } ''cp "$textPath" "$out"'';
+
+  pkgs = packages // aliases // {
+    inherit glibc libraries system stdenv runCommand writeText pkgs;
+    runCommandLocal = runCommand;
+    # nix-shell -p uses runCommandCC when there is one; there is no compiler.
+    runCommandCC = runCommand;
+  };
 in
-packages // aliases // {
-  inherit glibc libraries system;
-}
+pkgs
