@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
+	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,11 +12,11 @@ import (
 )
 
 // TestSharedCache shares the build cache between builders through a
-// registry, as CI runners or a team do: a build exports its cache with
-// `--cache-to type=registry,...,mode=max`; a second buildkitd with an
-// empty root (another machine) builds the same spec with `--cache-from`
-// and runs no Nix step (no unpack, realise, layer copy), and gives the
-// same image.
+// registry, as CI runners or a team do, with the README's two commands:
+// a build exports its cache with `--cache-to type=registry,...,mode=max`
+// and pushes the image; a second buildkitd with an empty root (another
+// machine) builds the same spec with `--cache-from`, runs no Nix step (no
+// unpack, realise, layer copy) and pushes the same image.
 func TestSharedCache(t *testing.T) {
 	e := testenv.Need(t, env)
 	m := needMirror(t)
@@ -26,27 +28,30 @@ func TestSharedCache(t *testing.T) {
 	}
 	defer other.Stop()
 
-	// The spec names the first stack's frontend image and the cache lives
-	// in its registry: the second daemon reaches both over plain HTTP on
-	// the loopback (BuildKit does so for 127.0.0.1 without configuration).
+	// The spec names the first stack's frontend image, and image and cache
+	// go to its registry: the second daemon reaches both over plain HTTP
+	// on the loopback (BuildKit does so for 127.0.0.1 without
+	// configuration), as another machine reaches a shared registry.
 	dir := e.SpecContext(t, minimalSpec+"packages: [jq]\n", nil)
-	cache := e.RegistryAddr + "/nix-image/cache:shared"
-	build := func(b *testenv.Env, cacheFlag string) (ociInfo, *testenv.BuildResult) {
+	repo := "shared/nix"
+	cmds := readmeCommands(t, "Sharing the cache between builders", e.RegistryAddr+"/"+repo)
+	if len(cmds) != 2 || !strings.Contains(strings.Join(cmds[0], " "), "--cache-to") || !strings.Contains(strings.Join(cmds[1], " "), "--cache-from") {
+		t.Fatalf("README: want a --cache-to and a --cache-from command, got %q", cmds)
+	}
+	build := func(b *testenv.Env, cmd []string) (string, *testenv.BuildResult) {
 		t.Helper()
-		out := filepath.Join(t.TempDir(), "image.oci.tar")
-		args := append([]string{"build", "-f", testenv.SpecFile, "-o", "type=oci,dest=" + out, cacheFlag}, buildxMirrorArgs(m)...)
-		res, err := b.BuildxJSON(ctx, dir, append(args, ".")...)
+		res, err := b.BuildxJSON(ctx, dir, withArgs(cmd, buildxMirrorArgs(m)...)...)
 		if err != nil {
-			t.Fatalf("docker buildx build %s: %v", cacheFlag, err)
+			t.Fatalf("docker buildx %s: %v", strings.Join(cmd, " "), err)
 		}
-		return inspectOCI(t, out, "amd64"), res
+		return registryImage(t, e.RegistryAddr, repo, "latest", "amd64"), res
 	}
 
-	first, res := build(e, "--cache-to=type=registry,ref="+cache+",mode=max")
+	first, res := build(e, cmds[0])
 	if len(res.Progress.Find("[nix-image] realise ")) == 0 {
 		t.Fatalf("no realise step in the first build: %v", vertexNames(res.Progress.Vertices))
 	}
-	second, res := build(other, "--cache-from=type=registry,ref="+cache)
+	second, res := build(other, cmds[1])
 	steps := 0
 	for _, v := range res.Progress.Vertices {
 		if !isStep(v.Name) {
@@ -60,7 +65,54 @@ func TestSharedCache(t *testing.T) {
 	if steps == 0 {
 		t.Errorf("the build with the shared cache reported no Nix step at all: %v", vertexNames(res.Progress.Vertices))
 	}
-	if first.Manifest != second.Manifest {
-		t.Errorf("image digests differ: %s on the first builder, %s with its cache on the second", first.Manifest, second.Manifest)
+	if first != second {
+		t.Errorf("image digests differ: %s from the first builder, %s from the second with the shared cache", first, second)
 	}
+}
+
+// registryImage returns the digest of the linux/arch image manifest that
+// repo:tag names in the registry at addr (an index with attestations, as
+// buildx pushes, or a single manifest).
+func registryImage(t *testing.T, addr, repo, tag, arch string) string {
+	t.Helper()
+	url := "http://" + addr + "/v2/" + repo + "/manifests/" + tag
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", strings.Join([]string{
+		"application/vnd.oci.image.index.v1+json",
+		"application/vnd.docker.distribution.manifest.list.v2+json",
+		"application/vnd.oci.image.manifest.v1+json",
+		"application/vnd.docker.distribution.manifest.v2+json",
+	}, ", "))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	var idx struct {
+		Manifests []struct {
+			Digest   string `json:"digest"`
+			Platform struct {
+				Architecture string `json:"architecture"`
+			} `json:"platform"`
+		} `json:"manifests"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&idx); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	if len(idx.Manifests) == 0 {
+		return resp.Header.Get("Docker-Content-Digest")
+	}
+	for _, d := range idx.Manifests {
+		if d.Platform.Architecture == arch {
+			return d.Digest
+		}
+	}
+	t.Fatalf("%s: no %s image in %+v", url, arch, idx.Manifests)
+	return ""
 }
