@@ -124,6 +124,9 @@ type sample struct {
 	ImageFileBytes     int64    `json:"image_file_bytes"`
 	ClosureBytes       int64    `json:"closure_bytes"`
 	LocalPaths         []string `json:"closure_paths_not_in_cache,omitempty"`
+	// ColdSteps are the longest steps of the cold build, where its time
+	// went.
+	ColdSteps []step `json:"cold_slowest_steps"`
 
 	info *imageInfo // the cold image, for the reproducibility diff
 }
@@ -227,7 +230,7 @@ func (b *bench) main(ctx context.Context, out string) error {
 		"runs":            b.runs,
 		"total_s":         round2(time.Since(started).Seconds()),
 		"targets":         targets,
-		"reproduce_diffs": reproDiffs,
+		"not_reproducible": reproDiffs,
 		"samples":         samples,
 	}
 	for name, m := range results {
@@ -350,11 +353,11 @@ func (b *bench) round(ctx context.Context, n int) (_ map[string]*sample, retErr 
 		return nil, err
 	}
 	for _, w := range b.ways {
-		d, _, err := b.build(ctx, r, w, b.pkgs, ref(w, "v1"))
+		d, vs, err := b.build(ctx, r, w, b.pkgs, ref(w, "v1"))
 		if err != nil {
 			return nil, fmt.Errorf("%s cold: %w", w.name, err)
 		}
-		got[w.name] = &sample{ColdS: d.wall, ColdCPU: d.cpu, Load: loadavg()}
+		got[w.name] = &sample{ColdS: d.wall, ColdCPU: d.cpu, Load: loadavg(), ColdSteps: slowest(vs, 6)}
 		b.logf("round %d: %-6s cold      %6.1f s, %6.1f CPU s", n, w.name, d.wall, d.cpu)
 	}
 	for _, w := range b.ways {

@@ -125,3 +125,22 @@ func everyBuild(name string) bool {
 	}
 	return false
 }
+
+// step is a vertex that ran and how long it took (first start to last
+// completion; steps overlap).
+type step struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"s"`
+}
+
+// slowest returns the n vertices that ran longest.
+func slowest(vs []*vertex, n int) []step {
+	var steps []step
+	for _, v := range vs {
+		if v.ran() && !v.first.IsZero() {
+			steps = append(steps, step{v.name, round2(v.last.Sub(v.first).Seconds())})
+		}
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Seconds > steps[j].Seconds })
+	return steps[:min(n, len(steps))]
+}
