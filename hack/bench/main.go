@@ -227,11 +227,11 @@ func (b *bench) main(ctx context.Context, out string) error {
 			"add1_packages": b.add1,
 			"base":          "the nix-image.yaml of ours with no packages (system profile only)",
 		},
-		"runs":            b.runs,
-		"total_s":         round2(time.Since(started).Seconds()),
-		"targets":         targets,
+		"runs":             b.runs,
+		"total_s":          round2(time.Since(started).Seconds()),
+		"targets":          targets,
 		"not_reproducible": reproDiffs,
-		"samples":         samples,
+		"samples":          samples,
 	}
 	for name, m := range results {
 		doc[name] = m
