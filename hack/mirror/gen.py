@@ -192,6 +192,16 @@ PACKAGES = {
         man=["man-db"],
     ),
     "sqlite": dict(deb="sqlite3", files=deb_bins("sqlite", ["sqlite3"]), man=["sqlite3"]),
+    # Terminal descriptions for libtinfo (bash, less, vim, top). Debian's
+    # libtinfo looks in /usr/share/terminfo and friends: an image points
+    # TERMINFO_DIRS at this share/terminfo.
+    "ncurses": dict(
+        deb="ncurses-bin",
+        files=deb_bins("ncurses", ["clear", "infocmp", "tabs", "tic", "toe", "tput", "tset"]),
+        links=[("tset", "bin/reset"), ("tic", "bin/captoinfo"), ("tic", "bin/infotocap")],
+        trees=[("/lib/terminfo", "share/terminfo"), ("/usr/share/terminfo", "share/terminfo")],
+        man=["ncurses-bin"],
+    ),
 }
 ALIASES = {"bashInteractive": "bash"}
 
@@ -343,6 +353,9 @@ def main():
             entries.append((kind_of(real), real, dst))
         for src, dst in spec.get("trees", []):
             walk_tree(src, dst, entries)
+        # Trees merged into one directory: the first one listed wins.
+        seen = set()
+        entries = [e for e in entries if not (e[2] in seen or seen.add(e[2]))]
         for src, dst in man_pages(by_pkg, spec.get("man", [])):
             entries.append(("file", src, dst))
         for target, dst in spec.get("links", []):
