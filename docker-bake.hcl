@@ -1,15 +1,30 @@
-// Builds the frontend image, the one a nix-image.yaml names in its
-// `# syntax=` line.
+// docker buildx bake: the frontend image, and the example images built with
+// the frontend of this same bake.
 //
-//   docker buildx bake --push                          # FRONTEND_IMAGE, linux/amd64 + linux/arm64
-//   FRONTEND_IMAGE=ghcr.io/me/frontend:v1 docker buildx bake --push
-//   docker buildx bake prebuilt --push                 # packs bin/nix-image-frontend (make frontend)
+//   docker buildx bake                                  # frontend + example-default + example-ssh, no registry
+//   docker buildx bake example-ssh                      # one example (builds the frontend too)
+//   docker buildx bake frontend --push                  # FRONTEND_IMAGE, linux/amd64 + linux/arm64
+//   FRONTEND_IMAGE=ghcr.io/me/frontend:v1 docker buildx bake frontend --push
+//   docker buildx bake prebuilt --push                  # packs bin/nix-image-frontend (make frontend)
 //
 // The `frontend` target compiles inside golang:<GO_VERSION>-bookworm and
 // cross-compiles for every platform (no emulation).
+//
+// The example images get the frontend as the named context
+// `nix-image-frontend`, selected with the BUILDKIT_SYNTAX build arg, which
+// overrides their `# syntax=` line. To use a published frontend instead:
+//
+//   FRONTEND_CONTEXT=docker-image://ghcr.io/nix-image/frontend:v1 docker buildx bake example-default
+//
+// (The example targets are not called `default` and `ssh`: a target named
+// like the `default` group could not be built on its own.)
 
 variable "FRONTEND_IMAGE" {
   default = "127.0.0.1:5000/nix-image/frontend:dev"
+}
+
+variable "FRONTEND_CONTEXT" {
+  default = "target:frontend"
 }
 
 variable "GO_VERSION" {
@@ -17,7 +32,11 @@ variable "GO_VERSION" {
 }
 
 group "default" {
-  targets = ["frontend"]
+  targets = ["frontend", "example-default", "example-ssh"]
+}
+
+group "examples" {
+  targets = ["example-default", "example-ssh"]
 }
 
 target "frontend" {
@@ -37,4 +56,28 @@ target "prebuilt" {
   dockerfile = "Dockerfile"
   target     = "prebuilt"
   tags       = [FRONTEND_IMAGE]
+}
+
+target "_nix-image" {
+  context = "."
+  contexts = {
+    nix-image-frontend = FRONTEND_CONTEXT
+  }
+  args = {
+    BUILDKIT_SYNTAX = "nix-image-frontend"
+  }
+}
+
+// examples/default/nix-image.yaml, target default.
+target "example-default" {
+  inherits   = ["_nix-image"]
+  dockerfile = "examples/default/nix-image.yaml"
+  target     = "default"
+}
+
+// examples/ssh/nix-image.yaml, target ssh.
+target "example-ssh" {
+  inherits   = ["_nix-image"]
+  dockerfile = "examples/ssh/nix-image.yaml"
+  target     = "ssh"
 }

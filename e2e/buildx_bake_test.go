@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nix-image/nix-image/internal/mirror"
+	"github.com/nix-image/nix-image/internal/testenv"
+)
+
+// bakeExamples are the example targets of the repository's
+// docker-bake.hcl, with what their images must hold.
+var bakeExamples = []struct {
+	target string
+	ports  []string
+}{
+	{"example-default", nil},
+	{"example-ssh", []string{"22/tcp"}},
+}
+
+// bakeArgs are the `docker buildx bake` flags that point the example
+// targets at the mirror and export each image to dir/TARGET.oci.tar.
+func bakeArgs(m *mirror.Mirror, dir string) []string {
+	// Bake asks before writing outside its directory.
+	args := []string{"--allow", "fs.write=" + dir}
+	for _, k := range mirror.ArgNames {
+		args = append(args, "--set", "example-*.args."+k+"="+m.Args()[k])
+	}
+	for _, x := range bakeExamples {
+		args = append(args, "--set", x.target+".output=type=oci,dest="+filepath.Join(dir, x.target+".oci.tar"))
+	}
+	return args
+}
+
+// TestBuildxBake runs the repository's docker-bake.hcl as a user would:
+// first the default group, which builds the frontend and the two example
+// images with it in one bake, without any registry; then the examples
+// alone with FRONTEND_CONTEXT naming the frontend pushed to the registry.
+// Both give the same images.
+func TestBuildxBake(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+
+	before := registryCatalog(t, e)
+	local := t.TempDir()
+	// No golang image can be pulled here: the frontend target packs the
+	// host's binary (stage prebuilt) instead of compiling it; everything
+	// else is the file as users run it.
+	args := append([]string{"bake", "--set", "frontend.target=prebuilt"}, bakeArgs(m, local)...)
+	res, err := e.BuildxJSON(ctx, e.Root, args...)
+	if err != nil {
+		t.Fatalf("docker buildx bake: %v", err)
+	}
+	if len(res.Progress.Find("COPY bin/nix-image-frontend")) == 0 {
+		t.Errorf("the bake did not build the frontend image: %v", vertexNames(res.Progress.Vertices))
+	}
+	// BUILDKIT_SYNTAX=nix-image-frontend names no image that could be
+	// pulled here: the examples' builds can only run through the named
+	// context, the frontend target of this bake. (Bake prefixes each
+	// target's vertex names: "[example-ssh nix-image] realise ...".)
+	for _, x := range bakeExamples {
+		if len(res.Progress.Find("["+x.target+" nix-image] realise ")) == 0 {
+			t.Errorf("%s: no realise step of the frontend: %v", x.target, vertexNames(res.Progress.Vertices))
+		}
+	}
+	for _, v := range res.Progress.Vertices {
+		if strings.Contains(v.Name, e.RegistryAddr) {
+			t.Errorf("the bake used the registry: %s", v.Name)
+		}
+	}
+	if after := registryCatalog(t, e); !slices.Equal(before, after) {
+		t.Errorf("the bake changed the registry: repositories %v, then %v", before, after)
+	}
+	images := map[string]ociInfo{}
+	for _, x := range bakeExamples {
+		out := filepath.Join(local, x.target+".oci.tar")
+		img := inspectOCI(t, out, "amd64")
+		images[x.target] = img
+		var ports []string
+		for p := range img.Config.Config.ExposedPorts {
+			ports = append(ports, p)
+		}
+		if !slices.Equal(ports, x.ports) {
+			t.Errorf("%s: ExposedPorts %v, want %v", x.target, ports, x.ports)
+		}
+		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: out, Args: []string{"/bin/sh", "-c", "nix --version"}})
+		if err != nil || !strings.Contains(stdout, "nix (Nix) "+m.Vars["NIX_VERSION"]) {
+			t.Errorf("%s: nix --version: %q, %v\n%s", x.target, stdout, err, stderr)
+		}
+	}
+
+	t.Run("via the registry", func(t *testing.T) {
+		ref := e.RegistryAddr + "/nix-image/frontend:bake-examples"
+		if _, err := e.BuildxJSON(ctx, e.Root, "bake", "prebuilt", "--set", "prebuilt.tags="+ref, "--push"); err != nil {
+			t.Fatalf("pushing the frontend with bake: %v", err)
+		}
+		t.Setenv("FRONTEND_CONTEXT", "docker-image://"+ref)
+		dir := t.TempDir()
+		res, err := e.BuildxJSON(ctx, e.Root, append([]string{"bake", "examples"}, bakeArgs(m, dir)...)...)
+		if err != nil {
+			t.Fatalf("docker buildx bake examples: %v", err)
+		}
+		if len(res.Progress.Find(ref)) == 0 {
+			t.Errorf("the frontend was not taken from %s: %v", ref, vertexNames(res.Progress.Vertices))
+		}
+		if len(res.Progress.Find("COPY bin/nix-image-frontend")) != 0 {
+			t.Errorf("the bake built the frontend although FRONTEND_CONTEXT names the registry's")
+		}
+		for _, x := range bakeExamples {
+			img := inspectOCI(t, filepath.Join(dir, x.target+".oci.tar"), "amd64")
+			if want := images[x.target].Manifest; img.Manifest != want {
+				t.Errorf("%s: image %s, want %s as with the frontend built in the bake", x.target, img.Manifest, want)
+			}
+		}
+	})
+}
+
+// registryCatalog lists the repositories of the test registry.
+func registryCatalog(t *testing.T, e *testenv.Env) []string {
+	t.Helper()
+	var c struct {
+		Repositories []string `json:"repositories"`
+	}
+	getJSON(t, "http://"+e.RegistryAddr+"/v2/_catalog", &c)
+	slices.Sort(c.Repositories)
+	return c.Repositories
+}
+
+// TestBakeExample runs examples/bake/docker-bake.hcl, the file users copy
+// next to their nix-image.yaml, with the README's command: both images and
+// both caches land in the registry.
+func TestBakeExample(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	dir := e.SpecContext(t, minimalSpec, map[string]string{
+		"docker-bake.hcl": readFile(t, "../examples/bake/docker-bake.hcl"),
+	})
+	t.Setenv("IMAGE", e.RegistryAddr+"/bake/nix")
+	t.Setenv("TAG", "v1")
+	args := []string{"bake", "--push"}
+	for _, k := range mirror.ArgNames {
+		args = append(args, "--set", "*.args."+k+"="+m.Args()[k])
+	}
+	if _, err := e.BuildxJSON(ctx, dir, args...); err != nil {
+		t.Fatalf("docker buildx bake --push: %v", err)
+	}
+	var tags struct {
+		Tags []string `json:"tags"`
+	}
+	getJSON(t, "http://"+e.RegistryAddr+"/v2/bake/nix/tags/list", &tags)
+	slices.Sort(tags.Tags)
+	if want := []string{"cache", "cache-ssh", "v1", "v1-ssh"}; !slices.Equal(tags.Tags, want) {
+		t.Errorf("registry tags %v, want %v", tags.Tags, want)
+	}
+}
