@@ -11,32 +11,47 @@ import (
 	"github.com/nix-image/nix-image/internal/testenv"
 )
 
-// TestBuildxNamedContexts builds air-gapped: the Nix release and nixpkgs
-// come as named contexts (`--build-context nix=DIR nixpkgs=DIR`, each a
-// directory holding the tarball a user copied over), so nothing is
-// downloaded; only the substituters point at the mirror's binary cache.
+// TestBuildxNamedContexts runs the README's air-gapped build: the Nix
+// release and nixpkgs come as named contexts (`--build-context nix=DIR
+// nixpkgs=DIR`, each a directory holding the tarball a user copied over),
+// so nothing is downloaded; only the substituters point at the mirror's
+// binary cache.
 func TestBuildxNamedContexts(t *testing.T) {
 	e := testenv.Need(t, env)
 	m := needMirror(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
-	nixDir, nixpkgsDir := t.TempDir(), t.TempDir()
-	copyFile(t, filepath.Join(m.Dir, m.Vars["NIX_TARBALL"]), filepath.Join(nixDir, filepath.Base(m.Vars["NIX_TARBALL"])))
-	copyFile(t, filepath.Join(m.Dir, m.Vars["NIXPKGS_TARBALL"]), filepath.Join(nixpkgsDir, "nixpkgs.tar.gz"))
-
 	// The spec's pins name a Nix release and a nixpkgs that cannot be
 	// downloaded here: the contexts replace them.
 	dir := e.SpecContext(t, minimalSpec+"packages: [hello]\n", nil)
+	for _, d := range []string{"nix-release", "nixpkgs"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(t, filepath.Join(m.Dir, m.Vars["NIX_TARBALL"]), filepath.Join(dir, "nix-release", filepath.Base(m.Vars["NIX_TARBALL"])))
+	copyFile(t, filepath.Join(m.Dir, m.Vars["NIXPKGS_TARBALL"]), filepath.Join(dir, "nixpkgs", "nixpkgs.tar.gz"))
+
+	cmds := readmeCommands(t, "Air-gapped: named contexts and a binary cache mirror", "")
+	if len(cmds) != 1 {
+		t.Fatalf("README: want one command, got %q", cmds)
+	}
+	cmd := cmds[0]
+	for i, f := range cmd {
+		for _, k := range []string{"SUBSTITUTERS", "TRUSTED_PUBLIC_KEYS"} {
+			if strings.HasPrefix(f, k+"=") {
+				cmd[i] = k + "=" + m.Args()[k]
+			}
+		}
+	}
 	out := filepath.Join(t.TempDir(), "image.oci.tar")
-	res, err := e.BuildxJSON(ctx, dir, "build", "-f", testenv.SpecFile,
-		"--build-context", "nix="+nixDir,
-		"--build-context", "nixpkgs="+nixpkgsDir,
-		"--build-arg", "SUBSTITUTERS="+m.Args()["SUBSTITUTERS"],
-		"--build-arg", "TRUSTED_PUBLIC_KEYS="+m.Args()["TRUSTED_PUBLIC_KEYS"],
-		"-o", "type=oci,dest="+out, ".")
+	res, err := e.BuildxJSON(ctx, dir, withArgs(cmd, "-o", "type=oci,dest="+out)...)
 	if err != nil {
 		t.Fatalf("docker buildx build with named contexts: %v", err)
+	}
+	if len(res.Progress.Find("[nix-image] realise ")) == 0 {
+		t.Errorf("no realise step: %v", vertexNames(res.Progress.Vertices))
 	}
 	for _, v := range res.Progress.Vertices {
 		if strings.Contains(v.Name, "https://") || strings.Contains(v.Name, m.URL+"/nix") {

@@ -28,9 +28,13 @@ func TestWorkflowsLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	actionlint := filepath.Join(root, "bin", "actionlint")
+	if _, err := os.Stat(actionlint); err != nil {
+		t.Fatalf("%s missing (run `make tools`): %v", actionlint, err)
+	}
 	for _, wf := range workflows {
 		t.Run(wf, func(t *testing.T) {
-			cmd := exec.Command(filepath.Join(root, "bin", "actionlint"), wf)
+			cmd := exec.Command(actionlint, wf)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("actionlint %s: %v\n%s", wf, err, out)
