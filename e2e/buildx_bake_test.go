@@ -86,6 +86,7 @@ func TestBuildxBake(t *testing.T) {
 		for p := range img.Config.Config.ExposedPorts {
 			ports = append(ports, p)
 		}
+		slices.Sort(ports)
 		if !slices.Equal(ports, x.ports) {
 			t.Errorf("%s: ExposedPorts %v, want %v", x.target, ports, x.ports)
 		}

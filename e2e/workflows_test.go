@@ -161,6 +161,15 @@ func TestExampleWorkflow(t *testing.T) {
 			t.Errorf("step %d did not push %s: tags %v", i+1, ref, tags.Tags)
 		}
 	}
+	// One cache per scope, as the Actions cache would hold.
+	var caches struct {
+		Tags []string `json:"tags"`
+	}
+	getJSON(t, "http://"+e.RegistryAddr+"/v2/example/cache/tags/list", &caches)
+	slices.Sort(caches.Tags)
+	if want := []string{"nix-image", "nix-image-ssh"}; !slices.Equal(caches.Tags, want) {
+		t.Errorf("caches written: %v, want %v", caches.Tags, want)
+	}
 }
 
 // TestReadmeSnippets checks that the README quotes the files the tests
