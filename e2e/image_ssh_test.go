@@ -210,6 +210,32 @@ exec "$@"`
 		}
 	})
 
+	t.Run("rebuild", func(t *testing.T) {
+		// BuildKit does not key the cache on a secret's content, so the
+		// build secret step runs in every build: the same secret must give
+		// the same image, a changed one (a key removed) a new image.
+		rebuild := func(name, secret string) string {
+			out := filepath.Join(work, name+".oci.tar")
+			args := append(m.BuildctlOpts(), "--opt", "target=ssh", "--secret", "id=authorized_keys,src="+secret, "--output", "type=oci,dest="+out)
+			res, err := e.BuildSpec(ctx, dir, args...)
+			if err != nil {
+				t.Fatalf("rebuild: %v\n%s", err, res.Stderr)
+			}
+			t.Logf("%s: executed %v", name, vertexNames(res.Progress.ExecutedSteps("")))
+			return ociIndexJSON(t, out)
+		}
+		if a, b := ociIndexJSON(t, image), rebuild("same-secret", secret); a != b {
+			t.Errorf("the same secret gives a different image:\n%s\n%s", a, b)
+		}
+		changed := filepath.Join(work, "authorized_keys_changed")
+		if err := writeFile(changed, envKey.pub+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := ociIndexJSON(t, image), rebuild("changed-secret", changed); a == b {
+			t.Error("a changed secret gives the same image: the old key stays")
+		}
+	})
+
 	t.Run("private key as build secret refused", func(t *testing.T) {
 		bad := filepath.Join(work, "private_as_secret")
 		if err := writeFile(bad, readFile(t, strangerKey.file)); err != nil {
@@ -221,7 +247,7 @@ exec "$@"`
 			t.Fatal("the build took a private key as authorized_keys")
 		}
 		// The step's own message is in its log, the error names the step.
-		if out := res.Progress.Output("authorized_keys from the build secret"); !strings.Contains(out, "holds a private key") {
+		if out := res.Progress.Output("read the build secret"); !strings.Contains(out, "holds a private key") {
 			t.Errorf("the step does not say why:\n%s\n%s", out, res.Stderr)
 		}
 	})
@@ -347,6 +373,31 @@ func checkNoPrivateKeys(t *testing.T, image string) {
 		t.Fatalf("scanned %d layers and %d files: not an image", layers, files)
 	}
 	t.Logf("scanned %d files in %d layers; store binaries that mention PRIVATE KEY: %s", files, layers, strings.Join(mentions, " "))
+}
+
+// ociIndexJSON returns the index.json of an OCI tar: it names the
+// manifest by digest, so equal indexes mean equal images.
+func ociIndexJSON(t *testing.T, image string) string {
+	t.Helper()
+	f, err := os.Open(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no index.json in %s: %v", image, err)
+		}
+		if hdr.Name == "index.json" {
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(data)
+		}
+	}
 }
 
 // sshKey is a key pair the test made.

@@ -18,10 +18,14 @@ const (
 	ContextNixpkgs = "nixpkgs"
 )
 
-// loadInputs resolves what llbgen needs from the daemon: the named
-// contexts and, for a spec that pins Nix by version only, the release
-// tarball's sha256 from the official install script.
+// loadInputs resolves what llbgen needs from the daemon: the ssh image's
+// build secret, the named contexts and, for a spec that pins Nix by
+// version only, the release tarball's sha256 from the official install
+// script.
 func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, r *spec.Resolved, opt *llbgen.Options) error {
+	if err := loadAuthorizedKeys(ctx, c, bc, r, opt); err != nil {
+		return err
+	}
 	var err error
 	if opt.NixContext, err = namedContext(ctx, bc, ContextNix, opt); err != nil {
 		return err

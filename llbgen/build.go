@@ -43,6 +43,10 @@ type Options struct {
 	// MergeOp tells whether the daemon has MergeOp; without it the layers
 	// are stacked with copies.
 	MergeOp bool
+	// AuthorizedKeys is the content of the build secret authorized_keys
+	// for the ssh image (empty: none), read by the frontend from the
+	// output of AuthorizedKeysStep.
+	AuthorizedKeys []byte
 	// SourceMap, when set, attaches spec locations to the steps, so that
 	// a failing download shows the YAML line that asked for it.
 	SourceMap *llb.SourceMap

@@ -38,12 +38,11 @@ func sshLayers(r *spec.Resolved, opt Options) []layer {
 	for _, d := range []string{"/etc/ssh", sshHostKeyDir, sshAuthorizedKeys} {
 		fa = fa.Mkdir(d, 0o755)
 	}
-	for _, f := range sshFiles(r) {
+	fa = fa.Mkdir("/root", 0o700).Mkdir("/root/.ssh", 0o700)
+	for _, f := range sshFiles(r, opt.AuthorizedKeys) {
 		fa = fa.Mkfile(f.path, f.mode, []byte(f.data))
 	}
-	files := llb.Scratch().File(fa, llb.WithCustomName("[nix-image] write sshd configuration")).
-		File(llb.Copy(secretKeys(opt), "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
-			llb.WithCustomName("[nix-image] write /root/.ssh"))
+	files := llb.Scratch().File(fa, llb.WithCustomName("[nix-image] write sshd configuration"))
 	// Writing a file changes its directory's time: the copy gives every
 	// file and directory the epoch, so the layer is the same in every build.
 	st := llb.Scratch().File(
@@ -54,7 +53,7 @@ func sshLayers(r *spec.Resolved, opt Options) []layer {
 }
 
 // sshFiles returns the files of the ssh layer, in a fixed order.
-func sshFiles(r *spec.Resolved) []etcFile {
+func sshFiles(r *spec.Resolved, secretKeys []byte) []etcFile {
 	env := sessionEnv(r)
 	files := []etcFile{
 		{sshdConfig, 0o644, sshdConfigText(env)},
@@ -64,6 +63,9 @@ func sshFiles(r *spec.Resolved) []etcFile {
 	}
 	if len(r.AuthorizedKeys) > 0 {
 		files = append(files, etcFile{sshAuthorizedKeys + "/root", 0o644, strings.Join(r.AuthorizedKeys, "\n") + "\n"})
+	}
+	if len(secretKeys) > 0 {
+		files = append(files, etcFile{"/root/.ssh/authorized_keys", 0o600, string(secretKeys)})
 	}
 	return files
 }
@@ -140,20 +142,22 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// secretKeys returns /root/.ssh with root's authorized_keys from the
-// build secret, if one was given, checked by the frontend's
-// `step authorized-keys` (which refuses private keys). BuildKit does not
-// key the cache on a secret's content, so the step always runs: a cached
-// result would keep a key the user removed. It is small, and the layer
-// copy fixes the times, so an unchanged secret still gives the same layer.
-func secretKeys(opt Options) llb.State {
+// AuthorizedKeysStep returns a step whose output holds, in
+// nixstep.AuthorizedKeysFile, the content of the build secret
+// authorized_keys (--secret id=authorized_keys,src=FILE), empty without
+// one, checked by the frontend's `step authorized-keys` (which refuses
+// private keys). The frontend reads it into Options.AuthorizedKeys: the
+// layer is then keyed on the content, whereas BuildKit keys no cache on a
+// secret's content, so the step runs in every build (it is small) and a
+// key removed from the file is gone from the next image.
+func AuthorizedKeysStep(opt Options) llb.State {
 	run := llb.Scratch().Run(
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "authorized-keys"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddSecret(nixstep.AuthorizedKeysSecret, llb.SecretID(sshSecretID), llb.SecretOptional),
 		llb.Network(pb.NetMode_NONE),
 		llb.IgnoreCache,
-		llb.WithCustomName("[nix-image] authorized_keys from the build secret "+sshSecretID),
+		llb.WithCustomName("[nix-image] read the build secret "+sshSecretID),
 	)
 	return run.AddMount(nixstep.OutDir, llb.Scratch())
 }
