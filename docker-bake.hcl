@@ -1,8 +1,9 @@
 // docker buildx bake: the frontend image, and the example images built with
 // the frontend of this same bake.
 //
-//   docker buildx bake                                  # frontend + example-default + example-ssh, no registry
-//   docker buildx bake example-ssh                      # one example (builds the frontend too)
+//   docker buildx bake all                              # frontend + default + ssh, no registry
+//   docker buildx bake                                  # target default (builds the frontend too)
+//   docker buildx bake ssh                              # target ssh (builds the frontend too)
 //   docker buildx bake frontend --push                  # FRONTEND_IMAGE, linux/amd64 + linux/arm64
 //   FRONTEND_IMAGE=ghcr.io/me/frontend:v1 docker buildx bake frontend --push
 //   docker buildx bake prebuilt --push                  # packs bin/nix-image-frontend (make frontend)
@@ -14,10 +15,10 @@
 // `nix-image-frontend`, selected with the BUILDKIT_SYNTAX build arg, which
 // overrides their `# syntax=` line. To use a published frontend instead:
 //
-//   FRONTEND_CONTEXT=docker-image://ghcr.io/nix-image/frontend:v1 docker buildx bake example-default
+//   FRONTEND_CONTEXT=docker-image://ghcr.io/nix-image/frontend:v1 docker buildx bake examples
 //
-// (The example targets are not called `default` and `ssh`: a target named
-// like the `default` group could not be built on its own.)
+// (There is no `default` group: `docker buildx bake` alone builds the
+// target `default`.)
 
 variable "FRONTEND_IMAGE" {
   default = "127.0.0.1:5000/nix-image/frontend:dev"
@@ -31,12 +32,12 @@ variable "GO_VERSION" {
   default = "1.26.8"
 }
 
-group "default" {
-  targets = ["frontend", "example-default", "example-ssh"]
+group "all" {
+  targets = ["frontend", "default", "ssh"]
 }
 
 group "examples" {
-  targets = ["example-default", "example-ssh"]
+  targets = ["default", "ssh"]
 }
 
 target "frontend" {
@@ -69,14 +70,14 @@ target "_nix-image" {
 }
 
 // examples/default/nix-image.yaml, target default.
-target "example-default" {
+target "default" {
   inherits   = ["_nix-image"]
   dockerfile = "examples/default/nix-image.yaml"
   target     = "default"
 }
 
 // examples/ssh/nix-image.yaml, target ssh.
-target "example-ssh" {
+target "ssh" {
   inherits   = ["_nix-image"]
   dockerfile = "examples/ssh/nix-image.yaml"
   target     = "ssh"

@@ -18,8 +18,8 @@ var bakeExamples = []struct {
 	target string
 	ports  []string
 }{
-	{"example-default", nil},
-	{"example-ssh", []string{"22/tcp"}},
+	{"default", nil},
+	{"ssh", []string{"22/tcp"}},
 }
 
 // bakeArgs are the `docker buildx bake` flags that point the example
@@ -27,17 +27,17 @@ var bakeExamples = []struct {
 func bakeArgs(m *mirror.Mirror, dir string) []string {
 	// Bake asks before writing outside its directory.
 	args := []string{"--allow", "fs.write=" + dir}
-	for _, k := range mirror.ArgNames {
-		args = append(args, "--set", "example-*.args."+k+"="+m.Args()[k])
-	}
 	for _, x := range bakeExamples {
+		for _, k := range mirror.ArgNames {
+			args = append(args, "--set", x.target+".args."+k+"="+m.Args()[k])
+		}
 		args = append(args, "--set", x.target+".output=type=oci,dest="+filepath.Join(dir, x.target+".oci.tar"))
 	}
 	return args
 }
 
 // TestBuildxBake runs the repository's docker-bake.hcl as a user would:
-// first the default group, which builds the frontend and the two example
+// first the group all, which builds the frontend and the two example
 // images with it in one bake, without any registry; then the examples
 // alone with FRONTEND_CONTEXT naming the frontend pushed to the registry.
 // Both give the same images.
@@ -52,7 +52,7 @@ func TestBuildxBake(t *testing.T) {
 	// No golang image can be pulled here: the frontend target packs the
 	// host's binary (stage prebuilt) instead of compiling it; everything
 	// else is the file as users run it.
-	args := append([]string{"bake", "--set", "frontend.target=prebuilt"}, bakeArgs(m, local)...)
+	args := append([]string{"bake", "all", "--set", "frontend.target=prebuilt"}, bakeArgs(m, local)...)
 	res, err := e.BuildxJSON(ctx, e.Root, args...)
 	if err != nil {
 		t.Fatalf("docker buildx bake: %v", err)
@@ -63,7 +63,7 @@ func TestBuildxBake(t *testing.T) {
 	// BUILDKIT_SYNTAX=nix-image-frontend names no image that could be
 	// pulled here: the examples' builds can only run through the named
 	// context, the frontend target of this bake. (Bake prefixes each
-	// target's vertex names: "[example-ssh nix-image] realise ...".)
+	// target's vertex names: "[ssh nix-image] realise ...".)
 	for _, x := range bakeExamples {
 		if len(res.Progress.Find("["+x.target+" nix-image] realise ")) == 0 {
 			t.Errorf("%s: no realise step of the frontend: %v", x.target, vertexNames(res.Progress.Vertices))
