@@ -12,8 +12,17 @@
 //     then FROM scratch + one COPY of it (one layer);
 //   - nixenv: a Dockerfile FROM the base image + RUN nix-env -iA.
 //
-// The base image is our minimal image (no packages) built and pushed
-// untimed in each run. Usage: go run ./hack/bench [-runs 3] [-out FILE].
+// The base image is our minimal image (no packages: Nix and the system
+// profile), built and pushed, untimed, on every fresh stack. Each round
+// uses two fresh stacks (buildkitd + registry): on the first, after the
+// base image, the cold builds (cold_s: the daemon holds the base image
+// and, for ours, the build cache of the base spec, so every way starts
+// from Nix and the system profile already built), the no-change rebuilds
+// and the add-one builds; on the second, the cold builds again after the
+// whole build cache was pruned and only the input images (the frontend
+// image, the base image) were loaded back (cold_empty_s).
+//
+// Usage: go run ./hack/bench [-runs 3] [-out FILE] [-v].
 package main
 
 import (
@@ -27,7 +36,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,6 +135,12 @@ type sample struct {
 	// ColdSteps are the longest steps of the cold build, where its time
 	// went.
 	ColdSteps []step `json:"cold_slowest_steps"`
+	// The cold build again, on a stack whose build cache was emptied after
+	// the base image was built (see emptyCache).
+	ColdEmptyS      float64 `json:"cold_empty_s"`
+	ColdEmptyCPU    float64 `json:"cold_empty_cpu_s"`
+	ColdEmptyDigest string  `json:"cold_empty_digest"`
+	ColdEmptySteps  []step  `json:"cold_empty_slowest_steps"`
 
 	info *imageInfo // the cold image, for the reproducibility diff
 }
@@ -135,6 +149,8 @@ type sample struct {
 type metrics struct {
 	ColdS                float64 `json:"cold_s"`
 	ColdCPU              float64 `json:"cold_cpu_s"`
+	ColdEmptyS           float64 `json:"cold_empty_s"`
+	ColdEmptyCPU         float64 `json:"cold_empty_cpu_s"`
 	NochangeS            float64 `json:"nochange_s"`
 	NochangeCPU          float64 `json:"nochange_cpu_s"`
 	NochangeOpsExecuted  int     `json:"nochange_ops_executed"`
@@ -192,6 +208,7 @@ func (b *bench) main(ctx context.Context, out string) error {
 	started := time.Now()
 	samples := map[string][]*sample{}
 	var reproDiffs []string
+	diffed := map[string]bool{} // ways whose cold images were compared file by file
 	for n := 1; n <= b.runs; n++ {
 		got, err := b.round(ctx, n)
 		if err != nil {
@@ -199,11 +216,15 @@ func (b *bench) main(ctx context.Context, out string) error {
 		}
 		for _, w := range b.ways {
 			s := got[w.name]
-			if prev := samples[w.name]; len(prev) > 0 && prev[0].Digest != s.Digest && !hasPrefix(reproDiffs, w.name+":") {
+			if prev := samples[w.name]; len(prev) > 0 && prev[0].Digest != s.Digest && !diffed[w.name] {
+				diffed[w.name] = true
 				reproDiffs = append(reproDiffs, w.name+": round 1 "+prev[0].Digest+" vs round "+strconv.Itoa(n)+" "+s.Digest)
 				for _, line := range diffImages(prev[0].info, s.info, 40) {
 					reproDiffs = append(reproDiffs, "  "+line)
 				}
+			}
+			if s.ColdEmptyDigest != s.Digest {
+				reproDiffs = append(reproDiffs, fmt.Sprintf("%s: round %d: %s after an emptied cache vs %s", w.name, n, s.ColdEmptyDigest, s.Digest))
 			}
 			if n > 1 {
 				s.info = nil // only round 1's is compared against
@@ -252,10 +273,6 @@ func (b *bench) main(ctx context.Context, out string) error {
 	}
 	fmt.Printf("\nwrote %s\n", p)
 	return nil
-}
-
-func hasPrefix(lines []string, prefix string) bool {
-	return slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, prefix) })
 }
 
 // defineWays returns the three ways, in the order each phase runs them.
@@ -321,17 +338,80 @@ func attrs(pkgs []string) string {
 	return strings.Join(out, " ")
 }
 
-// round runs one cold/no-change/add-one round on a fresh stack. First,
-// untimed: the base image is built and pushed, the daemon's whole build
-// cache is pruned, and each way's input image is loaded (the frontend
-// image for ours, through a --call targets request; the base image for
-// flat and nixenv, through a `RUN true` on it). Then each phase runs the
-// three ways in turn: cold builds, no-change rebuilds, add-one builds.
-func (b *bench) round(ctx context.Context, n int) (_ map[string]*sample, retErr error) {
+// round runs one round: on a fresh stack, the cold builds, no-change
+// rebuilds and add-one builds of the three ways (each phase runs the three
+// in turn); then, on another fresh stack, the cold builds again from an
+// empty build cache.
+func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
+	got := map[string]*sample{}
+	err := b.withStack(ctx, n, func(r *round) error {
+		if err := b.buildBase(ctx, r); err != nil {
+			return err
+		}
+		for _, w := range b.ways {
+			d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
+			if err != nil {
+				return fmt.Errorf("%s cold: %w", w.name, err)
+			}
+			got[w.name] = &sample{ColdS: d.wall, ColdCPU: d.cpu, Load: loadavg(), ColdSteps: slowest(vs, 6)}
+			b.logf("round %d: %-6s cold      %6.1f s, %6.1f CPU s", n, w.name, d.wall, d.cpu)
+		}
+		for _, w := range b.ways {
+			if err := b.describe(ctx, r, w, got[w.name]); err != nil {
+				return fmt.Errorf("%s: reading the image back: %w", w.name, err)
+			}
+		}
+		for _, w := range b.ways {
+			d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
+			if err != nil {
+				return fmt.Errorf("%s no-change rebuild: %w", w.name, err)
+			}
+			s := got[w.name]
+			s.NochangeS, s.NochangeCPU = d.wall, d.cpu
+			s.NochangeOpNames = executedOps(vs)
+			s.NochangeOps = len(s.NochangeOpNames)
+			b.logf("round %d: %-6s no-change %6.1f s, %6.1f CPU s, %d ops executed", n, w.name, d.wall, d.cpu, s.NochangeOps)
+		}
+		for _, w := range b.ways {
+			if err := b.addOne(ctx, r, w, got[w.name], r.ref(w, "v1"), r.ref(w, "add1")); err != nil {
+				return fmt.Errorf("%s add-one: %w", w.name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = b.withStack(ctx, n, func(r *round) error {
+		if err := b.buildBase(ctx, r); err != nil {
+			return err
+		}
+		if err := b.emptyCache(ctx, r); err != nil {
+			return err
+		}
+		for _, w := range b.ways {
+			d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
+			if err != nil {
+				return fmt.Errorf("%s cold from an empty cache: %w", w.name, err)
+			}
+			s := got[w.name]
+			s.ColdEmptyS, s.ColdEmptyCPU, s.ColdEmptySteps = d.wall, d.cpu, slowest(vs, 6)
+			if s.ColdEmptyDigest, _, err = r.reg.image(ctx, "bench/"+w.name, "v1"); err != nil {
+				return err
+			}
+			b.logf("round %d: %-6s cold, empty cache %6.1f s, %6.1f CPU s", n, w.name, d.wall, d.cpu)
+		}
+		return nil
+	})
+	return got, err
+}
+
+// withStack runs f on a fresh buildkitd and registry and stops them.
+func (b *bench) withStack(ctx context.Context, n int, f func(r *round) error) (retErr error) {
 	b.logf("round %d/%d: starting a fresh buildkitd and registry", n, b.runs)
 	env, err := testenv.Start(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("starting the stack: %w", err)
+		return fmt.Errorf("starting the stack: %w", err)
 	}
 	defer func() {
 		if retErr != nil {
@@ -343,56 +423,29 @@ func (b *bench) round(ctx context.Context, n int) (_ map[string]*sample, retErr 
 	}()
 	pid, err := daemonPID(env.Dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r := &round{n: n, env: env, pid: pid, reg: registry{addr: env.RegistryAddr}, base: env.RegistryAddr + "/bench/base:latest"}
-	got := map[string]*sample{}
-	ref := func(w way, tag string) string { return env.RegistryAddr + "/bench/" + w.name + ":" + tag }
-
-	if err := b.prepare(ctx, r); err != nil {
-		return nil, err
-	}
-	for _, w := range b.ways {
-		d, vs, err := b.build(ctx, r, w, b.pkgs, ref(w, "v1"))
-		if err != nil {
-			return nil, fmt.Errorf("%s cold: %w", w.name, err)
-		}
-		got[w.name] = &sample{ColdS: d.wall, ColdCPU: d.cpu, Load: loadavg(), ColdSteps: slowest(vs, 6)}
-		b.logf("round %d: %-6s cold      %6.1f s, %6.1f CPU s", n, w.name, d.wall, d.cpu)
-	}
-	for _, w := range b.ways {
-		if err := b.describe(ctx, r, w, got[w.name]); err != nil {
-			return nil, fmt.Errorf("%s: reading the image back: %w", w.name, err)
-		}
-	}
-
-	for _, w := range b.ways {
-		d, vs, err := b.build(ctx, r, w, b.pkgs, ref(w, "v1"))
-		if err != nil {
-			return nil, fmt.Errorf("%s no-change rebuild: %w", w.name, err)
-		}
-		s := got[w.name]
-		s.NochangeS, s.NochangeCPU = d.wall, d.cpu
-		s.NochangeOpNames = executedOps(vs)
-		s.NochangeOps = len(s.NochangeOpNames)
-		b.logf("round %d: %-6s no-change %6.1f s, %6.1f CPU s, %d ops executed", n, w.name, d.wall, d.cpu, s.NochangeOps)
-	}
-
-	for _, w := range b.ways {
-		if err := b.addOne(ctx, r, w, got[w.name], ref(w, "v1"), ref(w, "add1")); err != nil {
-			return nil, fmt.Errorf("%s add-one: %w", w.name, err)
-		}
-	}
-	return got, nil
+	return f(&round{n: n, env: env, pid: pid, reg: registry{addr: env.RegistryAddr}, base: env.RegistryAddr + "/bench/base:latest"})
 }
 
-// prepare builds and pushes the base image, empties the daemon's build
-// cache and loads the ways' input images.
-func (b *bench) prepare(ctx context.Context, r *round) error {
-	ours := b.ways[0]
-	if _, _, err := b.build(ctx, r, ours, nil, r.base); err != nil {
+// ref names the image of way w in the round's registry.
+func (r *round) ref(w way, tag string) string {
+	return r.env.RegistryAddr + "/bench/" + w.name + ":" + tag
+}
+
+// buildBase builds and pushes the base image: the spec of ours without
+// packages.
+func (b *bench) buildBase(ctx context.Context, r *round) error {
+	if _, _, err := b.build(ctx, r, b.ways[0], nil, r.base); err != nil {
 		return fmt.Errorf("base image: %w", err)
 	}
+	return nil
+}
+
+// emptyCache prunes the daemon's whole build cache, then loads the ways'
+// input images again: the frontend image for ours (a --call targets
+// request) and the base image for flat and nixenv (a `RUN true` on it).
+func (b *bench) emptyCache(ctx context.Context, r *round) error {
 	if _, stderr, err := r.env.Buildctl(ctx, "prune", "--all"); err != nil {
 		return fmt.Errorf("pruning the build cache: %w: %s", err, stderr)
 	}
@@ -400,8 +453,8 @@ func (b *bench) prepare(ctx context.Context, r *round) error {
 	if err != nil {
 		return fmt.Errorf("buildctl du: %w", err)
 	}
-	b.logf("round %d: base image pushed, build cache pruned: %s", r.n, strings.Join(strings.Fields(lastLine(du)), " "))
-	if _, _, err := b.build(ctx, r, ours, b.pkgs, "", "--opt", "requestid=frontend.targets"); err != nil {
+	b.logf("round %d: build cache pruned: %s", r.n, strings.Join(strings.Fields(lastLine(du)), " "))
+	if _, _, err := b.build(ctx, r, b.ways[0], b.pkgs, "", "--opt", "requestid=frontend.targets"); err != nil {
 		return fmt.Errorf("loading the frontend image: %w", err)
 	}
 	warm := way{
@@ -578,12 +631,14 @@ func summarize(ss []*sample) *metrics {
 		return int64(f(func(s *sample) float64 { return float64(get(s)) }))
 	}
 	repro := true
-	for _, s := range ss[1:] {
-		repro = repro && s.Digest == ss[0].Digest
+	for _, s := range ss {
+		repro = repro && s.Digest == ss[0].Digest && s.ColdEmptyDigest == ss[0].Digest
 	}
 	return &metrics{
 		ColdS:                round2(f(func(s *sample) float64 { return s.ColdS })),
 		ColdCPU:              round2(f(func(s *sample) float64 { return s.ColdCPU })),
+		ColdEmptyS:           round2(f(func(s *sample) float64 { return s.ColdEmptyS })),
+		ColdEmptyCPU:         round2(f(func(s *sample) float64 { return s.ColdEmptyCPU })),
 		NochangeS:            round2(f(func(s *sample) float64 { return s.NochangeS })),
 		NochangeCPU:          round2(f(func(s *sample) float64 { return s.NochangeCPU })),
 		NochangeOpsExecuted:  int(i(func(s *sample) int64 { return int64(s.NochangeOps) })),
@@ -621,20 +676,34 @@ func (b *bench) targets(res map[string]*metrics, ours []*sample) []target {
 			fmt.Sprintf("%d <= 1.05 x %d = %.0f", o.Add1NewBytes, allow, 1.05*float64(allow))},
 		{"ours.image_bytes <= 1.03 x ours.closure_bytes", float64(o.ImageBytes) <= 1.03*float64(o.ClosureBytes),
 			fmt.Sprintf("%d <= 1.03 x %d = %.0f (ratio %.4f)", o.ImageBytes, o.ClosureBytes, 1.03*float64(o.ClosureBytes), float64(o.ImageBytes)/float64(o.ClosureBytes))},
-		{"ours.reproducible", o.Reproducible, fmt.Sprintf("%d cold builds: %s", len(ours), digests(ours))},
+		{"ours.reproducible", o.Reproducible, fmt.Sprintf("%d cold builds on fresh daemons: %s", 2*len(ours), digests(ours))},
 		{"ours.cold_s <= 1.2 x flat.cold_s", o.ColdS <= 1.2*flat.ColdS,
 			fmt.Sprintf("%.2f <= 1.2 x %.2f = %.2f", o.ColdS, flat.ColdS, 1.2*flat.ColdS)},
+		{"(extra) ours.cold_empty_s <= 1.2 x flat.cold_empty_s", o.ColdEmptyS <= 1.2*flat.ColdEmptyS,
+			fmt.Sprintf("%.2f <= 1.2 x %.2f = %.2f", o.ColdEmptyS, flat.ColdEmptyS, 1.2*flat.ColdEmptyS)},
 		{fmt.Sprintf("ours.add1_new_bytes far below both baselines (<= %.2f x min(flat, nixenv))", farBelow), float64(o.Add1NewBytes) <= farBelow*float64(baseline),
 			fmt.Sprintf("%d vs flat %d, nixenv %d (%.3f x the smaller)", o.Add1NewBytes, flat.Add1NewBytes, nixenv.Add1NewBytes, float64(o.Add1NewBytes)/float64(baseline))},
 	}
 }
 
+// digests lists the distinct digests of the cold builds, with how many
+// builds gave each.
 func digests(ss []*sample) string {
-	var d []string
+	count := map[string]int{}
+	var order []string
 	for _, s := range ss {
-		d = append(d, s.Digest)
+		for _, d := range []string{s.Digest, s.ColdEmptyDigest} {
+			if count[d] == 0 {
+				order = append(order, d)
+			}
+			count[d]++
+		}
 	}
-	return strings.Join(d, " ")
+	var out []string
+	for _, d := range order {
+		out = append(out, fmt.Sprintf("%s (%d)", d, count[d]))
+	}
+	return strings.Join(out, ", ")
 }
 
 func (b *bench) print(m machine, res map[string]*metrics, targets []target, diffs []string, took time.Duration) {
@@ -652,6 +721,8 @@ func (b *bench) print(m machine, res map[string]*metrics, targets []target, diff
 	}{
 		{"cold_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdS) }},
 		{"cold_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdCPU) }},
+		{"cold_empty_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdEmptyS) }},
+		{"cold_empty_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdEmptyCPU) }},
 		{"nochange_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.NochangeS) }},
 		{"nochange_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.NochangeCPU) }},
 		{"nochange_ops_executed", func(m *metrics) string { return strconv.Itoa(m.NochangeOpsExecuted) }},
