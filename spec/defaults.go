@@ -10,9 +10,10 @@ const (
 	DefaultNixReleases = "https://releases.nixos.org/nix"
 	// DefaultLayers is the layer budget of an image.
 	DefaultLayers = 100
-	// MinLayers is the smallest image: one layer of store paths, /etc and
-	// the system tree (Nix DB, profiles, links).
-	MinLayers = 3
+	// MinLayers is the smallest image: one layer of store paths, /etc,
+	// the system tree (Nix DB, profiles, links) and, in the ssh image, the
+	// sshd files.
+	MinLayers = 4
 	// MaxLayers leaves room under the overlayfs limit of 127 layers for
 	// images built FROM ours.
 	MaxLayers = 120

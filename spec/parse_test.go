@@ -153,10 +153,10 @@ func TestParseErrors(t *testing.T) {
 		{name: "image nixConfig", src: "images:\n  default:\n    nixConfig: {\"a b\": c}\n", want: []want{{6, 17, `images.default.nixConfig["a b"]`, "invalid nix.conf setting name"}}},
 
 		// Layers.
-		{name: "layers too many", src: "layers: 121\n", want: []want{{4, 9, "layers", "between 3 and 120"}}},
+		{name: "layers too many", src: "layers: 121\n", want: []want{{4, 9, "layers", "between 4 and 120"}}},
 		{name: "layers negative", src: "layers: -1\n", want: []want{{4, 9, "layers", "found -1"}}},
-		{name: "layers too few", src: "layers: 2\n", want: []want{{4, 9, "layers", "between 3 and 120"}}},
-		{name: "image layers", src: "images:\n  ssh:\n    layers: 500\n", want: []want{{6, 13, "images.ssh.layers", "between 3 and 120"}}},
+		{name: "layers too few", src: "layers: 3\n", want: []want{{4, 9, "layers", "between 4 and 120"}}},
+		{name: "image layers", src: "images:\n  ssh:\n    layers: 500\n", want: []want{{6, 13, "images.ssh.layers", "between 4 and 120"}}},
 
 		// Images.
 		{name: "unknown image", src: "images:\n  foo: {}\n  x-bar: {}\n", want: []want{{5, 3, "images.foo", `unknown image "foo": valid images are default, ssh`}}},
