@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"archive/tar"
 	"context"
 	"encoding/json"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -186,45 +183,6 @@ func inspectOCI(t *testing.T, path, arch string) ociInfo {
 	}
 	t.Fatalf("%s: no linux/%s image among %d manifests", path, arch, len(manifests))
 	return info
-}
-
-// readOCIBlobs returns the small blobs (index, manifests, configs) of an
-// OCI archive by digest, and its index.json.
-func readOCIBlobs(t *testing.T, path string) (map[string][]byte, []byte) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	blobs := map[string][]byte{}
-	var index []byte
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		if h.Size > 1<<20 {
-			continue
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		if h.Name == "index.json" {
-			index = data
-		} else if d, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok {
-			blobs["sha256:"+d] = data
-		}
-	}
-	if index == nil {
-		t.Fatalf("%s: no index.json", path)
-	}
-	return blobs, index
 }
 
 // TestBuildxCall asks the frontend what it builds, as `docker buildx build

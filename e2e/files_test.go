@@ -36,36 +36,7 @@ type ociLayer struct {
 // platform image.
 func readOCI(t *testing.T, path string) ociImage {
 	t.Helper()
-	blobs := map[string][]byte{}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	var index []byte
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		// Index, manifests and configs are small; layers are skipped.
-		if h.Size > 1<<20 {
-			continue
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Name == "index.json" {
-			index = data
-		} else if d, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok {
-			blobs["sha256:"+d] = data
-		}
-	}
+	blobs, index := readOCIBlobs(t, path)
 	var idx struct {
 		Manifests []struct {
 			Digest string `json:"digest"`
@@ -81,4 +52,43 @@ func readOCI(t *testing.T, path string) ociImage {
 		t.Fatalf("%s: manifest: %v", path, err)
 	}
 	return ociImage{Manifest: idx.Manifests[0].Digest, Layers: man.Layers}
+}
+
+// readOCIBlobs returns the small blobs (index, manifests, configs) of an
+// OCI archive by digest, and its index.json.
+func readOCIBlobs(t *testing.T, path string) (map[string][]byte, []byte) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	blobs := map[string][]byte{}
+	var index []byte
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		if h.Size > 1<<20 {
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		if h.Name == "index.json" {
+			index = data
+		} else if d, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok {
+			blobs["sha256:"+d] = data
+		}
+	}
+	if index == nil {
+		t.Fatalf("%s: no index.json", path)
+	}
+	return blobs, index
 }
