@@ -15,12 +15,13 @@
 // The base image is our minimal image (no packages: Nix and the system
 // profile), built and pushed, untimed, on every fresh stack. Each round
 // uses two fresh stacks (buildkitd + registry): on the first, after the
-// base image, the cold builds (cold_s: the daemon holds the base image
-// and, for ours, the build cache of the base spec, so every way starts
-// from Nix and the system profile already built), the no-change rebuilds
-// and the add-one builds; on the second, the cold builds again after the
-// whole build cache was pruned and only the input images (the frontend
-// image, the base image) were loaded back (cold_empty_s).
+// base image, the cold builds (cold_base_built_s: the daemon holds the
+// base image and, for ours, the build cache of the base spec, so every way
+// starts from Nix and the system profile already built), the no-change
+// rebuilds and the add-one builds; on the second, the base image is pushed,
+// then the whole build cache is pruned and the cold builds run from that
+// empty daemon state (cold_s, the issue's definition): every input is
+// pulled from the registry or the mirror.
 //
 // Usage: go run ./hack/bench [-runs 3] [-out FILE] [-v].
 package main
@@ -114,8 +115,8 @@ type bench struct {
 // sample is what one round measured for one way.
 type sample struct {
 	Digest             string   `json:"digest"`
-	ColdS              float64  `json:"cold_s"`
-	ColdCPU            float64  `json:"cold_cpu_s"`
+	ColdS              float64  `json:"cold_base_built_s"`
+	ColdCPU            float64  `json:"cold_base_built_cpu_s"`
 	Load               float64  `json:"loadavg_after_cold"`
 	NochangeS          float64  `json:"nochange_s"`
 	NochangeCPU        float64  `json:"nochange_cpu_s"`
@@ -134,23 +135,23 @@ type sample struct {
 	LocalPaths         []string `json:"closure_paths_not_in_cache,omitempty"`
 	// ColdSteps are the longest steps of the cold build, where its time
 	// went.
-	ColdSteps []step `json:"cold_slowest_steps"`
+	ColdSteps []step `json:"cold_base_built_slowest_steps"`
 	// The cold build again, on a stack whose build cache was emptied after
 	// the base image was built (see emptyCache).
-	ColdEmptyS      float64 `json:"cold_empty_s"`
-	ColdEmptyCPU    float64 `json:"cold_empty_cpu_s"`
-	ColdEmptyDigest string  `json:"cold_empty_digest"`
-	ColdEmptySteps  []step  `json:"cold_empty_slowest_steps"`
+	ColdEmptyS      float64 `json:"cold_s"`
+	ColdEmptyCPU    float64 `json:"cold_cpu_s"`
+	ColdEmptyDigest string  `json:"cold_digest"`
+	ColdEmptySteps  []step  `json:"cold_slowest_steps"`
 
 	info *imageInfo // the cold image, for the reproducibility diff
 }
 
 // metrics are a way's results: the keys of issue 5, plus image_file_bytes.
 type metrics struct {
-	ColdS                float64 `json:"cold_s"`
-	ColdCPU              float64 `json:"cold_cpu_s"`
-	ColdEmptyS           float64 `json:"cold_empty_s"`
-	ColdEmptyCPU         float64 `json:"cold_empty_cpu_s"`
+	ColdS                float64 `json:"cold_base_built_s"`
+	ColdCPU              float64 `json:"cold_base_built_cpu_s"`
+	ColdEmptyS           float64 `json:"cold_s"`
+	ColdEmptyCPU         float64 `json:"cold_cpu_s"`
 	NochangeS            float64 `json:"nochange_s"`
 	NochangeCPU          float64 `json:"nochange_cpu_s"`
 	NochangeOpsExecuted  int     `json:"nochange_ops_executed"`
@@ -442,9 +443,10 @@ func (b *bench) buildBase(ctx context.Context, r *round) error {
 	return nil
 }
 
-// emptyCache prunes the daemon's whole build cache, then loads the ways'
-// input images again: the frontend image for ours (a --call targets
-// request) and the base image for flat and nixenv (a `RUN true` on it).
+// emptyCache prunes the daemon's whole build cache: the cold builds then
+// start from empty daemon state, every input (the frontend image, the base
+// image, the Nix release, substitutes) coming from the registry or the
+// mirror, as on a new CI runner.
 func (b *bench) emptyCache(ctx context.Context, r *round) error {
 	if _, stderr, err := r.env.Buildctl(ctx, "prune", "--all"); err != nil {
 		return fmt.Errorf("pruning the build cache: %w: %s", err, stderr)
@@ -454,18 +456,6 @@ func (b *bench) emptyCache(ctx context.Context, r *round) error {
 		return fmt.Errorf("buildctl du: %w", err)
 	}
 	b.logf("round %d: build cache pruned: %s", r.n, strings.Join(strings.Fields(lastLine(du)), " "))
-	if _, _, err := b.build(ctx, r, b.ways[0], b.pkgs, "", "--opt", "requestid=frontend.targets"); err != nil {
-		return fmt.Errorf("loading the frontend image: %w", err)
-	}
-	warm := way{
-		name:    "warm",
-		file:    "Dockerfile",
-		content: func(r *round, _ []string) string { return "FROM " + r.base + "\nRUN true\n" },
-		args:    func(*round) []string { return nil },
-	}
-	if _, _, err := b.build(ctx, r, warm, nil, ""); err != nil {
-		return fmt.Errorf("loading the base image: %w", err)
-	}
 	return nil
 }
 
@@ -677,10 +667,10 @@ func (b *bench) targets(res map[string]*metrics, ours []*sample) []target {
 		{"ours.image_bytes <= 1.03 x ours.closure_bytes", float64(o.ImageBytes) <= 1.03*float64(o.ClosureBytes),
 			fmt.Sprintf("%d <= 1.03 x %d = %.0f (ratio %.4f)", o.ImageBytes, o.ClosureBytes, 1.03*float64(o.ClosureBytes), float64(o.ImageBytes)/float64(o.ClosureBytes))},
 		{"ours.reproducible", o.Reproducible, fmt.Sprintf("%d cold builds on fresh daemons: %s", 2*len(ours), digests(ours))},
-		{"ours.cold_s <= 1.2 x flat.cold_s", o.ColdS <= 1.2*flat.ColdS,
-			fmt.Sprintf("%.2f <= 1.2 x %.2f = %.2f", o.ColdS, flat.ColdS, 1.2*flat.ColdS)},
-		{"(extra) ours.cold_empty_s <= 1.2 x flat.cold_empty_s", o.ColdEmptyS <= 1.2*flat.ColdEmptyS,
+		{"ours.cold_s <= 1.2 x flat.cold_s", o.ColdEmptyS <= 1.2*flat.ColdEmptyS,
 			fmt.Sprintf("%.2f <= 1.2 x %.2f = %.2f", o.ColdEmptyS, flat.ColdEmptyS, 1.2*flat.ColdEmptyS)},
+		{"(extra) ours.cold_base_built_s <= 1.2 x flat.cold_base_built_s", o.ColdS <= 1.2*flat.ColdS,
+			fmt.Sprintf("%.2f <= 1.2 x %.2f = %.2f", o.ColdS, flat.ColdS, 1.2*flat.ColdS)},
 		{fmt.Sprintf("ours.add1_new_bytes far below both baselines (<= %.2f x min(flat, nixenv))", farBelow), float64(o.Add1NewBytes) <= farBelow*float64(baseline),
 			fmt.Sprintf("%d vs flat %d, nixenv %d (%.3f x the smaller)", o.Add1NewBytes, flat.Add1NewBytes, nixenv.Add1NewBytes, float64(o.Add1NewBytes)/float64(baseline))},
 	}
@@ -719,10 +709,10 @@ func (b *bench) print(m machine, res map[string]*metrics, targets []target, diff
 		key string
 		val func(*metrics) string
 	}{
-		{"cold_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdS) }},
-		{"cold_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdCPU) }},
-		{"cold_empty_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdEmptyS) }},
-		{"cold_empty_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdEmptyCPU) }},
+		{"cold_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdEmptyS) }},
+		{"cold_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdEmptyCPU) }},
+		{"cold_base_built_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdS) }},
+		{"cold_base_built_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdCPU) }},
 		{"nochange_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.NochangeS) }},
 		{"nochange_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.NochangeCPU) }},
 		{"nochange_ops_executed", func(m *metrics) string { return strconv.Itoa(m.NochangeOpsExecuted) }},
