@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -71,54 +70,4 @@ func (l ErrorList) sort() {
 		}
 		return a.Msg < b.Msg
 	})
-}
-
-// FormatErrors renders err for people: each spec error on its own line,
-// followed by the source line it points at and a caret under the column,
-// like a compiler. src is the spec source the errors came from; errors
-// that are not spec errors are printed as they are.
-func FormatErrors(err error, src []byte) string {
-	var list ErrorList
-	switch e := err.(type) {
-	case nil:
-		return ""
-	case *ErrorList:
-		list = *e
-	case ErrorList:
-		list = e
-	case *Error:
-		list = ErrorList{e}
-	default:
-		return err.Error() + "\n"
-	}
-	lines := bytes.Split(src, []byte("\n"))
-	var b strings.Builder
-	for _, e := range list {
-		b.WriteString(e.Error())
-		b.WriteByte('\n')
-		if !e.Pos.IsValid() || e.Pos.Line > len(lines) {
-			continue
-		}
-		line := strings.TrimRight(string(lines[e.Pos.Line-1]), "\r")
-		num := fmt.Sprintf("%5d | ", e.Pos.Line)
-		fmt.Fprintf(&b, "%s%s\n", num, line)
-		col := e.Pos.Col
-		if col < 1 {
-			col = 1
-		}
-		// Keep tabs so the caret lines up under tab-indented text.
-		pad := []rune{}
-		for i, r := range []rune(line) {
-			if i >= col-1 {
-				break
-			}
-			if r == '\t' {
-				pad = append(pad, '\t')
-			} else {
-				pad = append(pad, ' ')
-			}
-		}
-		fmt.Fprintf(&b, "%s| %s^\n", strings.Repeat(" ", len(num)-2), string(pad))
-	}
-	return b.String()
 }

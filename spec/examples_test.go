@@ -27,7 +27,7 @@ func TestExamples(t *testing.T) {
 			}
 			s, err := Parse(f, data)
 			if err != nil {
-				t.Fatalf("Parse:\n%s", FormatErrors(err, data))
+				t.Fatalf("Parse:\n%v", err)
 			}
 			for _, target := range s.Targets() {
 				if _, err := s.Resolve(target); err != nil {

@@ -27,7 +27,6 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("error not located in the source: %#v", e)
 				}
 			}
-			_ = FormatErrors(err, data)
 			return
 		}
 		for _, target := range s.Targets() {

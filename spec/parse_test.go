@@ -268,23 +268,6 @@ func TestErrorFormat(t *testing.T) {
 	}
 }
 
-func TestFormatErrors(t *testing.T) {
-	src := base + "packages:\n\t- \"a b\"\n"
-	_, err := Parse("nix-image.yaml", []byte(strings.ReplaceAll(src, "\t", "  ")))
-	want := "nix-image.yaml:5:5: packages[0]: invalid package attribute path \"a b\": expected a nixpkgs attribute such as \"curl\" or \"python3Packages.requests\"\n" +
-		"    5 |   - \"a b\"\n" +
-		"      |     ^\n"
-	if got := FormatErrors(err, []byte(strings.ReplaceAll(src, "\t", "  "))); got != want {
-		t.Errorf("FormatErrors =\n%s\nwant\n%s", got, want)
-	}
-	if got := FormatErrors(errors.New("plain"), nil); got != "plain\n" {
-		t.Errorf("FormatErrors(plain) = %q", got)
-	}
-	if got := FormatErrors(nil, nil); got != "" {
-		t.Errorf("FormatErrors(nil) = %q", got)
-	}
-}
-
 const validSpec = `# syntax=ghcr.io/nix-image/frontend:v1
 version: 1
 x-common: &common
