@@ -53,6 +53,7 @@ func TestDefaultImage(t *testing.T) {
 		{"install from the bundled channel", "nix-env -iA nixpkgs.hello >&2 && hello", "Hello, world!"},
 		{"nix-build", `nix-build --no-out-link -E 'derivation { name = "t"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo built > $out"]; }' | xargs cat`, "built"},
 		{"nixpkgs on NIX_PATH", `nix-instantiate --eval -E '(import <nixpkgs> {}).hello.name'`, "hello"},
+		{"nix repl", `echo hello.name | nix repl '<nixpkgs>' 2>&1`, "hello-"},
 		{"gc keeps the profiles", "nix-store --gc >&2 && nix --version && hello && nix-instantiate --eval -E '(import <nixpkgs> {}).jq.name'", "jq"},
 		{"useradd", "useradd -m alice && id alice", "uid="},
 		{"tools", "curl --version | head -1 && jq --version && git --version", "git version"},

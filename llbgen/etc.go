@@ -73,14 +73,17 @@ func etcFiles(r *spec.Resolved) []etcFile {
 
 // nixConf is the image's /etc/nix/nix.conf. Builds run without the
 // sandbox and without seccomp filtering: both fail in unprivileged
-// containers and under emulation (Docker Desktop, QEMU).
+// containers and under emulation (Docker Desktop, QEMU). The nix command
+// and flakes are on, so `nix repl '<nixpkgs>'` and `nix build` work as
+// users expect; nixConfig can say otherwise.
 func nixConf(r *spec.Resolved) string {
 	settings := map[string]string{
-		"build-users-group":   "nixbld",
-		"sandbox":             "false",
-		"filter-syscalls":     "false",
-		"substituters":        strings.Join(r.Substituters, " "),
-		"trusted-public-keys": strings.Join(r.TrustedPublicKeys, " "),
+		"build-users-group":     "nixbld",
+		"experimental-features": "nix-command flakes",
+		"sandbox":               "false",
+		"filter-syscalls":       "false",
+		"substituters":          strings.Join(r.Substituters, " "),
+		"trusted-public-keys":   strings.Join(r.TrustedPublicKeys, " "),
 	}
 	if r.Target == spec.TargetSSH {
 		settings["trusted-users"] = "root"

@@ -17,7 +17,7 @@ func TestEtcFiles(t *testing.T) {
 		{"default", "/etc/passwd", []string{"root:x:0:0:", ":/root:/run/current-system/sw/bin/bash\n", "nobody:x:65534:", "nixbld1:x:30001:30000:", "nixbld32:x:30032:30000:"}, []string{"nixbld33", "sshd"}},
 		{"default", "/etc/group", []string{"nixbld:x:30000:nixbld1,nixbld2,", ",nixbld32\n", "users:x:100:\n", "nogroup:x:65534:"}, nil},
 		{"default", "/etc/shadow", []string{"root:!:", "nixbld32:!:"}, []string{"$"}},
-		{"default", "/etc/nix/nix.conf", []string{"build-users-group = nixbld\n", "sandbox = false\n", "filter-syscalls = false\n", "substituters = https://cache.nixos.org\n", "experimental-features = nix-command flakes\n"}, []string{"trusted-users"}},
+		{"default", "/etc/nix/nix.conf", []string{"build-users-group = nixbld\n", "experimental-features = nix-command flakes\n", "sandbox = false\n", "filter-syscalls = false\n", "substituters = https://cache.nixos.org\n", "keep-outputs = true\n"}, []string{"trusted-users"}},
 		{"ssh", "/etc/nix/nix.conf", []string{"trusted-users = root\n"}, nil},
 		{"ssh", "/etc/passwd", []string{"sshd:x:74:74:"}, nil},
 		{"default", "/etc/nsswitch.conf", []string{"hosts:     files dns\n"}, nil},
@@ -25,7 +25,7 @@ func TestEtcFiles(t *testing.T) {
 		{"default", "/etc/protocols", []string{"tcp\t6\tTCP"}, nil},
 	}
 	s, err := spec.Parse("t.yaml", []byte(`nixpkgs: {url: "https://example.com/n.tar.gz", sha256: "`+testNixpkgsSHA+`"}
-nixConfig: {experimental-features: nix-command flakes}
+nixConfig: {keep-outputs: "true"}
 `))
 	if err != nil {
 		t.Fatal(err)
