@@ -56,7 +56,7 @@ func TestDefaultImage(t *testing.T) {
 		{"nix repl", `echo hello.name | nix repl '<nixpkgs>' 2>&1`, "hello-"},
 		{"gc keeps the profiles", "nix-store --gc >&2 && nix --version && hello && nix-instantiate --eval -E '(import <nixpkgs> {}).jq.name'", "jq"},
 		{"useradd", "useradd -m alice && id alice", "uid="},
-		{"tools", "curl --version | head -1 && jq --version && git --version", "git version"},
+		{"tools", "curl --version | head -1 && jq --version && vim --version | head -1 && command -v man && git --version", "git version"},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {

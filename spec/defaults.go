@@ -32,7 +32,7 @@ var DefaultSystemPackages = []string{"nix", "bashInteractive", "coreutils", "cac
 
 // DefaultImagePackages are installed in root's profile in the default image
 // (and in ssh with defaultPackages: true).
-var DefaultImagePackages = []string{"curl", "findutils", "git", "gnugrep", "gnused", "gnutar", "gzip", "jq", "less", "procps", "which", "xz"}
+var DefaultImagePackages = []string{"curl", "findutils", "git", "gnugrep", "gnused", "gnutar", "gzip", "jq", "less", "man", "procps", "vim", "which", "xz"}
 
 // Target names. Both always exist.
 const (
