@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -139,6 +141,11 @@ func run(ctx context.Context, env []string, stdin []byte, prog string, args ...s
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	if err := cmd.Run(); err != nil {
+		if errors.Is(err, syscall.ENOEXEC) {
+			return "", fmt.Errorf("cannot run %s: it is built for another CPU than this builder's; "+
+				"an image for another platform needs emulation on the builder (binfmt_misc with QEMU, "+
+				"e.g. `docker run --privileged --rm tonistiigi/binfmt --install all`): %w", prog, err)
+		}
 		return "", fmt.Errorf("%s %s: %w", path.Base(prog), strings.Join(args, " "), err)
 	}
 	return stdout.String(), nil

@@ -1,7 +1,11 @@
 package nixstep
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +52,18 @@ func TestStoreRoot(t *testing.T) {
 		if got := storeRoot(in); got != want {
 			t.Errorf("storeRoot(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestRunForeignBinary(t *testing.T) {
+	// A file with the executable bit that the kernel cannot run, as a
+	// binary for another CPU is without emulation.
+	prog := filepath.Join(t.TempDir(), "nix-store")
+	if err := os.WriteFile(prog, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0xb7, 0}, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(context.Background(), nil, nil, prog, "--version")
+	if err == nil || !strings.Contains(err.Error(), "needs emulation on the builder") {
+		t.Errorf("err = %v, want the emulation hint", err)
 	}
 }
