@@ -15,7 +15,40 @@ type bootstrap struct {
 	caBundle string // a CA bundle from the release, if it has one
 }
 
-var nixPathName = regexp.MustCompile(`^[0-9a-z]{32}-nix-\d`)
+var (
+	nixPathName = regexp.MustCompile(`^[0-9a-z]{32}-nix-\d`)
+	// installNix is the line of a release's install script that names its
+	// Nix: nix="@nix@" in the official script, substituted.
+	installNix = regexp.MustCompile(`(?m)^\s*nix="?/nix/store/([0-9a-z]{32}-[^"\s/]+)"?\s*$`)
+)
+
+// releaseNix names the store path of Nix itself in an unpacked release:
+// the one its install script names, else one named nix-<version>, else
+// any with bin/nix-store (newer releases split Nix into several paths).
+func releaseNix(dir string, names []string) (string, error) {
+	hasNixStore := func(name string) bool { return exists(filepath.Join(dir, "store", name, "bin", "nix-store")) }
+	if script, err := os.ReadFile(filepath.Join(dir, "install")); err == nil {
+		if m := installNix.FindSubmatch(script); m != nil && hasNixStore(string(m[1])) {
+			return string(m[1]), nil
+		}
+	}
+	var any string
+	for _, name := range names {
+		if !hasNixStore(name) {
+			continue
+		}
+		if nixPathName.MatchString(name) {
+			return name, nil
+		}
+		if any == "" {
+			any = name
+		}
+	}
+	if any == "" {
+		return "", fmt.Errorf("the Nix release has no store path with bin/nix-store")
+	}
+	return any, nil
+}
 
 // installBootstrap copies the store paths of an unpacked Nix release
 // (store/ and .reginfo, the official tarball's layout) into /nix/store,
@@ -53,16 +86,15 @@ func installBootstrap(ctx context.Context, dir string, env []string) (bootstrap,
 				return b, fmt.Errorf("installing bootstrap Nix: %w", err)
 			}
 		}
-		if b.nix == "" && nixPathName.MatchString(name) && exists(filepath.Join(dst, "bin", "nix-store")) {
-			b.nix = dst
-		}
 		if b.caBundle == "" && exists(filepath.Join(dst, "etc/ssl/certs/ca-bundle.crt")) {
 			b.caBundle = filepath.Join(dst, "etc/ssl/certs/ca-bundle.crt")
 		}
 	}
-	if b.nix == "" {
-		return b, fmt.Errorf("the Nix release has no store path named nix-<version> with bin/nix-store")
+	nix, err := releaseNix(dir, names)
+	if err != nil {
+		return b, err
 	}
+	b.nix = filepath.Join(storeDir, nix)
 	reginfo, err := os.ReadFile(filepath.Join(dir, ".reginfo"))
 	if err != nil {
 		return b, fmt.Errorf("reading the Nix release's registration: %w", err)

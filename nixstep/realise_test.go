@@ -67,3 +67,46 @@ func TestRunForeignBinary(t *testing.T) {
 		t.Errorf("err = %v, want the emulation hint", err)
 	}
 }
+
+func TestReleaseNix(t *testing.T) {
+	const (
+		nix    = "00000000000000000000000000000000-nix-2.33.3"
+		cli    = "11111111111111111111111111111111-nix-cli-2.33.3"
+		man    = "22222222222222222222222222222222-nix-2.33.3-man"
+		script = "#!/bin/sh\nnix=\"/nix/store/" + cli + "\"\n"
+	)
+	tests := []struct {
+		name    string
+		paths   []string // store paths with bin/nix-store
+		others  []string
+		install string
+		want    string
+	}{
+		{"named by the install script", []string{nix, cli}, []string{man}, script, cli},
+		{"named nix-<version>", []string{cli, nix}, []string{man}, "", nix},
+		{"any with nix-store", []string{cli}, []string{man}, "", cli},
+		{"none", nil, []string{man}, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var names []string
+			for _, p := range tc.paths {
+				os.MkdirAll(filepath.Join(dir, "store", p, "bin"), 0o755)
+				os.WriteFile(filepath.Join(dir, "store", p, "bin", "nix-store"), nil, 0o755)
+				names = append(names, p)
+			}
+			for _, p := range tc.others {
+				os.MkdirAll(filepath.Join(dir, "store", p), 0o755)
+				names = append(names, p)
+			}
+			if tc.install != "" {
+				os.WriteFile(filepath.Join(dir, "install"), []byte(tc.install), 0o755)
+			}
+			got, err := releaseNix(dir, names)
+			if got != tc.want || (err != nil) != (tc.want == "") {
+				t.Errorf("releaseNix = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
