@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nix-image/nix-image/internal/testenv"
 )
 
 // vertex is what the rawjson progress stream says about one LLB vertex
@@ -21,18 +23,6 @@ type vertex struct {
 	failed    bool
 }
 
-// rawVertex is the JSON form of BuildKit's client.Vertex, as
-// `buildctl --progress=rawjson` prints it.
-type rawVertex struct {
-	Digest    string     `json:"digest"`
-	Inputs    []string   `json:"inputs"`
-	Name      string     `json:"name"`
-	Started   *time.Time `json:"started"`
-	Completed *time.Time `json:"completed"`
-	Cached    bool       `json:"cached"`
-	Error     string     `json:"error"`
-}
-
 // parseVertices reads the vertices of a rawjson progress stream (other
 // lines are skipped), in order of first appearance.
 func parseVertices(stderr string) []*vertex {
@@ -43,7 +33,7 @@ func parseVertices(stderr string) []*vertex {
 			continue
 		}
 		var st struct {
-			Vertexes []rawVertex `json:"vertexes"`
+			Vertexes []testenv.Vertex `json:"vertexes"`
 		}
 		if json.Unmarshal([]byte(line), &st) != nil {
 			continue
