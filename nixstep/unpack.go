@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,10 +29,11 @@ func Unpack(src, dst string, strip int) error {
 		return fmt.Errorf("unpack: %w", err)
 	}
 	defer f.Close()
-	r, err := decompress(bufio.NewReader(f))
+	r, err := decompress(f)
 	if err != nil {
 		return fmt.Errorf("unpack %s: %w", src, err)
 	}
+	defer r.Close()
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return fmt.Errorf("unpack: %w", err)
 	}
@@ -43,7 +43,14 @@ func Unpack(src, dst string, strip int) error {
 	return nil
 }
 
-func decompress(br *bufio.Reader) (io.Reader, error) {
+// decompress returns the content of f, decompressed as its first bytes
+// say.
+func decompress(f *os.File) (io.ReadCloser, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(f, 1<<20)
 	magic, err := br.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
@@ -51,12 +58,12 @@ func decompress(br *bufio.Reader) (io.Reader, error) {
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		return gzip.NewReader(br)
-	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
-		return xz.NewReader(br)
+	case bytes.HasPrefix(magic, xzHeaderMagic):
+		return openXZ(f, fi.Size())
 	case bytes.HasPrefix(magic, []byte("BZh")):
-		return bzip2.NewReader(br), nil
+		return io.NopCloser(bzip2.NewReader(br)), nil
 	}
-	return br, nil
+	return io.NopCloser(br), nil
 }
 
 // dirMode records directory modes and times to apply after extraction, so
