@@ -9,7 +9,7 @@ all: frontend
 
 # Always invoke go build: it decides itself whether the binary is up to date.
 frontend:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(FRONTEND) ./frontend/cmd/nix-image-frontend
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(FRONTEND) ./frontend/cmd/nix-image-frontend
 
 tools:
 	hack/build-tools.sh

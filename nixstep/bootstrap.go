@@ -53,10 +53,8 @@ func releaseNix(dir string, names []string) (string, error) {
 // installBootstrap copies the store paths of an unpacked Nix release
 // (store/ and .reginfo, the official tarball's layout) into /nix/store,
 // which is the step's persistent cache mount, and registers them with
-// the environment env. Paths
-// that are already there (from an earlier build) are kept: a path is
-// copied under a temporary name and renamed, so an interrupted build never
-// leaves a half-copied store path behind.
+// the environment env. Paths that are already there (from an earlier
+// build) are kept.
 func installBootstrap(ctx context.Context, dir string, env []string) (bootstrap, error) {
 	var b bootstrap
 	entries, err := os.ReadDir(filepath.Join(dir, "store"))
@@ -71,23 +69,16 @@ func installBootstrap(ctx context.Context, dir string, env []string) (bootstrap,
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
+	err = parallel(len(names), func(i int) error {
+		return installPath(filepath.Join(dir, "store", names[i]), filepath.Join(storeDir, names[i]))
+	})
+	if err != nil {
+		return b, fmt.Errorf("installing bootstrap Nix: %w", err)
+	}
 	for _, name := range names {
-		src := filepath.Join(dir, "store", name)
-		dst := filepath.Join(storeDir, name)
-		if _, err := os.Lstat(dst); err != nil {
-			tmp := filepath.Join(storeDir, ".nix-image-tmp-"+name)
-			if err := os.RemoveAll(tmp); err != nil {
-				return b, fmt.Errorf("installing bootstrap Nix: %w", err)
-			}
-			if err := CopyTree(src, tmp); err != nil {
-				return b, fmt.Errorf("installing bootstrap Nix: %w", err)
-			}
-			if err := os.Rename(tmp, dst); err != nil {
-				return b, fmt.Errorf("installing bootstrap Nix: %w", err)
-			}
-		}
-		if b.caBundle == "" && exists(filepath.Join(dst, "etc/ssl/certs/ca-bundle.crt")) {
-			b.caBundle = filepath.Join(dst, "etc/ssl/certs/ca-bundle.crt")
+		if bundle := filepath.Join(storeDir, name, "etc/ssl/certs/ca-bundle.crt"); exists(bundle) {
+			b.caBundle = bundle
+			break
 		}
 	}
 	nix, err := releaseNix(dir, names)
@@ -103,6 +94,23 @@ func installBootstrap(ctx context.Context, dir string, env []string) (bootstrap,
 		return b, fmt.Errorf("registering the bootstrap Nix: %w", err)
 	}
 	return b, nil
+}
+
+// installPath copies the store path src to dst unless dst exists, under a
+// temporary name first, so that an interrupted build never leaves a
+// half-copied store path behind.
+func installPath(src, dst string) error {
+	if _, err := os.Lstat(dst); err == nil {
+		return nil
+	}
+	tmp := filepath.Join(filepath.Dir(dst), ".nix-image-tmp-"+filepath.Base(dst))
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := CopyTree(src, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
 }
 
 func exists(p string) bool {

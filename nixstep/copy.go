@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // storeTime is the modification time of every file in a Nix store.
@@ -51,6 +54,18 @@ func CopyTree(src, dst string) error {
 		return fmt.Errorf("copying %s: unsupported file type %s", src, fi.Mode().Type())
 	}
 	return setMtime(dst, storeTime)
+}
+
+// parallel runs f(0) ... f(n-1) on a few goroutines (copies of store
+// paths: disk and page cache bound, so a few more than the CPUs) and
+// returns the first error.
+func parallel(n int, f func(i int) error) error {
+	var g errgroup.Group
+	g.SetLimit(2 * runtime.GOMAXPROCS(0))
+	for i := range n {
+		g.Go(func() error { return f(i) })
+	}
+	return g.Wait()
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

@@ -19,10 +19,9 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 	if err != nil {
 		return err
 	}
-	for _, info := range infos {
-		if err := writeLayerTree(out, info.Path); err != nil {
-			return err
-		}
+	err = parallel(len(infos), func(i int) error { return writeLayerTree(out, infos[i].Path) })
+	if err != nil {
+		return err
 	}
 	data, err := json.MarshalIndent(Closure{Roots: roots, Paths: infos}, "", "  ")
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 const (
@@ -79,6 +81,9 @@ func (r *realiser) configure() error {
 		"substituters = " + strings.Join(r.cfg.Substituters, " "),
 		"trusted-public-keys = " + strings.Join(r.cfg.TrustedPublicKeys, " "),
 		"connect-timeout = 15",
+		// Before Nix 2.16 (max-substitution-jobs), substitutions wait
+		// for a build slot: with the default of 1 they run one by one.
+		"max-jobs = auto",
 	}
 	if err := os.WriteFile(filepath.Join(confDir, "nix.conf"), []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 		return fmt.Errorf("realise: writing nix.conf: %w", err)
@@ -166,13 +171,24 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	if err := os.MkdirAll(profiles, 0o755); err != nil {
 		return roots, fmt.Errorf("realise: %w", err)
 	}
-	if roots.System, err = r.profile(ctx, roots.Nixpkgs, filepath.Join(profiles, "system"), r.cfg.SystemPackages); err != nil {
-		return roots, fmt.Errorf("building the system profile: %w", err)
-	}
-	if len(r.cfg.Packages) > 0 {
-		if roots.Profile, err = r.profile(ctx, roots.Nixpkgs, filepath.Join(profiles, "default"), r.cfg.Packages); err != nil {
-			return roots, fmt.Errorf("building root's profile: %w", err)
+	// The two profiles are built at once: their substitutions overlap.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if roots.System, err = r.profile(gctx, roots.Nixpkgs, filepath.Join(profiles, "system"), r.cfg.SystemPackages); err != nil {
+			return fmt.Errorf("building the system profile: %w", err)
 		}
+		return nil
+	})
+	if len(r.cfg.Packages) > 0 {
+		g.Go(func() (err error) {
+			if roots.Profile, err = r.profile(gctx, roots.Nixpkgs, filepath.Join(profiles, "default"), r.cfg.Packages); err != nil {
+				return fmt.Errorf("building root's profile: %w", err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return roots, err
 	}
 	if roots.Shell, err = profileTarget(roots.System, "bin/bash"); err != nil {
 		return roots, fmt.Errorf("system.packages must provide bin/bash (bashInteractive): %w", err)
