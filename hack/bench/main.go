@@ -8,8 +8,11 @@
 // The three ways:
 //   - ours: a nix-image.yaml through the nix-image frontend (`# syntax=`);
 //   - flat: a multi-stage Dockerfile, a Nix stage FROM the base image
-//     realising the packages with nix-env and copying their closure out,
-//     then FROM scratch + one COPY of it (one layer);
+//     realising the image's packages with nix-env and copying their
+//     closure out, then FROM scratch + one COPY of it (one layer). The
+//     packages are all those ours puts in its image: the system profile's
+//     (Nix, bash, coreutils, ...) and the benchmarked ones, so that the
+//     three images hold the same closure;
 //   - nixenv: a Dockerfile FROM the base image + RUN nix-env -iA.
 //
 // The base image is our minimal image (no packages: Nix and the system
@@ -37,6 +40,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +49,7 @@ import (
 
 	"github.com/nix-image/nix-image/internal/mirror"
 	"github.com/nix-image/nix-image/internal/testenv"
+	"github.com/nix-image/nix-image/spec"
 )
 
 func main() {
@@ -248,6 +253,8 @@ func (b *bench) main(ctx context.Context, out string) error {
 			"packages":      b.pkgs,
 			"add1_packages": b.add1,
 			"base":          "the nix-image.yaml of ours with no packages (system profile only)",
+			// What each image holds: flat realises this list itself.
+			"image_packages": b.imagePackages(b.pkgs),
 		},
 		"runs":             b.runs,
 		"total_s":          round2(time.Since(started).Seconds()),
@@ -296,6 +303,9 @@ func (b *bench) defineWays() []way {
 				// What a user writes to get one layer holding a Nix
 				// closure: realise it in a Nix stage, copy the closure
 				// (and a link to the profile) out, COPY it into scratch.
+				// It realises what ours's image holds (the system
+				// profile's packages too), so that it gets the same
+				// closure.
 				return fmt.Sprintf(`FROM %s AS nix
 RUN nix-env -p /out-profile -iA %s \
  && mkdir -p /out \
@@ -305,7 +315,7 @@ RUN nix-env -p /out-profile -iA %s \
 FROM scratch
 COPY --from=nix /out /
 ENV PATH=/profile/bin
-`, r.base, attrs(pkgs))
+`, r.base, attrs(b.imagePackages(pkgs)))
 			},
 			args: dockerfileArgs,
 		},
@@ -329,6 +339,26 @@ func (b *bench) spec(pkgs []string) string {
 		s += "packages: [" + strings.Join(pkgs, ", ") + "]\n"
 	}
 	return s + "images:\n  default:\n    defaultPackages: false\n"
+}
+
+// imagePackages are the packages ours's image holds for pkgs: the system
+// profile's, then root's profile's, as the frontend resolves the spec.
+func (b *bench) imagePackages(pkgs []string) []string {
+	s, err := spec.Parse(testenv.SpecFile, []byte(b.spec(pkgs)))
+	if err != nil {
+		panic(fmt.Sprintf("the bench's own spec: %v", err))
+	}
+	r, err := s.Resolve("default")
+	if err != nil {
+		panic(fmt.Sprintf("the bench's own spec: %v", err))
+	}
+	var all []string
+	for _, p := range append(r.SystemPackages, r.Packages...) {
+		if !slices.Contains(all, p) {
+			all = append(all, p)
+		}
+	}
+	return all
 }
 
 func attrs(pkgs []string) string {
