@@ -157,7 +157,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	nixTree, err := nixRelease(s, r, system, opt)
+	release, err := nixRelease(s, r, system, opt)
 	if err != nil {
 		return llb.State{}, err
 	}
@@ -183,7 +183,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	run := llb.Scratch().Run(
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "realise"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddMount(nixstep.BootstrapDir, nixTree, llb.Readonly),
+		llb.AddMount(nixstep.ReleaseDir, release, llb.Readonly),
 		llb.AddMount(nixstep.NixpkgsDir, pkgsTree, llb.Readonly),
 		llb.AddMount(path.Dir(nixstep.ConfigFile), config, llb.Readonly),
 		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cacheID(r, opt, system), llb.CacheMountLocked)),

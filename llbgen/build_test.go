@@ -190,7 +190,7 @@ func TestRealiseStep(t *testing.T) {
 			if nix == nil || nix.MountType != pb.MountType_CACHE || nix.CacheOpt.ID != tc.cacheID || nix.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
 				t.Errorf("/nix mount = %+v, want a locked cache mount with id %s", nix, tc.cacheID)
 			}
-			for _, ro := range []string{nixstep.ToolDir, nixstep.BootstrapDir, nixstep.NixpkgsDir} {
+			for _, ro := range []string{nixstep.ToolDir, nixstep.ReleaseDir, nixstep.NixpkgsDir} {
 				if m := mounts[ro]; m == nil || !m.Readonly {
 					t.Errorf("%s: want a read-only mount, got %+v", ro, m)
 				}

@@ -17,11 +17,11 @@ func nixTarballSHA256(r *spec.Resolved, opt Options) string {
 	return opt.NixSHA256
 }
 
-// nixRelease returns the unpacked Nix release: the named context `nix`,
-// or the official tarball, checksum-verified.
+// nixRelease returns the Nix release as the realise step unpacks it: the
+// named context `nix`, or the official tarball, checksum-verified.
 func nixRelease(s *spec.Spec, r *spec.Resolved, system string, opt Options) (llb.State, error) {
 	if opt.NixContext != nil {
-		return prepare(opt, "nix", *opt.NixContext, ".reginfo"), nil
+		return *opt.NixContext, nil
 	}
 	sum := nixTarballSHA256(r, opt)
 	if sum == "" {
@@ -31,8 +31,7 @@ func nixRelease(s *spec.Spec, r *spec.Resolved, system string, opt Options) (llb
 	if r.Nix.URL != "" {
 		field = "nix.url"
 	}
-	tarball := fetch(ReleaseTarballURL(r.Nix, system), sum, "nix.tar", locate(s, opt, field)...)
-	return prepare(opt, "nix", tarball, ".reginfo"), nil
+	return fetch(ReleaseTarballURL(r.Nix, system), sum, "nix.tar", locate(s, opt, field)...), nil
 }
 
 // nixpkgsSource returns the named context `nixpkgs` or the pinned tarball.

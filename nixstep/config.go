@@ -7,11 +7,13 @@ package nixstep
 
 // Mount points of the realise step. llbgen mounts its inputs here.
 const (
-	ToolDir      = "/.nix-image/tool"
-	BootstrapDir = "/.nix-image/bootstrap"
-	NixpkgsDir   = "/.nix-image/nixpkgs"
-	ConfigFile   = "/.nix-image/config/realise.json"
-	OutDir       = "/out"
+	ToolDir = "/.nix-image/tool"
+	// ReleaseDir holds the Nix release: its tarball, or the named
+	// context `nix` (see Prepare for the shapes it may have).
+	ReleaseDir = "/.nix-image/release"
+	NixpkgsDir = "/.nix-image/nixpkgs"
+	ConfigFile = "/.nix-image/config/realise.json"
+	OutDir     = "/out"
 )
 
 // Files of the realise step's output (OutDir).

@@ -14,24 +14,37 @@ import (
 // directory, as the official Nix releases and GitHub archives do; that
 // directory is dropped.
 func Prepare(src, dst, marker string) error {
-	fi, err := os.Stat(src)
+	p, tarball, err := locate(src, marker)
 	if err != nil {
 		return err
 	}
-	if fi.Mode().IsRegular() {
-		if err := Unpack(src, dst, 0); err != nil {
+	if tarball {
+		if err := Unpack(p, dst, 0); err != nil {
 			return err
 		}
 		return hoist(dst, marker)
 	}
+	return copyChildren(p, dst)
+}
+
+// locate finds in src (see Prepare) the tree whose root holds marker, or
+// the tarball.
+func locate(src, marker string) (p string, tarball bool, err error) {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return "", false, err
+	}
+	if fi.Mode().IsRegular() {
+		return src, true, nil
+	}
 	if exists(filepath.Join(src, marker)) {
-		return copyChildren(src, dst)
+		return src, false, nil
 	}
 	only, err := onlyEntry(src)
 	if err != nil {
-		return fmt.Errorf("%s has no %s, nor a single directory or tarball that has one", src, marker)
+		return "", false, fmt.Errorf("%s has no %s, nor a single directory or tarball that has one", src, marker)
 	}
-	return Prepare(only, dst, marker)
+	return locate(only, marker)
 }
 
 // hoist moves the content of dst's only directory up into dst, as often as

@@ -35,7 +35,11 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 	if err := r.configure(); err != nil {
 		return err
 	}
-	boot, err := installBootstrap(ctx, BootstrapDir, r.env)
+	rel, err := installRelease(ReleaseDir, storeDir, releasesDir)
+	if err != nil {
+		return err
+	}
+	boot, err := loadBootstrap(ctx, rel, r.env)
 	if err != nil {
 		return err
 	}

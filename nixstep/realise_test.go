@@ -103,7 +103,7 @@ func TestReleaseNix(t *testing.T) {
 			if tc.install != "" {
 				os.WriteFile(filepath.Join(dir, "install"), []byte(tc.install), 0o755)
 			}
-			got, err := releaseNix(dir, names)
+			got, err := releaseNix(dir, filepath.Join(dir, "store"), names)
 			if got != tc.want || (err != nil) != (tc.want == "") {
 				t.Errorf("releaseNix = %q, %v; want %q", got, err, tc.want)
 			}

@@ -1,0 +1,115 @@
+package nixstep
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestInstallRelease(t *testing.T) {
+	tests := []struct {
+		name string
+		// source writes the release source into dir and returns its path.
+		source func(t *testing.T, dir string) string
+		// before prepares the store before the first install.
+		before func(t *testing.T, store string)
+		// unpacked: a tarball, whose files stay in the releases directory.
+		unpacked bool
+		wantErr  string
+	}{
+		{
+			name: "tarball",
+			source: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "nix.tar")
+				os.WriteFile(p, tarball(t, "xz"), 0o644)
+				return dir
+			},
+			unpacked: true,
+		},
+		{
+			name: "tarball, a store path already there is kept",
+			source: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "nix.tar")
+				os.WriteFile(p, tarball(t, "gz"), 0o644)
+				return p
+			},
+			before: func(t *testing.T, store string) {
+				os.MkdirAll(filepath.Join(store, "a-nix"), 0o755)
+				os.WriteFile(filepath.Join(store, "a-nix", "kept"), nil, 0o644)
+			},
+			unpacked: true,
+		},
+		{
+			name: "unpacked release",
+			source: func(t *testing.T, dir string) string {
+				if err := Unpack(writeTemp(t, tarball(t, "")), dir, 0); err != nil {
+					t.Fatal(err)
+				}
+				return dir
+			},
+		},
+		{
+			name:    "no release",
+			source:  func(t *testing.T, dir string) string { return dir },
+			wantErr: "has no .reginfo",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.Mkdir(filepath.Join(root, "src"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			src := tc.source(t, filepath.Join(root, "src"))
+			store, releases := filepath.Join(root, "nix/store"), filepath.Join(root, "nix/var/releases")
+			if tc.before != nil {
+				tc.before(t, store)
+			}
+			rel, err := installRelease(src, store, releases)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(rel.names, []string{"a-nix"}) {
+				t.Errorf("names = %q", rel.names)
+			}
+			if !rel.installedIn(store) || !exists(filepath.Join(rel.dir, ".reginfo")) {
+				t.Errorf("release %+v not installed in %s", rel, store)
+			}
+			if tc.before != nil && !exists(filepath.Join(store, "a-nix", "kept")) {
+				t.Error("the store path already there was replaced")
+			}
+			if !tc.unpacked {
+				return
+			}
+			if filepath.Dir(rel.dir) != releases || exists(filepath.Join(rel.dir, "store")) {
+				t.Errorf("release files in %s (with store/: %v), want them in %s without it", rel.dir, exists(filepath.Join(rel.dir, "store")), releases)
+			}
+			if b, err := os.ReadFile(filepath.Join(store, "a-nix", "copy")); tc.before == nil && (err != nil || string(b) != "#!nix") {
+				t.Errorf("store path file = %q, %v", b, err)
+			}
+			// A later build finds the release; a store path gone from
+			// the store (garbage) is unpacked again.
+			again, err := installRelease(src, store, releases)
+			if err != nil || again.dir != rel.dir {
+				t.Fatalf("again: %+v, %v; want %+v", again, err, rel)
+			}
+			os.Chmod(filepath.Join(store, "a-nix"), 0o755)
+			os.RemoveAll(filepath.Join(store, "a-nix"))
+			if _, err := installRelease(src, store, releases); err != nil || !rel.installedIn(store) {
+				t.Errorf("after the store path was removed: %v, installed %v", err, rel.installedIn(store))
+			}
+			entries, _ := os.ReadDir(releases)
+			if len(entries) != 1 {
+				t.Errorf("releases holds %d entries, want 1 (no unpack leftovers)", len(entries))
+			}
+		})
+	}
+}
