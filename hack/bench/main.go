@@ -371,15 +371,18 @@ func attrs(pkgs []string) string {
 
 // round runs one round: on a fresh stack, the cold builds, no-change
 // rebuilds and add-one builds of the three ways (each phase runs the three
-// in turn); then, on another fresh stack, the cold builds again from an
-// empty build cache.
+// in turn, starting with a different way each round, so that no way always
+// runs first on a fresh daemon); then, on another fresh stack, the cold
+// builds again from an empty build cache.
 func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
 	got := map[string]*sample{}
+	k := (n - 1) % len(b.ways)
+	ways := append(slices.Clone(b.ways[k:]), b.ways[:k]...)
 	err := b.withStack(ctx, n, func(r *round) error {
 		if err := b.buildBase(ctx, r); err != nil {
 			return err
 		}
-		for _, w := range b.ways {
+		for _, w := range ways {
 			d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
 			if err != nil {
 				return fmt.Errorf("%s cold: %w", w.name, err)
@@ -387,12 +390,12 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
 			got[w.name] = &sample{ColdS: d.wall, ColdCPU: d.cpu, Load: loadavg(), ColdSteps: slowest(vs, 6)}
 			b.logf("round %d: %-6s cold      %6.1f s, %6.1f CPU s", n, w.name, d.wall, d.cpu)
 		}
-		for _, w := range b.ways {
+		for _, w := range ways {
 			if err := b.describe(ctx, r, w, got[w.name]); err != nil {
 				return fmt.Errorf("%s: reading the image back: %w", w.name, err)
 			}
 		}
-		for _, w := range b.ways {
+		for _, w := range ways {
 			d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
 			if err != nil {
 				return fmt.Errorf("%s no-change rebuild: %w", w.name, err)
@@ -403,7 +406,7 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
 			s.NochangeOps = len(s.NochangeOpNames)
 			b.logf("round %d: %-6s no-change %6.1f s, %6.1f CPU s, %d ops executed", n, w.name, d.wall, d.cpu, s.NochangeOps)
 		}
-		for _, w := range b.ways {
+		for _, w := range ways {
 			if err := b.addOne(ctx, r, w, got[w.name], r.ref(w, "v1"), r.ref(w, "add1")); err != nil {
 				return fmt.Errorf("%s add-one: %w", w.name, err)
 			}
@@ -420,7 +423,7 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
 		if err := b.emptyCache(ctx, r); err != nil {
 			return err
 		}
-		for _, w := range b.ways {
+		for _, w := range ways {
 			d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
 			if err != nil {
 				return fmt.Errorf("%s cold from an empty cache: %w", w.name, err)
