@@ -1,18 +1,16 @@
 package nixstep
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 // releasesDir, in the /nix cache mount, keeps the files of the release
@@ -124,10 +122,7 @@ func unpackRelease(tarball, dir, store string) (release, error) {
 		return release{}, err
 	}
 	defer os.RemoveAll(tmp)
-	if err := Unpack(tarball, tmp, 0); err != nil {
-		return release{}, err
-	}
-	if err := hoist(tmp, ".reginfo"); err != nil {
+	if err := unpackTree(tarball, tmp, ".reginfo"); err != nil {
 		return release{}, err
 	}
 	names, err := storeNames(filepath.Join(tmp, "store"))
@@ -202,11 +197,11 @@ func fileSHA256(p string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, bufio.NewReaderSize(f, 1<<20)); err != nil {
+	d, err := digest.SHA256.FromReader(f)
+	if err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return d.Encoded(), nil
 }
 
 // loadBootstrap finds the release's Nix and CA bundle in /nix/store and

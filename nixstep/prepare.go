@@ -19,12 +19,18 @@ func Prepare(src, dst, marker string) error {
 		return err
 	}
 	if tarball {
-		if err := Unpack(p, dst, 0); err != nil {
-			return err
-		}
-		return hoist(dst, marker)
+		return unpackTree(p, dst, marker)
 	}
 	return copyChildren(p, dst)
+}
+
+// unpackTree unpacks a tarball into dst and drops its top directories
+// until dst holds marker.
+func unpackTree(tarball, dst, marker string) error {
+	if err := Unpack(tarball, dst, 0); err != nil {
+		return err
+	}
+	return hoist(dst, marker)
 }
 
 // locate finds in src (see Prepare) the tree whose root holds marker, or

@@ -46,10 +46,6 @@ func Unpack(src, dst string, strip int) error {
 // decompress returns the content of f, decompressed as its first bytes
 // say.
 func decompress(f *os.File) (io.ReadCloser, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
 	br := bufio.NewReaderSize(f, 1<<20)
 	magic, err := br.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -59,6 +55,10 @@ func decompress(f *os.File) (io.ReadCloser, error) {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		return gzip.NewReader(br)
 	case bytes.HasPrefix(magic, xzHeaderMagic):
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
 		return openXZ(f, fi.Size())
 	case bytes.HasPrefix(magic, []byte("BZh")):
 		return io.NopCloser(bzip2.NewReader(br)), nil
