@@ -111,6 +111,20 @@ PidFile none
 PrintMotd no
 PrintLastLog no
 UseDNS no
+# Limits: a remote builder is reached by a few known clients, and Nix
+# needs no forwarding of any kind (ssh:// and ssh-ng:// run a command).
+LoginGraceTime 30
+MaxAuthTries 3
+MaxSessions 10
+MaxStartups 10:30:60
+ClientAliveInterval 60
+ClientAliveCountMax 3
+PermitUserEnvironment no
+AllowAgentForwarding no
+AllowTcpForwarding no
+AllowStreamLocalForwarding no
+GatewayPorts no
+PermitTunnel no
 X11Forwarding no
 Subsystem sftp internal-sftp
 SetEnv`)
