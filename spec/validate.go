@@ -1,9 +1,7 @@
 package spec
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"net/url"
 	"path"
@@ -12,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nix-image/nix-image/internal/sshkey"
 	"github.com/nix-image/nix-image/spec/internal/rules"
 )
 
@@ -299,13 +298,6 @@ func normalizePort(port string) (string, bool) {
 	return strconv.Itoa(n) + "/" + proto, true
 }
 
-// sshKeyTypes are the OpenSSH public key types sshd accepts today.
-var sshKeyTypes = []string{
-	"ssh-ed25519", "ssh-rsa",
-	"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-	"sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
-}
-
 func (v *validator) authorizedKeys(p string, keys []string) {
 	for i, k := range keys {
 		ip := joinIndex(p, i)
@@ -315,35 +307,11 @@ func (v *validator) authorizedKeys(p string, keys []string) {
 		case strings.ContainsAny(k, "\r\n"):
 			v.errorf(ip, "one public key per list item; this item spans several lines")
 		default:
-			if err := checkSSHPublicKey(k); err != nil {
+			if err := sshkey.Check(k); err != nil {
 				v.errorf(ip, "invalid ssh public key %q: %v; expected a line such as \"ssh-ed25519 AAAAC3Nza... user@host\"", shorten(k), err)
 			}
 		}
 	}
-}
-
-// checkSSHPublicKey checks an authorized_keys line without options: the
-// type, then base64 of a blob that starts with the same type.
-func checkSSHPublicKey(k string) error {
-	f := strings.Fields(k)
-	if len(f) < 2 {
-		return fmt.Errorf("expected <type> <base64> [comment]")
-	}
-	if !slices.Contains(sshKeyTypes, f[0]) {
-		return fmt.Errorf("unsupported key type %q (supported: %s)", f[0], strings.Join(sshKeyTypes, ", "))
-	}
-	blob, err := base64.StdEncoding.DecodeString(f[1])
-	if err != nil {
-		return fmt.Errorf("key data is not base64")
-	}
-	if len(blob) < 4 {
-		return fmt.Errorf("key data too short")
-	}
-	n := binary.BigEndian.Uint32(blob)
-	if uint64(n) > uint64(len(blob)-4) || !bytes.Equal(blob[4:4+n], []byte(f[0])) {
-		return fmt.Errorf("key data does not hold a %s key", f[0])
-	}
-	return nil
 }
 
 // shorten keeps error messages readable when a whole key is quoted.
