@@ -40,8 +40,9 @@ import (
 // without nix-ca it fails naming nix-ca; with both it succeeds, Nix
 // downloads the NARs with the netrc login, and the image runs. The
 // password is then in no layer of the image, in no exported cache and
-// nowhere in the daemon's state (its cache keys, the builds' LLB, the
-// snapshots).
+// nowhere in the builder's state (its cache keys, the builds' LLB, the
+// snapshots, buildx's files). A build with another password reuses the
+// cached realise step.
 func TestPrivateCache(t *testing.T) {
 	e := testenv.Need(t, env)
 	m := needMirror(t)
@@ -65,7 +66,8 @@ nixConfig:
 `
 	dir := e.SpecContext(t, spec, nil)
 	// A /nix cache mount of its own: no store path of another test's build.
-	args := append(m.BuildctlOpts("SUBSTITUTERS", "TRUSTED_PUBLIC_KEYS"), "--opt", "build-arg:BUILDKIT_CACHE_MOUNT_NS=private-"+randomHex(t, 8))
+	namespace := "private-" + randomHex(t, 8)
+	args := append(m.BuildctlOpts("SUBSTITUTERS", "TRUSTED_PUBLIC_KEYS"), "--opt", "build-arg:BUILDKIT_CACHE_MOUNT_NS="+namespace)
 
 	failures := []struct {
 		name    string
@@ -96,13 +98,31 @@ nixConfig:
 		t.Fatalf("the cache served %d NARs to builds without credentials", n)
 	}
 
+	// Then the README's command, with the secrets' files of the test.
+	cmds := readmeCommands(t, "Private binary caches", "")
+	if len(cmds) != 1 {
+		t.Fatalf("README: want one command, got %q", cmds)
+	}
+	readme := func(netrc string) []string {
+		var cmd []string
+		for _, f := range cmds[0] {
+			f = strings.ReplaceAll(f, "src=$HOME/.config/nix/netrc", "src="+netrc)
+			cmd = append(cmd, strings.ReplaceAll(f, "src=./corp-ca.pem", "src="+ca))
+		}
+		return withArgs(cmd, append(buildxMirrorArgs(m, "SUBSTITUTERS", "TRUSTED_PUBLIC_KEYS"),
+			"--build-arg", "BUILDKIT_CACHE_MOUNT_NS="+namespace)...)
+	}
+	if c := strings.Join(readme(netrc), " "); !strings.Contains(c, "id=netrc,src="+netrc) || !strings.Contains(c, "id=nix-ca,src="+ca) {
+		t.Fatalf("README: the command does not pass the secrets netrc and nix-ca as the test expects: %s", c)
+	}
 	out := filepath.Join(t.TempDir(), "image.oci.tar")
 	cacheDir := filepath.Join(t.TempDir(), "cache")
-	res, err := e.BuildSpec(ctx, dir, append(args,
-		"--secret", "id=netrc,src="+netrc, "--secret", "id=nix-ca,src="+ca,
-		"--output", "type=oci,dest="+out, "--export-cache", "type=local,mode=max,dest="+cacheDir)...)
+	res, err := e.BuildxJSON(ctx, dir, withArgs(readme(netrc), "-o", "type=oci,dest="+out, "--cache-to", "type=local,mode=max,dest="+cacheDir)...)
 	if err != nil {
-		t.Fatalf("build with the secrets: %v\n%s", err, res.Stderr)
+		t.Fatalf("docker buildx build with the secrets: %v", err)
+	}
+	if len(res.Progress.ExecutedSteps("[nix-image] realise ")) == 0 {
+		t.Errorf("the realise step did not run: %v", vertexNames(res.Progress.Vertices))
 	}
 	nars := cache.nars.Load()
 	t.Logf("Nix downloaded %d NARs from the private cache", nars)
@@ -138,9 +158,9 @@ nixConfig:
 	t.Run("a changed secret keeps the cache", func(t *testing.T) {
 		rotated := filepath.Join(secrets, "netrc-rotated")
 		writeSecret(t, rotated, "machine 127.0.0.1 login nix-user password rotated-"+randomHex(t, 8)+"\n")
-		res, err := e.BuildSpec(ctx, dir, append(args, "--secret", "id=netrc,src="+rotated, "--secret", "id=nix-ca,src="+ca)...)
+		res, err := e.BuildxJSON(ctx, dir, readme(rotated)...)
 		if err != nil {
-			t.Fatalf("build: %v\n%s", err, res.Stderr)
+			t.Fatalf("docker buildx build: %v", err)
 		}
 		if len(res.Progress.Find("[nix-image] realise ")) == 0 {
 			t.Fatalf("no realise step: %v", vertexNames(res.Progress.Vertices))
@@ -192,7 +212,9 @@ nixConfig:
 		}
 	}
 	t.Run("the secret is in no exported cache", func(t *testing.T) { scan(t, cacheDir, true) })
-	t.Run("the secret is nowhere in the daemon's state", func(t *testing.T) { scan(t, filepath.Join(e.Dir, "buildkitd"), true) })
+	// The stack's directory: the daemon's state (cache keys, the builds'
+	// LLB, snapshots, content store), its log, buildx's state, the registry.
+	t.Run("the secret is nowhere in the builder's state", func(t *testing.T) { scan(t, e.Dir, true) })
 }
 
 // privateCache is a binary cache over HTTPS with basic auth.
