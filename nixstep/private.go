@@ -54,16 +54,21 @@ func (r *realiser) caBundle(release string) (string, error) {
 	return appendCA(release, extra, filepath.Join(scratchDir, "ca-bundle.crt"))
 }
 
-// substituters returns the binary caches the realising Nix uses, each with
-// the spec field that names it: the substituters, then nixConfig's
-// extra-substituters.
-func (r *realiser) substituters() [][2]string {
-	var subs [][2]string
+// substituter is a binary cache of the realising Nix and the spec field
+// that names it.
+type substituter struct {
+	url, where string
+}
+
+// substituters returns the binary caches the realising Nix uses: the
+// substituters, then nixConfig's extra-substituters.
+func (r *realiser) substituters() []substituter {
+	var subs []substituter
 	for _, s := range r.cfg.Substituters {
-		subs = append(subs, [2]string{s, r.cfg.SubstitutersWhere})
+		subs = append(subs, substituter{s, r.cfg.SubstitutersWhere})
 	}
 	for _, s := range strings.Fields(r.cfg.NixConfig["extra-substituters"]) {
-		subs = append(subs, [2]string{s, r.cfg.ExtraSubstitutersWhere})
+		subs = append(subs, substituter{s, r.cfg.ExtraSubstitutersWhere})
 	}
 	return subs
 }

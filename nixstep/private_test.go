@@ -25,13 +25,17 @@ func TestParseNetrc(t *testing.T) {
 			map[string]netrcLogin{"a": {"1", "1"}}, ""},
 		{"token only (Cachix)", "machine c.cachix.org password TOKEN\n",
 			map[string]netrcLogin{"c.cachix.org": {"", "TOKEN"}}, ""},
-		{"truncated", "machine a login", nil, `"login" lacks its value`},
-		{"unknown keyword", "machine a user u", nil, `unknown netrc keyword "user"`},
+		{"truncated", "machine a login", nil, "login lacks its value"},
+		{"unknown keyword", "machine a user u", nil, `no netrc keyword (machine, default, login, password, account) follows the entry of machine "a"`},
 		{"macdef", "macdef init\n", nil, "macdef"},
+		{"password with a space", "machine a login u password s3cr et\n", nil, "password with spaces"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseNetrc([]byte(tc.in))
+			if err != nil && strings.Contains(err.Error(), "s3cr") {
+				t.Errorf("the error shows a password: %v", err)
+			}
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want one containing %q", err, tc.err)

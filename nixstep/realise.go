@@ -122,7 +122,7 @@ func (r *realiser) configure() error {
 func (r *realiser) checkSubstituters(ctx context.Context) error {
 	client := &http.Client{Timeout: 20 * time.Second}
 	for _, sub := range r.substituters() {
-		s, where := sub[0], sub[1]
+		s, where := sub.url, sub.where
 		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
 			continue
 		}

@@ -58,7 +58,8 @@ type netrcLogin struct {
 // parseNetrc reads the machine, default, login and password entries of a
 // netrc file (the subset curl, and so Nix, uses for binary caches); the
 // login of machine "" is the default entry's. Lines starting with # are
-// comments; macdef is not supported.
+// comments; macdef is not supported. Errors name keywords and machines
+// only, never another word of the file: it may be a password.
 func parseNetrc(data []byte) (map[string]netrcLogin, error) {
 	var words []string
 	for _, line := range strings.Split(string(data), "\n") {
@@ -70,40 +71,34 @@ func parseNetrc(data []byte) (map[string]netrcLogin, error) {
 	logins := map[string]netrcLogin{}
 	machine, inEntry := "", false
 	for i := 0; i < len(words); i++ {
-		w := words[i]
-		switch w {
+		switch w := words[i]; w {
 		case "default":
 			machine, inEntry = "", true
-			continue
 		case "macdef":
 			return nil, fmt.Errorf("the build secret %s: macdef is not supported", NetrcSecret)
-		}
-		if i+1 >= len(words) {
-			return nil, fmt.Errorf("the build secret %s: %q lacks its value", NetrcSecret, w)
-		}
-		i++
-		v := words[i]
-		switch w {
-		case "machine":
-			machine, inEntry = v, true
-			if _, ok := logins[machine]; ok {
+		case "machine", "login", "password", "account":
+			if i+1 >= len(words) {
+				return nil, fmt.Errorf("the build secret %s: %s lacks its value", NetrcSecret, w)
+			}
+			i++
+			v := words[i]
+			switch {
+			case w == "machine":
 				// curl uses the first entry of a machine.
-				inEntry = false
-			}
-		case "login", "password":
-			if !inEntry {
-				continue
-			}
-			l := logins[machine]
-			if w == "login" {
+				_, seen := logins[v]
+				machine, inEntry = v, !seen
+			case w == "account" || !inEntry:
+			case w == "login":
+				l := logins[machine]
 				l.login = v
-			} else {
+				logins[machine] = l
+			default:
+				l := logins[machine]
 				l.password = v
+				logins[machine] = l
 			}
-			logins[machine] = l
-		case "account":
 		default:
-			return nil, fmt.Errorf("the build secret %s: unknown netrc keyword %q", NetrcSecret, w)
+			return nil, fmt.Errorf("the build secret %s: a word that is no netrc keyword (machine, default, login, password, account) follows the entry of machine %q; a password with spaces cannot be written in netrc", NetrcSecret, machine)
 		}
 	}
 	return logins, nil
