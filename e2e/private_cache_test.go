@@ -54,6 +54,8 @@ func TestPrivateCache(t *testing.T) {
 	secrets := t.TempDir()
 	netrc := filepath.Join(secrets, "netrc")
 	writeSecret(t, netrc, "machine 127.0.0.1\n  login nix-user\n  password "+password+"\n")
+	wrong := filepath.Join(secrets, "netrc-wrong")
+	writeSecret(t, wrong, "machine 127.0.0.1 login nix-user password not-"+password+"\n")
 	ca := filepath.Join(secrets, "ca.pem")
 	writeSecret(t, ca, string(cache.caPEM))
 
@@ -79,6 +81,8 @@ nixConfig:
 			[]string{"substituter " + cache.url, "nix-image.yaml:12:3 (nixConfig.extra-substituters)", "needs credentials", "401", "machine 127.0.0.1", "--secret id=netrc"}},
 		{"without the CA secret", []string{"--secret", "id=netrc,src=" + netrc},
 			[]string{"substituter " + cache.url, "unreachable", "certificate", "build secret nix-ca"}},
+		{"with a wrong password", []string{"--secret", "id=netrc,src=" + wrong, "--secret", "id=nix-ca,src=" + ca},
+			[]string{"substituter " + cache.url, "refused the credentials for machine 127.0.0.1 of the build secret netrc", "401"}},
 	}
 	for _, tc := range failures {
 		t.Run(tc.name, func(t *testing.T) {
