@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -67,7 +66,8 @@ type realiser struct {
 }
 
 // configure writes the nix.conf of the realising Nix and sets its
-// environment (but PATH, known once the bootstrap Nix is installed). It
+// environment (but PATH, known once the bootstrap Nix is installed; the
+// step's proxy variables are passed on). It
 // builds as root without build users or sandbox: the step's container is
 // the isolation.
 func (r *realiser) configure() error {
@@ -100,6 +100,7 @@ func (r *realiser) configure() error {
 		"NIX_REMOTE=",
 		"NIX_PAGER=cat",
 	}
+	r.env = append(r.env, proxyEnv(os.Environ())...)
 	return nil
 }
 
@@ -107,23 +108,26 @@ func (r *realiser) configure() error {
 // cache does not answer: Nix would only warn and then try to build every
 // package from source.
 func (r *realiser) checkSubstituters(ctx context.Context) error {
-	client := &http.Client{Timeout: 20 * time.Second}
+	client, proxy := substituterClient()
 	for _, s := range r.cfg.Substituters {
-		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+		u, ok, err := cacheInfoURL(s)
+		if err != nil {
+			return fmt.Errorf("substituter %s (%s): %w", s, r.cfg.SubstitutersWhere, err)
+		}
+		if !ok {
 			continue
 		}
-		u := strings.TrimSuffix(s, "/") + "/nix-cache-info"
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
 			return fmt.Errorf("substituter %s (%s): %w", s, r.cfg.SubstitutersWhere, err)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return fmt.Errorf("substituter %s (%s) is unreachable: %w", s, r.cfg.SubstitutersWhere, err)
+			return fmt.Errorf("substituter %s (%s) is unreachable%s: %w", s, r.cfg.SubstitutersWhere, throughProxy(proxy, req), err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("substituter %s (%s) is not a binary cache: GET %s answered %s", s, r.cfg.SubstitutersWhere, u, resp.Status)
+			return fmt.Errorf("substituter %s (%s) is not a binary cache: GET %s answered %s%s", s, r.cfg.SubstitutersWhere, u.Redacted(), resp.Status, throughProxy(proxy, req))
 		}
 	}
 	return nil
