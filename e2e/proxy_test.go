@@ -62,8 +62,10 @@ func TestProxyBuildArgs(t *testing.T) {
 	reqs := proxy.Requests()
 	checks := map[string]func(string) bool{
 		"the substituter check": func(r string) bool { return r == "GET "+substituter+"/nix-cache-info" },
-		"Nix's narinfo lookups": func(r string) bool { return strings.HasPrefix(r, "GET "+substituter+"/") && strings.HasSuffix(r, ".narinfo") },
-		"Nix's NAR downloads":   func(r string) bool { return strings.HasPrefix(r, "GET "+substituter+"/nar/") },
+		"Nix's narinfo lookups": func(r string) bool {
+			return strings.HasPrefix(r, "GET "+substituter+"/") && strings.HasSuffix(r, ".narinfo")
+		},
+		"Nix's NAR downloads": func(r string) bool { return strings.HasPrefix(r, "GET "+substituter+"/nar/") },
 	}
 	for what, f := range checks {
 		if !slices.ContainsFunc(reqs, f) {
