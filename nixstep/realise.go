@@ -66,10 +66,9 @@ type realiser struct {
 }
 
 // configure writes the nix.conf of the realising Nix and sets its
-// environment (but PATH, known once the bootstrap Nix is installed; the
-// step's proxy variables are passed on). It
-// builds as root without build users or sandbox: the step's container is
-// the isolation.
+// environment (but PATH, known once the bootstrap Nix is installed), with
+// the step's proxy variables. It builds as root without build users or
+// sandbox: the step's container is the isolation.
 func (r *realiser) configure() error {
 	confDir := filepath.Join(scratchDir, "conf")
 	home := filepath.Join(scratchDir, "home")

@@ -2,6 +2,7 @@ package nixstep
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -81,6 +82,12 @@ type forwardProxy struct {
 	log        []string
 }
 
+func (p *forwardProxy) requests() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.log...)
+}
+
 func (p *forwardProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.log = append(p.log, r.URL.String())
@@ -98,9 +105,7 @@ func (p *forwardProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	w.WriteHeader(resp.StatusCode)
-	buf := make([]byte, 4096)
-	n, _ := resp.Body.Read(buf)
-	w.Write(buf[:n])
+	io.Copy(w, resp.Body)
 }
 
 func TestCheckSubstituters(t *testing.T) {
@@ -144,12 +149,12 @@ func TestCheckSubstituters(t *testing.T) {
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("checkSubstituters = %v, want an error containing %q", err, tt.want)
 			}
-			if strings.Contains(tt.name, "no proxy") && len(p.log) > 0 {
-				t.Errorf("the proxy was asked for %q", p.log)
+			if strings.Contains(tt.name, "no proxy") && len(p.requests()) > 0 {
+				t.Errorf("the proxy was asked for %q", p.requests())
 			}
 		})
 	}
-	for _, l := range p.log {
+	for _, l := range p.requests() {
 		if u, _ := url.Parse(l); u == nil || u.RawQuery != "" {
 			t.Errorf("the proxy was asked for %q, with a query", l)
 		}
