@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -72,6 +77,9 @@ func TestProxyBuildArgs(t *testing.T) {
 			t.Errorf("the proxy got none of %s; requests: %q", what, reqs)
 		}
 	}
+	if found := imageMentions(t, image, strings.TrimPrefix(proxy.URL, "http://")); len(found) > 0 {
+		t.Errorf("the image holds the proxy's address in %q", found)
+	}
 	if out, _, err := e.RunImage(ctx, image, "nix", "--version"); err != nil || !strings.Contains(out, "nix (Nix) "+m.Vars["NIX_VERSION"]) {
 		t.Errorf("nix --version in the image: %q, %v", out, err)
 	}
@@ -87,4 +95,63 @@ func TestProxyBuildArgs(t *testing.T) {
 	if got := res.Progress.ExecutedSteps("[nix-image]"); len(got) > 0 {
 		t.Errorf("changing only the proxy re-ran %v: the proxy is in a cache key", vertexNames(got))
 	}
+}
+
+// imageMentions returns the blobs of an OCI archive (config, manifests)
+// and the files of its layers that contain needle.
+func imageMentions(t *testing.T, image, needle string) []string {
+	t.Helper()
+	f, err := os.Open(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var found []string
+	files := 0
+	outer := tar.NewReader(f)
+	for {
+		hdr, err := outer.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading %s: %v", image, err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		blob, err := io.ReadAll(outer)
+		if err != nil {
+			t.Fatalf("reading %s: %v", hdr.Name, err)
+		}
+		gz, err := gzip.NewReader(bytes.NewReader(blob))
+		if err != nil {
+			if bytes.Contains(blob, []byte(needle)) {
+				found = append(found, hdr.Name)
+			}
+			continue
+		}
+		inner := tar.NewReader(gz)
+		for {
+			lh, err := inner.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("reading layer %s: %v", hdr.Name, err)
+			}
+			data, err := io.ReadAll(inner)
+			if err != nil {
+				t.Fatalf("reading %s in layer %s: %v", lh.Name, hdr.Name, err)
+			}
+			files++
+			if bytes.Contains(data, []byte(needle)) || strings.Contains(lh.Linkname, needle) {
+				found = append(found, hdr.Name+":"+lh.Name)
+			}
+		}
+	}
+	if files == 0 {
+		t.Fatalf("%s: no layer files: not an image", image)
+	}
+	return found
 }
