@@ -171,12 +171,12 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix")
 	cfg := nixstep.RealiseConfig{
 		System:            system,
-		NixpkgsWhere:      where(s, opt, "nixpkgs.url"),
+		NixpkgsWhere:      origin(s, opt, "nixpkgs.url"),
 		SystemPackages:    packages(s, r, opt, r.SystemPackages),
 		Packages:          packages(s, r, opt, r.Packages),
 		Substituters:      r.Substituters,
 		TrustedPublicKeys: r.TrustedPublicKeys,
-		SubstitutersWhere: where(s, opt, "substituters"),
+		SubstitutersWhere: origin(s, opt, "substituters"),
 		RegistrationTime:  opt.Epoch.Unix(),
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")

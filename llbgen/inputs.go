@@ -97,6 +97,19 @@ func where(s *spec.Spec, opt Options, path string) string {
 	return fmt.Sprintf("%s:%d:%d (%s)", opt.Filename, pos.Line, pos.Col, path)
 }
 
+// origin describes where a spec field's value comes from, for errors of
+// the build steps: its place in the spec (see where), the build arg that
+// set it, or its default.
+func origin(s *spec.Spec, opt Options, path string) string {
+	if w := where(s, opt, path); w != "" {
+		return w
+	}
+	if arg := s.OverriddenBy(path); arg != "" {
+		return "build-arg:" + arg
+	}
+	return "the default " + path
+}
+
 // locate attaches the source location of a spec field to a step, so that
 // buildx prints the YAML line when the step fails.
 func locate(s *spec.Spec, opt Options, path string) []llb.ConstraintsOpt {

@@ -192,3 +192,25 @@ func withoutProxy(t *testing.T, def *llb.Definition) ([]string, map[string]*pb.P
 	slices.Sort(out)
 	return out, proxies
 }
+
+func TestOrigin(t *testing.T) {
+	s, err := spec.Parse("nix-image.yaml", []byte(testSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyBuildArgs(map[string]string{"SUBSTITUTERS": "http://mirror:5000"}); err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Filename: "nix-image.yaml"}
+	tests := map[string]string{
+		"nixpkgs.url":       "nix-image.yaml:3:8 (nixpkgs.url)",
+		"substituters":      "build-arg:SUBSTITUTERS",
+		"trustedPublicKeys": "nix-image.yaml:7:1 (trustedPublicKeys)",
+		"nix.releases":      "the default nix.releases",
+	}
+	for path, want := range tests {
+		if got := origin(s, opt, path); got != want {
+			t.Errorf("origin(%s) = %q, want %q", path, got, want)
+		}
+	}
+}
