@@ -54,6 +54,11 @@ var buildArgs = []buildArg{
 	{"EXTRA_PACKAGES", "packages", "nixpkgs attributes added to root's profile, space-separated", nil},
 	{"SOURCE_DATE_EPOCH", "", "Unix time written into the image (default 0)", nil},
 	{argMergeOp, "", "false: stack the layers with copies instead of MergeOp", nil},
+	{spec.ArgHTTPProxy, "", "proxy for http:// substituters, used by the realise step (also http_proxy)", nil},
+	{spec.ArgHTTPSProxy, "", "proxy for https:// substituters, used by the realise step (also https_proxy)", nil},
+	{spec.ArgFTPProxy, "", "proxy for ftp:// downloads of the realise step (also ftp_proxy)", nil},
+	{spec.ArgNoProxy, "", "hosts reached without the proxy, comma-separated (also no_proxy)", nil},
+	{spec.ArgAllProxy, "", "proxy for the schemes without their own, e.g. socks5://host:1080 (also all_proxy)", nil},
 }
 
 // outlineOf answers --call outline: the build args a user may set, with

@@ -31,7 +31,7 @@ func nixRelease(s *spec.Spec, r *spec.Resolved, system string, opt Options) (llb
 	if r.Nix.URL != "" {
 		field = "nix.url"
 	}
-	return fetch(ReleaseTarballURL(r.Nix, system), sum, "nix.tar", locate(s, opt, field)...), nil
+	return fetch(ReleaseTarballURL(r.Nix, system), sum, "nix.tar", stepOpts(opt, locate(s, opt, field)...)...), nil
 }
 
 // nixpkgsSource returns the named context `nixpkgs` or the pinned tarball.
@@ -39,20 +39,20 @@ func nixpkgsSource(s *spec.Spec, r *spec.Resolved, opt Options) llb.State {
 	if opt.NixpkgsContext != nil {
 		return *opt.NixpkgsContext
 	}
-	return fetch(r.Nixpkgs.URL, r.Nixpkgs.SHA256, "nixpkgs.tar", locate(s, opt, "nixpkgs.url")...)
+	return fetch(r.Nixpkgs.URL, r.Nixpkgs.SHA256, "nixpkgs.tar", stepOpts(opt, locate(s, opt, "nixpkgs.url")...)...)
 }
 
 // prepare unpacks a source into a tree whose root holds marker, with the
 // frontend binary (Go decompressors: no xz needed on the daemon's host).
 func prepare(opt Options, name string, src llb.State, marker string) llb.State {
 	const in, out = "/in", "/out"
-	run := llb.Scratch().Run(
+	run := llb.Scratch().Run(stepOpts[llb.RunOption](opt,
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", marker, in, out}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddMount(in, src, llb.Readonly),
 		llb.Network(pb.NetMode_NONE),
 		llb.WithCustomName("[nix-image] unpack "+name),
-	)
+	)...)
 	return run.AddMount(out, llb.Scratch())
 }
 
@@ -95,6 +95,19 @@ func where(s *spec.Spec, opt Options, path string) string {
 		return ""
 	}
 	return fmt.Sprintf("%s:%d:%d (%s)", opt.Filename, pos.Line, pos.Col, path)
+}
+
+// origin describes where a spec field's value comes from, for errors of
+// the build steps: its place in the spec (see where), the build arg that
+// set it, or its default.
+func origin(s *spec.Spec, opt Options, path string) string {
+	if w := where(s, opt, path); w != "" {
+		return w
+	}
+	if arg := s.OverriddenBy(path); arg != "" {
+		return "build-arg:" + arg
+	}
+	return "the default " + path
 }
 
 // locate attaches the source location of a spec field to a step, so that

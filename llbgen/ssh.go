@@ -42,12 +42,12 @@ func sshLayers(r *spec.Resolved, opt Options) []layer {
 	for _, f := range sshFiles(r, opt.AuthorizedKeys) {
 		fa = fa.Mkfile(f.path, f.mode, []byte(f.data))
 	}
-	files := llb.Scratch().File(fa, llb.WithCustomName("[nix-image] write sshd configuration"))
+	files := llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] write sshd configuration"))...)
 	// Writing a file changes its directory's time: the copy gives every
 	// file and directory the epoch, so the layer is the same in every build.
 	st := llb.Scratch().File(
 		llb.Copy(files, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}, llb.WithCreatedTime(opt.Epoch)),
-		llb.WithCustomName("[nix-image] layer: sshd configuration, /root/.ssh"),
+		stepOpts(opt, llb.WithCustomName("[nix-image] layer: sshd configuration, /root/.ssh"))...,
 	)
 	return []layer{{"nix-image: sshd configuration, /root/.ssh", st}}
 }

@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -75,9 +74,9 @@ type realiser struct {
 }
 
 // configure writes the nix.conf of the realising Nix and sets its
-// environment (but PATH, known once the bootstrap Nix is installed). It
-// builds as root without build users or sandbox: the step's container is
-// the isolation.
+// environment (but PATH, known once the bootstrap Nix is installed), with
+// the step's proxy variables. It builds as root without build users or
+// sandbox: the step's container is the isolation.
 func (r *realiser) configure() error {
 	confDir := filepath.Join(scratchDir, "conf")
 	home := filepath.Join(scratchDir, "home")
@@ -113,6 +112,7 @@ func (r *realiser) configure() error {
 		"NIX_REMOTE=",
 		"NIX_PAGER=cat",
 	}
+	r.env = append(r.env, proxyEnv(os.Environ())...)
 	return nil
 }
 
@@ -120,14 +120,17 @@ func (r *realiser) configure() error {
 // cache does not answer: Nix would only warn and then try to build every
 // package from source.
 func (r *realiser) checkSubstituters(ctx context.Context) error {
-	client := &http.Client{Timeout: 20 * time.Second}
+	client, proxy := substituterClient()
 	for _, sub := range r.substituters() {
 		s, where := sub.url, sub.where
-		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+		u, ok, err := cacheInfoURL(s)
+		if err != nil {
+			return fmt.Errorf("substituter %s (%s): %w", s, where, err)
+		}
+		if !ok {
 			continue
 		}
-		u := strings.TrimSuffix(s, "/") + "/nix-cache-info"
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
 			return fmt.Errorf("substituter %s (%s): %w", s, where, err)
 		}
@@ -137,14 +140,14 @@ func (r *realiser) checkSubstituters(ctx context.Context) error {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return fmt.Errorf("substituter %s (%s) is unreachable: %w%s", s, where, err, caHint(err))
+			return fmt.Errorf("substituter %s (%s) is unreachable%s: %w%s", s, where, throughProxy(proxy, req), err, caHint(err))
 		}
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			return refused(s, where, u, resp.Status, req.URL.Hostname(), hasLogin)
+			return refused(s, where, u.Redacted(), resp.Status, req.URL.Hostname(), hasLogin)
 		}
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("substituter %s (%s) is not a binary cache: GET %s answered %s", s, where, u, resp.Status)
+			return fmt.Errorf("substituter %s (%s) is not a binary cache: GET %s answered %s%s", s, where, u.Redacted(), resp.Status, throughProxy(proxy, req))
 		}
 	}
 	return nil

@@ -22,6 +22,17 @@ const (
 	ArgExtraPackages     = "EXTRA_PACKAGES"
 )
 
+// Proxy build args, taken as the Dockerfile frontend takes them (in any
+// case: HTTP_PROXY or http_proxy). They override no spec value: the build
+// steps that reach the network get them in their environment.
+const (
+	ArgHTTPProxy  = "HTTP_PROXY"
+	ArgHTTPSProxy = "HTTPS_PROXY"
+	ArgFTPProxy   = "FTP_PROXY"
+	ArgNoProxy    = "NO_PROXY"
+	ArgAllProxy   = "ALL_PROXY"
+)
+
 // ApplyBuildArgs overrides spec values with build args, then validates the
 // result. Unknown args are ignored, as docker does. On failure it returns
 // a *ErrorList whose errors have Path "build-arg:NAME" and a zero Pos, and

@@ -198,6 +198,9 @@ func (v *validator) substituters(subs []string) {
 	}
 }
 
+// validSubstituter accepts the store URLs of substituterSchemes, parsed
+// with net/url: Nix reads the query as store settings
+// (https://c.example?priority=40), so it may have one.
 func validSubstituter(s string) bool {
 	if strings.ContainsAny(s, " \t\r\n") {
 		return false
@@ -206,15 +209,19 @@ func validSubstituter(s string) bool {
 	if s == "daemon" || s == "local" {
 		return true
 	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok || rest == "" || !slices.Contains(substituterSchemes, scheme) {
-		return false
-	}
 	u, err := url.Parse(s)
-	if err != nil {
+	// url.Parse lowercases the scheme; Nix matches it as written.
+	if err != nil || !slices.Contains(substituterSchemes, u.Scheme) || !strings.HasPrefix(s, u.Scheme+"://") {
 		return false
 	}
-	return (scheme != "http" && scheme != "https") || u.Host != ""
+	switch u.Scheme {
+	case "http", "https":
+		return u.Host != "" && u.Fragment == ""
+	case "file":
+		return u.Path != ""
+	default:
+		return u.Host != "" || u.Path != ""
+	}
 }
 
 func (v *validator) trustedPublicKeys(keys []string) {
