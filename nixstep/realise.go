@@ -214,14 +214,14 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 		if roots.Release, err = r.releaseTops(); err != nil {
 			return roots, err
 		}
-		var all []string
-		for _, name := range r.rel.names {
-			all = append(all, filepath.Join(storeDir, name))
-		}
-		if err := r.copySigs(ctx, all); err != nil {
-			return roots, err
-		}
 	}
+	// Also without the release's Nix: store paths of the release (glibc,
+	// libraries) may be in nixpkgs' closure too.
+	var all []string
+	for _, name := range r.rel.names {
+		all = append(all, filepath.Join(storeDir, name))
+	}
+	r.copySigs(ctx, all)
 	return roots, nil
 }
 
@@ -274,19 +274,20 @@ func (r *realiser) addStorePath(ctx context.Context, profile, storePath string) 
 // contents (Nix checks that the NAR hash, size and references match), so
 // that the image's Nix can verify them as it does substituted paths.
 // Paths no substituter has stay unsigned, as the official installer
-// leaves them.
-func (r *realiser) copySigs(ctx context.Context, paths []string) error {
+// leaves them; so do all of them with a Nix too old for `nix store
+// copy-sigs` (before 2.4), which is only warned about.
+func (r *realiser) copySigs(ctx context.Context, paths []string) {
 	if len(r.cfg.Substituters) == 0 || len(paths) == 0 {
-		return nil
+		return
 	}
 	args := []string{"--extra-experimental-features", "nix-command", "store", "copy-sigs"}
 	for _, s := range r.cfg.Substituters {
 		args = append(args, "-s", s)
 	}
 	if err := r.nix(ctx, "nix", append(args, paths...)...); err != nil {
-		return fmt.Errorf("copying the Nix release's signatures from the substituters (%s): %w", r.cfg.SubstitutersWhere, err)
+		fmt.Fprintf(os.Stderr, "warning: the Nix release's store paths stay unsigned in the image "+
+			"(copying their signatures from the substituters, %s, failed: %v)\n", r.cfg.SubstitutersWhere, err)
 	}
-	return nil
 }
 
 // checkAttrs evaluates nixpkgs once and reports every requested attribute
