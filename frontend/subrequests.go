@@ -43,7 +43,7 @@ func joined(l func(*spec.Resolved) []string) func(*spec.Resolved) string {
 }
 
 var buildArgs = []buildArg{
-	{"NIX_VERSION", "nix.version", "Nix release to install", func(r *spec.Resolved) string { return r.Nix.Version }},
+	{"NIX_VERSION", "nix.version", "Nix release: realises the image, and is its Nix unless system.nix is nixpkgs", func(r *spec.Resolved) string { return r.Nix.Version }},
 	{"NIX_RELEASES", "nix.releases", "base URL of Nix releases", func(r *spec.Resolved) string { return r.Nix.Releases }},
 	{"NIX_URL", "nix.url", "URL of a Nix release tarball (with NIX_SHA256)", func(r *spec.Resolved) string { return r.Nix.URL }},
 	{"NIX_SHA256", "nix.sha256", "sha256 of the Nix release tarball", func(r *spec.Resolved) string { return r.Nix.SHA256 }},

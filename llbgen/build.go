@@ -173,6 +173,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		System:            system,
 		NixpkgsWhere:      origin(s, opt, "nixpkgs.url"),
 		SystemPackages:    packages(s, r, opt, r.SystemPackages),
+		ReleaseNix:        r.SystemNix == spec.SystemNixRelease,
 		Packages:          packages(s, r, opt, r.Packages),
 		Substituters:      r.Substituters,
 		TrustedPublicKeys: r.TrustedPublicKeys,

@@ -84,6 +84,11 @@ func packageWhere(s *spec.Spec, r *spec.Resolved, opt Options, attr string) stri
 			}
 		}
 	}
+	if attr == "nix" && r.SystemNix == spec.SystemNixNixpkgs {
+		if w := where(s, opt, "system.nix"); w != "" {
+			return w
+		}
+	}
 	return "default package of the " + r.Target + " image"
 }
 

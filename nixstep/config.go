@@ -43,6 +43,9 @@ type RealiseConfig struct {
 	NixpkgsWhere string `json:"nixpkgsWhere,omitempty"`
 	// SystemPackages make up /run/current-system/sw.
 	SystemPackages []Package `json:"systemPackages"`
+	// ReleaseNix puts the Nix of the release (and the release's whole
+	// closure) into the system profile, besides SystemPackages.
+	ReleaseNix bool `json:"releaseNix,omitempty"`
 	// Packages make up root's profile.
 	Packages []Package `json:"packages,omitempty"`
 	// Substituters and TrustedPublicKeys configure the Nix that realises.
@@ -78,6 +81,12 @@ type Roots struct {
 	Nixpkgs string `json:"nixpkgs"`
 	Shell   string `json:"shell"`
 	Env     string `json:"env"`
+	// Release lists, when the system profile's Nix is the release's
+	// (RealiseConfig.ReleaseNix), the release's store paths that none of
+	// its others refers to: with their closure, every store path of the
+	// release goes into the image (as the official installer puts them
+	// into a store), each kept by a gcroot.
+	Release []string `json:"release,omitempty"`
 }
 
 // PathInfo is the registration of one store path.

@@ -43,6 +43,7 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 		return err
 	}
 	r.boot = boot
+	r.rel = rel
 	r.env = append(r.env, "PATH="+boot.nix+"/bin")
 	ca, err := r.caBundle(boot.caBundle)
 	if err != nil {
@@ -66,6 +67,7 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 type realiser struct {
 	cfg  RealiseConfig
 	boot bootstrap
+	rel  release
 	env  []string
 	// secrets is the directory of the build secrets (SecretsDir).
 	secrets string
@@ -205,6 +207,11 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 		if roots.System, err = r.profile(gctx, roots.Nixpkgs, filepath.Join(profiles, "system"), r.cfg.SystemPackages); err != nil {
 			return fmt.Errorf("building the system profile: %w", err)
 		}
+		if r.cfg.ReleaseNix {
+			if roots.System, err = r.addStorePath(gctx, filepath.Join(profiles, "system"), r.boot.nix); err != nil {
+				return fmt.Errorf("adding the Nix release to the system profile: %w", err)
+			}
+		}
 		return nil
 	})
 	if len(r.cfg.Packages) > 0 {
@@ -227,7 +234,84 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	if roots.Channel, err = r.channel(ctx, roots); err != nil {
 		return roots, fmt.Errorf("building the nixpkgs channel: %w", err)
 	}
+	if r.cfg.ReleaseNix {
+		if roots.Release, err = r.releaseTops(); err != nil {
+			return roots, err
+		}
+	}
+	// Also without the release's Nix: store paths of the release (glibc,
+	// libraries) may be in nixpkgs' closure too.
+	var all []string
+	for _, name := range r.rel.names {
+		all = append(all, filepath.Join(storeDir, name))
+	}
+	r.copySigs(ctx, all)
 	return roots, nil
+}
+
+// releaseTops returns the release's store paths that none of its others
+// refers to (its Nix, and the CA bundle of the official releases): their
+// closure is the whole release.
+func (r *realiser) releaseTops() ([]string, error) {
+	reg, err := os.ReadFile(filepath.Join(r.rel.dir, ".reginfo"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the Nix release's registration: %w", err)
+	}
+	infos, err := ParseRegistration(string(reg))
+	if err != nil {
+		return nil, fmt.Errorf("reading the Nix release's registration: %w", err)
+	}
+	referred := map[string]bool{}
+	for _, info := range infos {
+		for _, ref := range info.References {
+			if ref != info.Path {
+				referred[ref] = true
+			}
+		}
+	}
+	var tops []string
+	for _, info := range infos {
+		if !referred[info.Path] {
+			tops = append(tops, info.Path)
+		}
+	}
+	return tops, nil
+}
+
+// addStorePath installs a store path into a profile built by profile, as
+// the official installer installs its Nix (`nix-env -i <store path>`),
+// and returns the new generation. -P keeps an element of the same name
+// installed, so that a clash is an error rather than a silent swap.
+func (r *realiser) addStorePath(ctx context.Context, profile, storePath string) (string, error) {
+	if err := r.nix(ctx, "nix-env", "-p", profile, "-P", "-i", storePath); err != nil {
+		return "", err
+	}
+	gen, err := filepath.EvalSymlinks(profile)
+	if err != nil {
+		return "", fmt.Errorf("reading profile %s: %w", profile, err)
+	}
+	return gen, nil
+}
+
+// copySigs gives the release's store paths, registered from its tarball
+// without signatures, the signatures the substituters hold for the same
+// contents (Nix checks that the NAR hash, size and references match), so
+// that the image's Nix can verify them as it does substituted paths.
+// Paths no substituter has stay unsigned, as the official installer
+// leaves them; so do all of them with a Nix too old for `nix store
+// copy-sigs` (before 2.4), which is only warned about.
+func (r *realiser) copySigs(ctx context.Context, paths []string) {
+	if len(r.cfg.Substituters) == 0 || len(paths) == 0 {
+		return
+	}
+	args := []string{"--extra-experimental-features", "nix-command", "store", "copy-sigs"}
+	for _, s := range r.cfg.Substituters {
+		args = append(args, "-s", s)
+	}
+	if err := r.nix(ctx, "nix", append(args, paths...)...); err != nil {
+		fmt.Fprintf(os.Stderr, "warning: the Nix release's store paths stay unsigned in the image "+
+			"(copying their signatures from the substituters, %s, failed: %v)\n", r.cfg.SubstitutersWhere, err)
+	}
 }
 
 // checkAttrs evaluates nixpkgs once and reports every requested attribute
@@ -387,7 +471,7 @@ func (r *realiser) channel(ctx context.Context, roots Roots) (string, error) {
 // closure lists every store path the roots need, with its registration.
 func (r *realiser) closure(ctx context.Context, roots Roots) ([]PathInfo, string, error) {
 	args := []string{"-qR"}
-	for _, p := range []string{roots.System, roots.Profile, roots.Channel, roots.Nixpkgs} {
+	for _, p := range append([]string{roots.System, roots.Profile, roots.Channel, roots.Nixpkgs}, roots.Release...) {
 		if p != "" {
 			args = append(args, p)
 		}

@@ -125,7 +125,9 @@ func TestParseErrors(t *testing.T) {
 				{8, 5, "packages[3]", `invalid package attribute path "1abc"`},
 				{10, 5, "packages[5]", `invalid package attribute path ""`},
 			}},
-		{name: "system packages", src: "system:\n  packages: [nix, \"a..b\"]\n", want: []want{{5, 19, "system.packages[1]", `"a..b"`}}},
+		{name: "system packages", src: "system:\n  packages: [git, \"a..b\"]\n", want: []want{{5, 19, "system.packages[1]", `"a..b"`}}},
+		{name: "system nix value", src: "system:\n  nix: nixos\n", want: []want{{5, 8, "system.nix", `invalid system.nix "nixos": expected "release"`}}},
+		{name: "release nix listed", src: "system:\n  packages: [bash, nix]\n", want: []want{{5, 20, "system.packages[1]", "remove nix from system.packages, or set system.nix: nixpkgs"}}},
 		{name: "image packages", src: "images:\n  ssh:\n    packages: [htop, htop]\n", want: []want{{6, 22, "images.ssh.packages[1]", "duplicate package"}}},
 
 		// Binary caches.
@@ -282,7 +284,7 @@ nixpkgs:
   url: ` + nixpkgsURL + `
   sha256: ` + helloBase32 + `
 system:
-  packages: [nix, bashInteractive, coreutils, cacert, shadow, tzdata]
+  packages: [git, bashInteractive, coreutils, cacert, shadow, tzdata]
 packages:
   - ripgrep
   - python3Packages.requests
@@ -331,7 +333,7 @@ func TestParseValid(t *testing.T) {
 		Version:           1,
 		Nix:               Nix{Version: "2.31.1", Releases: "https://mirror.example.com/nix"},
 		Nixpkgs:           Nixpkgs{URL: nixpkgsURL, SHA256: helloHex},
-		System:            System{Packages: []string{"nix", "bashInteractive", "coreutils", "cacert", "shadow", "tzdata"}},
+		System:            System{Nix: SystemNixRelease, Packages: []string{"git", "bashInteractive", "coreutils", "cacert", "shadow", "tzdata"}},
 		Packages:          []string{"ripgrep", "python3Packages.requests"},
 		Substituters:      []string{"https://cache.example.org", "https://cache.nixos.org"},
 		TrustedPublicKeys: []string{otherKey, DefaultTrustedPublicKey},

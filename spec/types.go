@@ -69,7 +69,12 @@ type Nixpkgs struct {
 
 // System is the system profile.
 type System struct {
-	// Packages default to nix, bashInteractive, coreutils, cacert, shadow.
+	// Nix says which Nix the system profile provides: "release" (default),
+	// the store path of the Nix release named by `nix` (its whole closure
+	// goes into the image), or "nixpkgs", the pinned nixpkgs' `nix`
+	// attribute (the release then only realises the image).
+	Nix string `yaml:"nix,omitempty" json:"nix,omitempty"`
+	// Packages default to bashInteractive, coreutils, cacert, shadow.
 	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
 }
 

@@ -65,6 +65,7 @@ func (s *Spec) validate() ErrorList {
 	}
 	v.nix(&s.Nix)
 	v.nixpkgs(&s.Nixpkgs)
+	v.systemNix(&s.System)
 	v.packages("system.packages", s.System.Packages)
 	v.packages("packages", s.Packages)
 	v.substituters(s.Substituters)
@@ -177,6 +178,22 @@ func (v *validator) packages(p string, pkgs []string) {
 			continue
 		}
 		seen[pkg] = i
+	}
+}
+
+// systemNix checks system.nix, and that the release's Nix is not also
+// asked for as the nixpkgs attribute.
+func (v *validator) systemNix(sys *System) {
+	switch sys.Nix {
+	case SystemNixRelease:
+		if i := slices.Index(sys.Packages, "nix"); i >= 0 {
+			v.errorf(joinIndex("system.packages", i), "the system profile already has the Nix release of `nix:`; "+
+				"remove nix from system.packages, or set system.nix: nixpkgs to use the nixpkgs attribute instead")
+		}
+	case SystemNixNixpkgs:
+	default:
+		v.errorf("system.nix", "invalid system.nix %q: expected %q (the Nix release of `nix:`, the default) or %q (the nixpkgs attribute nix)",
+			sys.Nix, SystemNixRelease, SystemNixNixpkgs)
 	}
 }
 

@@ -75,6 +75,10 @@ var extras = map[string]func(s schema){
 		s["properties"] = schema{spec.TargetDefault: ref, spec.TargetSSH: ref}
 		closed(s)
 	},
+	"System.Nix": func(s schema) {
+		s["enum"] = []string{spec.SystemNixRelease, spec.SystemNixNixpkgs}
+		s["default"] = spec.SystemNixRelease
+	},
 	"Nix.Version":  func(s schema) { s["pattern"] = rules.NixVersion; s["default"] = spec.DefaultNixVersion },
 	"Nix.Releases": func(s schema) { s["pattern"] = rules.HTTPURL; s["default"] = spec.DefaultNixReleases },
 	"Nix.URL":      func(s schema) { s["pattern"] = rules.HTTPURL },
