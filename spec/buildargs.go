@@ -83,6 +83,8 @@ func (s *Spec) ApplyBuildArgs(args map[string]string) error {
 		}
 		if hasPkgsSHA {
 			c.Nixpkgs.SHA256 = pkgsSHA
+			// The build arg's pin replaces the spec's, whichever kind.
+			c.Nixpkgs.NarHash = ""
 			set("nixpkgs.sha256", ArgNixpkgsSHA256)
 		}
 	}
@@ -126,6 +128,7 @@ func (s *Spec) clone() *Spec {
 	c.TrustedPublicKeys = slices.Clone(s.TrustedPublicKeys)
 	c.NixConfig = maps.Clone(s.NixConfig)
 	c.Config = cloneConfig(s.Config)
+	c.Nixpkgs.Config.PermittedInsecurePackages = slices.Clone(s.Nixpkgs.Config.PermittedInsecurePackages)
 	if s.Images != nil {
 		c.Images = make(map[string]Image, len(s.Images))
 		for name, img := range s.Images {
