@@ -161,16 +161,24 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix")
+	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsCheck(s, r, opt)...)
+	pkgsConfig, err := nixpkgsConfig(r)
+	if err != nil {
+		return llb.State{}, err
+	}
 	cfg := nixstep.RealiseConfig{
-		System:            system,
-		NixpkgsWhere:      where(s, opt, "nixpkgs.url"),
-		SystemPackages:    packages(s, r, opt, r.SystemPackages),
-		Packages:          packages(s, r, opt, r.Packages),
-		Substituters:      r.Substituters,
-		TrustedPublicKeys: r.TrustedPublicKeys,
-		SubstitutersWhere: where(s, opt, "substituters"),
-		RegistrationTime:  opt.Epoch.Unix(),
+		System:             system,
+		NixpkgsWhere:       where(s, opt, "nixpkgs.url"),
+		NixpkgsURL:         r.Nixpkgs.URL,
+		NixpkgsConfig:      pkgsConfig,
+		NixpkgsConfigWhere: where(s, opt, "nixpkgs.config"),
+		NixWhere:           nixWhere(s, r, opt),
+		SystemPackages:     packages(s, r, opt, r.SystemPackages),
+		Packages:           packages(s, r, opt, r.Packages),
+		Substituters:       r.Substituters,
+		TrustedPublicKeys:  r.TrustedPublicKeys,
+		SubstitutersWhere:  where(s, opt, "substituters"),
+		RegistrationTime:   opt.Epoch.Unix(),
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

@@ -77,3 +77,9 @@ func (s *Spec) overriddenBy(path string) string {
 		}
 	}
 }
+
+// OverriddenBy returns the build arg that replaced the value at path (or
+// at one of its parents), or "" when the value is the spec's or a default.
+func (s *Spec) OverriddenBy(path string) string {
+	return s.overriddenBy(path)
+}

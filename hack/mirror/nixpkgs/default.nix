@@ -4,7 +4,23 @@
 # relocates them into the store. Built only there (sandboxed, with /usr and
 # /lib bound in); anywhere else the same .drv files come out and Nix
 # substitutes their outputs from the mirror's binary cache.
-{ system ? builtins.currentSystem, config ? { }, overlays ? [ ], ... }:
+#
+# Without a config argument it reads the user's, as nixpkgs does:
+# $NIXPKGS_CONFIG, else ~/.config/nixpkgs/config.nix, else ~/.nixpkgs/config.nix.
+{ system ? builtins.currentSystem
+, config ? (
+    let
+      home = builtins.getEnv "HOME";
+      files = builtins.filter (f: f != "" && builtins.pathExists f) [
+        (builtins.getEnv "NIXPKGS_CONFIG")
+        (if home == "" then "" else home + "/.config/nixpkgs/config.nix")
+        (if home == "" then "" else home + "/.nixpkgs/config.nix")
+      ];
+    in
+    if files == [ ] then { } else import (builtins.head files))
+, overlays ? [ ]
+, ...
+}:
 let
   # As nixpkgs' default.nix: refuse a Nix older than lib/minver.nix.
   minver = import ./lib/minver.nix;
