@@ -169,6 +169,22 @@ func TestSshImage(t *testing.T) {
 		}
 	})
 
+	t.Run("moduli for Diffie-Hellman group exchange", func(t *testing.T) {
+		// Without /etc/ssh/moduli sshd falls back to one fixed group and
+		// logs a warning for every such key exchange.
+		out, err := builder.run(ctx, "readlink -f /etc/ssh/moduli && grep -c '^[0-9]' /etc/ssh/moduli",
+			"-o", "KexAlgorithms=diffie-hellman-group-exchange-sha256")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !regexp.MustCompile(`/nix/store/[0-9a-z]{32}-openssh-[^/]+/etc/ssh/moduli\n[1-9][0-9]+`).MatchString(out) {
+			t.Errorf("/etc/ssh/moduli is not openssh's list of groups:\n%s", out)
+		}
+		if log := first.Output(); strings.Contains(log, "/etc/ssh/moduli") {
+			t.Errorf("sshd complains about /etc/ssh/moduli:\n%s", log)
+		}
+	})
+
 	for _, scheme := range []string{"ssh", "ssh-ng"} {
 		t.Run("remote build over "+scheme, func(t *testing.T) {
 			remoteBuild(ctx, t, builder, scheme)
