@@ -31,7 +31,9 @@ func TestApplyBuildArgs(t *testing.T) {
 		{name: "nix sha256 for spec url", spec: nixURLSpec, args: map[string]string{"NIX_SHA256": otherHex},
 			check: func(s *Spec) bool { return s.Nix.SHA256 == otherHex && s.Nix.URL == "https://e.com/nix.tar.xz" }},
 		{name: "nixpkgs", spec: base, args: map[string]string{"NIXPKGS_URL": "http://mirror/nixpkgs.tar.gz", "NIXPKGS_SHA256": helloBase32},
-			check: func(s *Spec) bool { return reflect.DeepEqual(s.Nixpkgs, Nixpkgs{URL: "http://mirror/nixpkgs.tar.gz", SHA256: helloHex}) }},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nixpkgs, Nixpkgs{URL: "http://mirror/nixpkgs.tar.gz", SHA256: helloHex})
+			}},
 		{name: "nixpkgs sha256 alone", spec: base, args: map[string]string{"NIXPKGS_SHA256": otherHex},
 			check: func(s *Spec) bool { return reflect.DeepEqual(s.Nixpkgs, Nixpkgs{URL: nixpkgsURL, SHA256: otherHex}) }},
 		{name: "nixpkgs sha256 replaces the spec's narHash", spec: "nixpkgs:\n  url: " + nixpkgsURL + "\n  narHash: " + helloSRI + "\n", args: map[string]string{"NIXPKGS_SHA256": otherHex},
