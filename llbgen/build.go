@@ -161,7 +161,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsCheck(s, r, opt)...)
+	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsCheck(s, r, opt), locate(s, opt, "nixpkgs.narHash")...)
 	pkgsConfig, err := nixpkgsConfig(r)
 	if err != nil {
 		return llb.State{}, err

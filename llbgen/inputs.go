@@ -61,17 +61,22 @@ func nixpkgsCheck(s *spec.Spec, r *spec.Resolved, opt Options) []string {
 
 // prepare unpacks a source into a tree whose root holds marker, with the
 // frontend binary (Go decompressors: no xz needed on the daemon's host).
-// check are extra arguments of `step prepare` (nixpkgsCheck).
-func prepare(opt Options, name string, src llb.State, marker string, check ...string) llb.State {
+// check are extra arguments of `step prepare` (nixpkgsCheck), loc the
+// spec location a failing check points at.
+func prepare(opt Options, name string, src llb.State, marker string, check []string, loc ...llb.ConstraintsOpt) llb.State {
 	const in, out = "/in", "/out"
 	args := append([]string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", marker}, check...)
-	run := llb.Scratch().Run(
+	ropts := []llb.RunOption{
 		llb.Args(append(args, in, out)),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddMount(in, src, llb.Readonly),
 		llb.Network(pb.NetMode_NONE),
-		llb.WithCustomName("[nix-image] unpack "+name),
-	)
+		llb.WithCustomName("[nix-image] unpack " + name),
+	}
+	for _, o := range loc {
+		ropts = append(ropts, o)
+	}
+	run := llb.Scratch().Run(ropts...)
 	return run.AddMount(out, llb.Scratch())
 }
 
