@@ -155,6 +155,19 @@ func TestNixpkgsNarHash(t *testing.T) {
 		}
 	})
 
+	t.Run("right hash as build arg", func(t *testing.T) {
+		// The spec's own (sha256) pin is replaced.
+		dir := e.SpecContext(t, minimalSpec+"packages: [hello]\n", nil)
+		res, err := e.BuildSpec(ctx, dir, append(opts, "--opt", "build-arg:NIXPKGS_URL="+m.Args()["NIXPKGS_URL"],
+			"--opt", "build-arg:NIXPKGS_NAR_HASH="+good)...)
+		if err != nil {
+			t.Fatalf("build: %v\n%s", err, res.Stderr)
+		}
+		if steps := res.Progress.Find("[nix-image] unpack nixpkgs"); len(steps) == 0 {
+			t.Errorf("no nixpkgs unpack step: %v", vertexNames(res.Progress.Vertices))
+		}
+	})
+
 	contextDir := func(t *testing.T, dir string) []string {
 		t.Helper()
 		pkgs := filepath.Join(dir, "nixpkgs-context")
