@@ -167,19 +167,19 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		return llb.State{}, err
 	}
 	cfg := nixstep.RealiseConfig{
-		System:             system,
-		NixpkgsWhere:       where(s, opt, "nixpkgs.url"),
-		NixpkgsURL:         r.Nixpkgs.URL,
-		NixpkgsConfig:      pkgsConfig,
-		NixpkgsConfigWhere: where(s, opt, "nixpkgs.config"),
-		NixWhere:           nixWhere(s, r, opt),
-		SystemPackages:     packages(s, r, opt, r.SystemPackages),
-		Packages:           packages(s, r, opt, r.Packages),
-		Substituters:       r.Substituters,
-		TrustedPublicKeys:  r.TrustedPublicKeys,
-		SubstitutersWhere:  where(s, opt, "substituters"),
-		RegistrationTime:   opt.Epoch.Unix(),
+		System:            system,
+		NixpkgsWhere:      where(s, opt, "nixpkgs.url"),
+		SystemPackages:    packages(s, r, opt, r.SystemPackages),
+		Packages:          packages(s, r, opt, r.Packages),
+		Substituters:      r.Substituters,
+		TrustedPublicKeys: r.TrustedPublicKeys,
+		SubstitutersWhere: where(s, opt, "substituters"),
+		RegistrationTime:  opt.Epoch.Unix(),
 	}
+	cfg.NixpkgsURL = r.Nixpkgs.URL
+	cfg.NixpkgsConfig = pkgsConfig
+	cfg.NixpkgsConfigWhere = where(s, opt, "nixpkgs.config")
+	cfg.NixWhere = nixWhere(s, r, opt)
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return llb.State{}, fmt.Errorf("encoding the realise config: %w", err)
