@@ -49,6 +49,7 @@ var buildArgs = []buildArg{
 	{"NIX_SHA256", "nix.sha256", "sha256 of the Nix release tarball", func(r *spec.Resolved) string { return r.Nix.SHA256 }},
 	{"NIXPKGS_URL", "nixpkgs.url", "URL of the nixpkgs tarball", func(r *spec.Resolved) string { return r.Nixpkgs.URL }},
 	{"NIXPKGS_SHA256", "nixpkgs.sha256", "sha256 of the nixpkgs tarball", func(r *spec.Resolved) string { return r.Nixpkgs.SHA256 }},
+	{"NIXPKGS_NAR_HASH", "nixpkgs.narHash", "NAR hash of the unpacked nixpkgs tree (flake.lock narHash)", func(r *spec.Resolved) string { return r.Nixpkgs.NarHash }},
 	{"SUBSTITUTERS", "substituters", "binary caches, space-separated", joined(func(r *spec.Resolved) []string { return r.Substituters })},
 	{"TRUSTED_PUBLIC_KEYS", "trustedPublicKeys", "keys of the binary caches, space-separated", joined(func(r *spec.Resolved) []string { return r.TrustedPublicKeys })},
 	{"EXTRA_PACKAGES", "packages", "nixpkgs attributes added to root's profile, space-separated", nil},

@@ -103,12 +103,17 @@ fi
 
 # 1. The package set: our expressions, the generated manifest, busybox.
 install -m 0644 "$gen/nixpkgs/default.nix" "$gen/nixpkgs/builder.sh" "$gen/nixpkgs/stdenv-setup.sh" "$stage/nixpkgs/"
+install -m 0644 "$gen/nixpkgs/check-meta.nix" "$stage/nixpkgs/"
+install -D -m 0644 "$gen/nixpkgs/lib/minver.nix" "$stage/nixpkgs/lib/minver.nix"
+# The cache holds the unfree, insecure and broken packages too: the
+# generator's own evaluations allow them all.
+allow_all='{ allowUnfree = true; allowBroken = true; permittedInsecurePackages = [ "hello-insecure-1.0" ]; }'
 install -m 0755 /bin/busybox "$stage/nixpkgs/bootstrap/bin/busybox"
 /usr/bin/python3 "$gen/gen.py" "$stage/nixpkgs/manifest.nix" "$work/sandbox-paths"
 chmod 0644 "$stage/nixpkgs/manifest.nix"
 # attribute=out path, one a line (the top-level derivations of the set)
 mapfile -t out_paths < <(nix-instantiate "${nixs[@]}" --eval --strict --json --readonly-mode -E "
-	let pkgs = import $stage/nixpkgs { }; in
+	let pkgs = import $stage/nixpkgs { config = $allow_all; }; in
 	map (n: n + \"=\" + pkgs.\${n}.outPath)
 		(builtins.filter (n: n != \"glibc\" && (pkgs.\${n}.type or null) == \"derivation\") (builtins.attrNames pkgs))" |
 	/usr/bin/python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)))')
@@ -122,7 +127,7 @@ pkgs_nix_version=$(nix-instantiate "${nixs[@]}" --eval --readonly-mode -E "(impo
 log "building ${#attrs[@]} packages"
 build_args=()
 for a in "${attrs[@]}"; do build_args+=(-A "$a"); done
-nix-build "${nixs[@]}" "$stage/nixpkgs" "${build_args[@]}" --no-out-link \
+nix-build "${nixs[@]}" "$stage/nixpkgs" --arg config "$allow_all" "${build_args[@]}" --no-out-link \
 	--option sandbox true --option extra-sandbox-paths "$(tr '\n' ' ' <"$work/sandbox-paths")" \
 	--max-jobs "$(nproc)" --quiet >/dev/null
 # The release's Nix, built from the package set's.
@@ -170,6 +175,12 @@ chmod 0755 "$new/nix/nix-$nix_version/install"
 det_tar -C "$stage" -cf - nixpkgs | gzip -n -9 >"$new/nixpkgs.tar.gz"
 nixpkgs_sha256=$(sha256sum "$new/nixpkgs.tar.gz" | cut -d' ' -f1)
 echo "$nixpkgs_sha256" >"$new/nixpkgs.tar.gz.sha256"
+# The NAR hash of the unpacked tree (a flake.lock narHash), as Nix computes it
+# from the tarball itself.
+rm -rf "$work/unpacked" && mkdir "$work/unpacked"
+tar -xzf "$new/nixpkgs.tar.gz" -C "$work/unpacked"
+nixpkgs_nar_hash=$(nix --extra-experimental-features nix-command hash path --type sha256 --sri "$work/unpacked/nixpkgs")
+rm -rf "$work/unpacked"
 
 # 6. What the frontend and the tests read.
 public_key=$(cat "$work/cache-key.pub")
@@ -184,6 +195,7 @@ NIXPKGS_NIX_VERSION=$pkgs_nix_version
 NIXPKGS_NIX_STORE_PATH=$pkgs_nix_path
 NIXPKGS_TARBALL=nixpkgs.tar.gz
 NIXPKGS_SHA256=$nixpkgs_sha256
+NIXPKGS_NAR_HASH=$nixpkgs_nar_hash
 CACHE_DIR=cache
 CACHE_PUBLIC_KEY='$public_key'
 NIXPKGS_ATTRS='${attrs[*]}'
@@ -201,6 +213,7 @@ doc = {
     "nixpkgsNixStorePath": "$pkgs_nix_path",
     "nixpkgsTarball": "nixpkgs.tar.gz",
     "nixpkgsSha256": "$nixpkgs_sha256",
+    "nixpkgsNarHash": "$nixpkgs_nar_hash",
     "cacheDir": "cache",
     "cachePublicKey": "$public_key",
     "attributes": sorted(out_paths),

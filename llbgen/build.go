@@ -168,7 +168,11 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix")
+	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsCheck(s, r, opt), locate(s, opt, "nixpkgs.narHash")...)
+	pkgsConfig, err := nixpkgsConfig(r)
+	if err != nil {
+		return llb.State{}, err
+	}
 	cfg := nixstep.RealiseConfig{
 		System:            system,
 		NixpkgsWhere:      origin(s, opt, "nixpkgs.url"),
@@ -181,6 +185,10 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		RegistrationTime:  opt.Epoch.Unix(),
 	}
 	buildNixConfig(s, r, opt, &cfg)
+	cfg.NixpkgsURL = r.Nixpkgs.URL
+	cfg.NixpkgsConfig = pkgsConfig
+	cfg.NixpkgsConfigWhere = where(s, opt, "nixpkgs.config")
+	cfg.NixWhere = nixWhere(s, r, opt)
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return llb.State{}, fmt.Errorf("encoding the realise config: %w", err)

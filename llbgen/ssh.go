@@ -17,6 +17,9 @@ const (
 	sshStartScript    = "/etc/ssh/start-sshd"
 	sshHostKeyDir     = "/etc/ssh/host_keys"
 	sshAuthorizedKeys = "/etc/ssh/authorized_keys.d"
+	sshModuli         = "/etc/ssh/moduli"
+	// sshModuliTarget is openssh's etc/ssh/moduli in the system profile.
+	sshModuliTarget = "/run/current-system/sw/etc/ssh/moduli"
 	// sshSecretID is the build secret whose content becomes root's
 	// authorized_keys (--secret id=authorized_keys,src=FILE).
 	sshSecretID = "authorized_keys"
@@ -42,6 +45,9 @@ func sshLayers(r *spec.Resolved, opt Options) []layer {
 	for _, f := range sshFiles(r, opt.AuthorizedKeys) {
 		fa = fa.Mkfile(f.path, f.mode, []byte(f.data))
 	}
+	// sshd's Diffie-Hellman groups (diffie-hellman-group-exchange-*),
+	// from the openssh package, as NixOS links them.
+	fa = fa.Symlink(sshModuliTarget, sshModuli)
 	files := llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] write sshd configuration"))...)
 	// Writing a file changes its directory's time: the copy gives every
 	// file and directory the epoch, so the layer is the same in every build.

@@ -5,6 +5,8 @@
 // gives it.
 package nixstep
 
+import "encoding/json"
+
 // Mount points of the realise step. llbgen mounts its inputs here.
 const (
 	ToolDir = "/.nix-image/tool"
@@ -41,6 +43,17 @@ type RealiseConfig struct {
 	System string `json:"system"`
 	// NixpkgsWhere names the spec field of the nixpkgs pin.
 	NixpkgsWhere string `json:"nixpkgsWhere,omitempty"`
+	// NixpkgsURL is the pin's URL, root's channel in the image
+	// (/root/.nix-channels).
+	NixpkgsURL string `json:"nixpkgsURL,omitempty"`
+	// NixpkgsConfig is nixpkgs' config as JSON (spec nixpkgs.config), given
+	// to every evaluation of nixpkgs with builtins.fromJSON; empty means {}.
+	NixpkgsConfig json.RawMessage `json:"nixpkgsConfig,omitempty"`
+	// NixpkgsConfigWhere names the spec field of the config.
+	NixpkgsConfigWhere string `json:"nixpkgsConfigWhere,omitempty"`
+	// NixWhere says where the spec chose the Nix release, for errors
+	// about its version.
+	NixWhere string `json:"nixWhere,omitempty"`
 	// SystemPackages make up /run/current-system/sw.
 	SystemPackages []Package `json:"systemPackages"`
 	// ReleaseNix puts the Nix of the release (and the release's whole

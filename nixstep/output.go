@@ -38,6 +38,9 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 	if err := writeLinks(root, roots); err != nil {
 		return err
 	}
+	if err := r.writeUserFiles(root); err != nil {
+		return err
+	}
 	return setTimes(root, time.Unix(r.cfg.RegistrationTime, 0))
 }
 

@@ -73,6 +73,9 @@ type realiser struct {
 	secrets string
 	// netrc holds the logins of the build secret netrc, if any.
 	netrc map[string]netrcLogin
+	// pkgsConfig is the Nix expression of nixpkgs' config for every
+	// evaluation (writeNixpkgsConfig).
+	pkgsConfig string
 }
 
 // configure writes the nix.conf of the realising Nix and sets its
@@ -189,6 +192,14 @@ func run(ctx context.Context, env []string, stdin []byte, prog string, args ...s
 // buildRoots realises the system profile, root's profile and the channel.
 func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	var roots Roots
+	if err := r.checkMinVersion(ctx); err != nil {
+		return roots, err
+	}
+	pkgsConfig, err := r.writeNixpkgsConfig()
+	if err != nil {
+		return roots, err
+	}
+	r.pkgsConfig = pkgsConfig
 	src, err := r.nixOutput(ctx, nil, "nix-store", "--add", NixpkgsDir)
 	if err != nil {
 		return roots, fmt.Errorf("adding nixpkgs (%s) to the store: %w", r.cfg.NixpkgsWhere, err)
@@ -315,7 +326,8 @@ func (r *realiser) copySigs(ctx context.Context, paths []string) {
 }
 
 // checkAttrs evaluates nixpkgs once and reports every requested attribute
-// it lacks, with the spec line that asked for it.
+// it lacks or refuses to evaluate (unfree, insecure, broken), with the
+// spec line that asked for it and the nixpkgs.config field that allows it.
 func (r *realiser) checkAttrs(ctx context.Context, src string) error {
 	var all []Package
 	all = append(all, r.cfg.SystemPackages...)
@@ -332,27 +344,31 @@ func (r *realiser) checkAttrs(ctx context.Context, src string) error {
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		return fmt.Errorf("realise: %w", err)
 	}
-	expr := fmt.Sprintf(`let
-  pkgs = import %s { config = {}; overlays = []; };
-  has = set: p: p == [] || (builtins.isAttrs set && builtins.hasAttr (builtins.head p) set
-    && has (builtins.getAttr (builtins.head p) set) (builtins.tail p));
-in map (p: has pkgs p) (builtins.fromJSON (builtins.readFile %s))`, src, file)
+	expr := fmt.Sprintf(attrStatusExpr, src, r.pkgsConfig, file)
 	outText, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", "-E", expr)
 	if err != nil {
 		return fmt.Errorf("nixpkgs (%s) does not evaluate: %w", r.cfg.NixpkgsWhere, err)
 	}
-	var found []bool
-	if err := json.Unmarshal([]byte(outText), &found); err != nil || len(found) != len(all) {
+	var status []attrStatus
+	if err := json.Unmarshal([]byte(outText), &status); err != nil || len(status) != len(all) {
 		return fmt.Errorf("checking package attributes: unexpected answer %q", outText)
 	}
-	var missing []string
-	for i, ok := range found {
-		if !ok {
+	var missing, refused []string
+	for i, st := range status {
+		switch {
+		case !st.Found:
 			missing = append(missing, fmt.Sprintf("  %s: package attribute %q is not in nixpkgs", all[i].Where, all[i].Attr))
+		case st.Refused:
+			if why := r.refusal(all[i], st); why != "" {
+				refused = append(refused, "  "+why)
+			}
 		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("unknown package attributes:\n%s", strings.Join(missing, "\n"))
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("nixpkgs refuses to evaluate these packages:\n%s", strings.Join(refused, "\n"))
 	}
 	return nil
 }
@@ -364,7 +380,7 @@ func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Pack
 	if err := removeProfile(profile); err != nil {
 		return "", err
 	}
-	args := []string{"-p", profile, "-f", src, "--arg", "config", "{}", "--arg", "overlays", "[]", "-iA"}
+	args := []string{"-p", profile, "-f", src, "--arg", "config", r.pkgsConfig, "--arg", "overlays", "[]", "-iA"}
 	for _, p := range pkgs {
 		args = append(args, p.Attr)
 	}

@@ -41,10 +41,12 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 		return nil, fmt.Errorf("unknown target %q: valid targets are %s", target, strings.Join(s.Targets(), ", "))
 	}
 	img := s.Images[target]
+	pkgs := s.Nixpkgs
+	pkgs.Config.PermittedInsecurePackages = slices.Clone(pkgs.Config.PermittedInsecurePackages)
 	r := &Resolved{
 		Target:            target,
 		Nix:               s.Nix,
-		Nixpkgs:           s.Nixpkgs,
+		Nixpkgs:           pkgs,
 		SystemNix:         s.System.Nix,
 		SystemPackages:    slices.Clone(s.System.Packages),
 		Substituters:      slices.Clone(s.Substituters),

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"path"
@@ -20,6 +21,7 @@ var (
 	nixConfKeyRE  = regexp.MustCompile(rules.NixConfigKey)
 	envKeyRE      = regexp.MustCompile(rules.EnvKey)
 	exposedPortRE = regexp.MustCompile(rules.ExposedPort)
+	nameVersionRE = regexp.MustCompile(rules.PackageNameVersion)
 )
 
 // validator checks a defaulted Spec, normalising some values in place
@@ -132,9 +134,12 @@ func (v *validator) nix(n *Nix) {
 const nixpkgsHowTo = "a nixpkgs tarball such as https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz"
 const nixpkgsHashHowTo = "the sha256 of the tarball file, from `nix-prefetch-url <url>` or `sha256sum` of the downloaded tarball"
 
+const nixpkgsNarHashHowTo = "the NAR hash of the unpacked tree, as flake.lock's narHash or `nix-prefetch-url --unpack <url>`"
+
 func (v *validator) nixpkgs(n *Nixpkgs) {
-	if n.URL == "" && n.SHA256 == "" {
-		v.errorf("nixpkgs", "nixpkgs is required: set nixpkgs.url to %s and nixpkgs.sha256 to %s", nixpkgsHowTo, nixpkgsHashHowTo)
+	v.nixpkgsConfig(&n.Config)
+	if n.URL == "" && n.SHA256 == "" && n.NarHash == "" {
+		v.errorf("nixpkgs", "nixpkgs is required: set nixpkgs.url to %s and nixpkgs.sha256 to %s (or nixpkgs.narHash to %s)", nixpkgsHowTo, nixpkgsHashHowTo, nixpkgsNarHashHowTo)
 		return
 	}
 	if n.URL == "" {
@@ -142,10 +147,44 @@ func (v *validator) nixpkgs(n *Nixpkgs) {
 	} else {
 		v.httpURL("nixpkgs.url", n.URL)
 	}
-	if n.SHA256 == "" {
-		v.errorf("nixpkgs.sha256", "nixpkgs.sha256 is required: %s", nixpkgsHashHowTo)
-	} else {
+	switch {
+	case n.SHA256 != "" && n.NarHash != "":
+		v.errorf("nixpkgs.narHash", "nixpkgs.sha256 and nixpkgs.narHash are exclusive: pin the tarball file (sha256) or its unpacked tree (narHash), not both")
+	case n.NarHash != "":
+		n.NarHash = v.narHash("nixpkgs.narHash", n.NarHash)
+	case n.SHA256 == "":
+		v.errorf("nixpkgs.sha256", "nixpkgs.sha256 is required: %s; or set nixpkgs.narHash to %s", nixpkgsHashHowTo, nixpkgsNarHashHowTo)
+	default:
 		n.SHA256 = v.sha256("nixpkgs.sha256", n.SHA256)
+	}
+}
+
+// narHash checks a NAR hash and returns it in SRI form, as flake.lock
+// and Nix's own messages write it.
+func (v *validator) narHash(p, s string) string {
+	h, err := normalizeSHA256(s)
+	if err != nil {
+		v.errorf(p, "%v", err)
+		return s
+	}
+	sum, _ := hex.DecodeString(h)
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum)
+}
+
+func (v *validator) nixpkgsConfig(c *NixpkgsConfig) {
+	p := "nixpkgs.config.permittedInsecurePackages"
+	seen := map[string]int{}
+	for i, name := range c.PermittedInsecurePackages {
+		ip := joinIndex(p, i)
+		if !nameVersionRE.MatchString(name) {
+			v.errorf(ip, "invalid package name %q: expected the name and version of a package as nixpkgs' error names it, such as \"openssl-1.1.1w\"", name)
+			continue
+		}
+		if j, ok := seen[name]; ok {
+			v.errorf(ip, "duplicate package %q (already at %s)", name, joinIndex(p, j))
+			continue
+		}
+		seen[name] = i
 	}
 }
 

@@ -87,6 +87,10 @@ var extras = map[string]func(s schema){
 	"Nixpkgs.SHA256": func(s schema) {
 		s["pattern"] = rules.SHA256
 	},
+	"Nixpkgs.NarHash": func(s schema) { s["pattern"] = rules.SHA256 },
+	"NixpkgsConfig.PermittedInsecurePackages": func(s schema) {
+		items(s, pattern(rules.PackageNameVersion))
+	},
 	"Image.AuthorizedKeys": func(s schema) {
 		items(s, schema{"type": "string", "pattern": rules.SSHPublicKey, "not": schema{"pattern": "PRIVATE KEY"}})
 	},
@@ -103,7 +107,10 @@ var typeExtras = map[string]func(s schema){
 		s["not"] = schema{"required": []string{"url", "version"}}
 		s["dependentRequired"] = schema{"url": []string{"sha256"}, "sha256": []string{"url"}}
 	},
-	"Nixpkgs": func(s schema) { s["required"] = []string{"url", "sha256"} },
+	"Nixpkgs": func(s schema) {
+		s["required"] = []string{"url"}
+		s["oneOf"] = []schema{{"required": []string{"sha256"}}, {"required": []string{"narHash"}}}
+	},
 }
 
 func items(s, item schema) {
