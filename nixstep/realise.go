@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -294,7 +295,7 @@ func (r *realiser) releaseTops() ([]string, error) {
 // and returns the new generation. -P keeps an element of the same name
 // installed, so that a clash is an error rather than a silent swap.
 func (r *realiser) addStorePath(ctx context.Context, profile, storePath string) (string, error) {
-	if err := r.nix(ctx, "nix-env", "-p", profile, "-P", "-i", storePath); err != nil {
+	if err := r.profileNixEnv(ctx, profile, "-p", profile, "-P", "-i", storePath); err != nil {
 		return "", err
 	}
 	gen, err := filepath.EvalSymlinks(profile)
@@ -384,7 +385,7 @@ func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Pack
 	for _, p := range pkgs {
 		args = append(args, p.Attr)
 	}
-	if err := r.nix(ctx, "nix-env", args...); err != nil {
+	if err := r.profileNixEnv(ctx, profile, args...); err != nil {
 		return "", err
 	}
 	gen, err := filepath.EvalSymlinks(profile)
@@ -392,6 +393,16 @@ func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Pack
 		return "", fmt.Errorf("reading profile %s: %w", profile, err)
 	}
 	return gen, nil
+}
+
+// profileNixEnv runs nix-env for one profile. The profiles are built at
+// once, and each nix-env gets a narinfo cache of its own
+// (XDG_CACHE_HOME/nix/binary-cache-v6.sqlite): two Nix processes writing
+// the same one at once fail with "constraint failed" (seen with Nix 2.8).
+func (r *realiser) profileNixEnv(ctx context.Context, profile string, args ...string) error {
+	env := append(slices.Clone(r.env), "XDG_CACHE_HOME="+filepath.Join(scratchDir, "cache", filepath.Base(profile)))
+	_, err := run(ctx, env, nil, filepath.Join(r.boot.nix, "bin", "nix-env"), args...)
+	return err
 }
 
 // removeProfile deletes a profile and its generation links left by an

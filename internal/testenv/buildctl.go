@@ -146,7 +146,7 @@ func (e *Env) BuildWatch(ctx context.Context, dir, filename string, watch func(e
 	prog, rest := ParseProgress(stderr)
 	res := &BuildResult{Stdout: stdout, Stderr: rest, Progress: prog}
 	if err != nil {
-		return res, fmt.Errorf("%w\n%s", err, tail(rest, 40))
+		return res, fmt.Errorf("%w\n%s\n%s", err, tail(rest, 40), prog.FailedOutput(30))
 	}
 	return res, nil
 }

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -177,6 +178,31 @@ func (p *Progress) Output(substr string) string {
 		if strings.Contains(names[l.Vertex], substr) {
 			b.Write(l.Data)
 		}
+	}
+	return b.String()
+}
+
+// FailedOutput returns the last n lines each failed vertex wrote, under
+// its name: what a failing build's error message alone does not show.
+func (p *Progress) FailedOutput(n int) string {
+	failed := map[string]bool{}
+	for _, v := range p.Vertices {
+		if v.Error != "" {
+			failed[v.Digest] = true
+		}
+	}
+	var b strings.Builder
+	for _, v := range p.Vertices {
+		if !failed[v.Digest] {
+			continue
+		}
+		var out strings.Builder
+		for _, l := range p.Logs {
+			if l.Vertex == v.Digest {
+				out.Write(l.Data)
+			}
+		}
+		fmt.Fprintf(&b, "--- output of %q ---\n%s\n", v.Name, tail(out.String(), n))
 	}
 	return b.String()
 }
