@@ -65,6 +65,10 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	sb, err := newSBOMBuilder(ctx, c, bc, target, epoch)
+	if err != nil {
+		return nil, err
+	}
 	caps := c.BuildOpts().LLBCaps
 	opt := llbgen.Options{
 		Filename:       src.Filename,
@@ -83,7 +87,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		if err := loadInputs(ctx, c, bc, r, &popt); err != nil {
 			return nil, err
 		}
-		res, err := buildImage(ctx, c, bc, s, r, popt)
+		res, err := buildImage(ctx, c, bc, s, r, popt, sb)
 		if err != nil {
 			return nil, err
 		}
@@ -99,6 +103,9 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := sb.attach(ctx, c, bc, rb); err != nil {
+		return nil, err
+	}
 	return rb.Finalize()
 }
 
@@ -108,7 +115,7 @@ const argMergeOp = "NIX_IMAGE_MERGEOP"
 
 // buildImage realises the closure, reads what it holds and assembles the
 // image from it: the layers depend on the closure.
-func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *spec.Spec, r *spec.Resolved, opt llbgen.Options) (*llbgen.Result, error) {
+func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *spec.Spec, r *spec.Resolved, opt llbgen.Options, sb *sbomBuilder) (*llbgen.Result, error) {
 	realised, err := llbgen.Realise(s, r, opt)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
@@ -128,6 +135,9 @@ func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *sp
 	res, err := llbgen.Image(r, opt, realised, &closure)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
+	}
+	if err := sb.add(ctx, ref, &closure, opt.Platform, res.State); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
