@@ -14,6 +14,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/moby/buildkit/solver/pb"
@@ -36,20 +37,26 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: reading the spec: %w", err)
 	}
-	s, err := spec.Parse(src.Filename, src.Data)
-	if err != nil {
-		return nil, withSpecSource(err, src.SourceMap)
-	}
-	if err := s.ApplyBuildArgs(bc.BuildArgs); err != nil {
-		return nil, withSpecSource(err, src.SourceMap)
-	}
 	target := bc.Target
 	if target == "" {
 		target = spec.TargetDefault
 	}
+	s, err := spec.Parse(src.Filename, src.Data)
+	if err == nil {
+		err = s.ApplyBuildArgs(bc.BuildArgs)
+	}
+	if err != nil {
+		if res, ok, lerr := handleLintOfInvalid(ctx, bc, err, target, src); ok || lerr != nil {
+			return res, lerr
+		}
+		return nil, withSpecSource(err, src.SourceMap)
+	}
 	if res, ok, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{
 		ListTargets: func(context.Context) (*targets.List, error) { return listTargets(s, src.SourceMap), nil },
 		Outline:     func(context.Context) (*outline.Outline, error) { return outlineOf(s, target, bc, src.SourceMap), nil },
+		Lint: func(context.Context) (*lint.LintResults, error) {
+			return lintSpec(s, nil, target, src.Data, src.SourceMap), nil
+		},
 	}); err != nil || ok {
 		return res, err
 	}
