@@ -16,21 +16,27 @@ import (
 // or the spec's errors (parse, validation, build args, target) as the
 // result's error. buildx prints each with its YAML lines.
 func lintSpec(s *spec.Spec, specErr error, target string, data []byte, sm *llb.SourceMap) *lint.LintResults {
-	res := &lint.LintResults{}
-	idx := res.AddSource(sm)
+	// Like lint.LintResults.AddSource, which needs the source's LLB
+	// definition (only set once the source is marshaled).
+	info := &pb.SourceInfo{Filename: sm.Filename, Language: sm.Language, Data: sm.Data}
+	if sm.Definition != nil {
+		info.Definition = sm.Definition.ToPB()
+	}
+	res := &lint.LintResults{Sources: []*pb.SourceInfo{info}}
+	const idx = 0
 	if specErr == nil {
 		if _, err := s.Resolve(target); err != nil {
 			specErr = err
 		}
 	}
 	if specErr != nil {
-		res.Error = &lint.BuildError{Message: specErr.Error(), Location: pb.Location{SourceIndex: int32(idx), Ranges: errorRanges(specErr)}}
+		res.Error = &lint.BuildError{Message: specErr.Error(), Location: pb.Location{SourceIndex: idx, Ranges: errorRanges(specErr)}}
 		return res
 	}
 	for _, w := range s.Lint(data) {
 		loc := &pb.Location{SourceIndex: -1}
 		if w.Pos.IsValid() {
-			loc = &pb.Location{SourceIndex: int32(idx), Ranges: []*pb.Range{lineRange(w.Pos)}}
+			loc = &pb.Location{SourceIndex: idx, Ranges: []*pb.Range{lineRange(w.Pos)}}
 		}
 		detail := w.Msg
 		if w.Path != "" {
