@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"github.com/nix-image/nix-image/internal/testenv"
 	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
+	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
 )
@@ -214,11 +216,63 @@ for p in nix bash ls env useradd; do readlink -f /run/current-system/sw/bin/$p 2
 		}
 	})
 
+	// A scanner the user names runs as well, on the image: a stand-in
+	// built FROM the image just pushed, which counts the store paths it
+	// is shown.
+	t.Run("a user's scanner runs as well", func(t *testing.T) {
+		scanner := e.RegistryAddr + "/sbom/scanner:1"
+		sdir := t.TempDir()
+		files := map[string]string{
+			"Dockerfile": "FROM " + repo + ":sbom\nCOPY scan.sh /scan.sh\nCMD [\"/bin/sh\", \"/scan.sh\"]\n",
+			"scan.sh": `n=$(ls "$BUILDKIT_SCAN_SOURCE/nix/store" | wc -l)
+printf '{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/Document","subject":[],"predicate":{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"test-scanner saw %s store paths","documentNamespace":"https://example.com/scan","creationInfo":{"creators":["Tool: test-scanner"],"created":"1970-01-01T00:00:00Z"}}}' "$n" >"$BUILDKIT_SCAN_DESTINATION/scan.spdx.json"
+`,
+		}
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(sdir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, stderr, err := e.Buildx(ctx, sdir, "build", "--provenance=false", "-t", scanner, "--push", "."); err != nil {
+			t.Fatalf("building the scanner image: %v\n%s", err, stderr)
+		}
+		res, _ := build(t, "scanned", "--sbom=generator="+scanner)
+		if len(res.Progress.Find("generating sbom using "+scanner)) == 0 {
+			t.Errorf("no scanner step in the progress: %v", vertexNames(res.Progress.Vertices))
+		}
+		scanned := readSBOMAttestation(t, repo+":scanned")
+		var names []string
+		for _, d := range scanned.docs {
+			names = append(names, d.DocumentName)
+		}
+		sort.Strings(names)
+		want := []string{"nix-image default linux/amd64", fmt.Sprintf("test-scanner saw %d store paths", len(infos))}
+		if !slices.Equal(names, want) {
+			t.Errorf("SPDX documents %q, want %q", names, want)
+		}
+	})
+
 	t.Run("without sbom a single manifest", func(t *testing.T) {
 		build(t, "plain")
 		mt, body := getManifest(t, repo+":plain")
 		if mt != ocispecs.MediaTypeImageManifest {
 			t.Errorf("media type %s, want a single image manifest %s:\n%s", mt, ocispecs.MediaTypeImageManifest, body)
+		}
+		// The SBOM build's index holds the very same image.
+		_, index := getManifest(t, repo+":sbom")
+		var idx ocispecs.Index
+		if err := json.Unmarshal(index, &idx); err != nil {
+			t.Fatal(err)
+		}
+		plain := digest.FromBytes(body)
+		var images []string
+		for _, d := range idx.Manifests {
+			if d.Annotations["vnd.docker.reference.type"] == "" {
+				images = append(images, d.Digest.String())
+			}
+		}
+		if len(images) != 1 || images[0] != plain.String() {
+			t.Errorf("images of the --sbom build %v, want the build without it, %s", images, plain)
 		}
 	})
 }
