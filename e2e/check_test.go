@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,9 @@ func TestBuildxCheck(t *testing.T) {
 	tests := []struct {
 		name string
 		spec string
-		call string
+		// cmd is the README command to run: 0 --call check, 1 with
+		// ignorestatus.
+		cmd  int
 		code int
 		want []string
 		// not must not appear.
@@ -53,7 +56,7 @@ func TestBuildxCheck(t *testing.T) {
 		{
 			name: "warnings",
 			spec: checkWarnings,
-			call: "check",
+			cmd:  0,
 			code: 1,
 			want: []string{
 				`(?m)^WARNING: FrontendNotPinned - \S+\n.*not pinned by digest.*\nnix-image\.yaml:1\n`,
@@ -67,14 +70,14 @@ func TestBuildxCheck(t *testing.T) {
 		{
 			name: "warnings with ignorestatus",
 			spec: checkWarnings,
-			call: "check,ignorestatus=true",
+			cmd:  1,
 			code: 0,
 			want: []string{`Check complete, 4 warnings have been found!`},
 		},
 		{
 			name: "errors",
 			spec: checkError,
-			call: "check,ignorestatus=true",
+			cmd:  1,
 			code: 1,
 			want: []string{
 				`nix-image\.yaml:4:11: nixpkgs\.sha256: invalid sha256 "not-a-hash"`,
@@ -85,19 +88,24 @@ func TestBuildxCheck(t *testing.T) {
 			not: []string{"WARNING:"},
 		},
 	}
+	cmds := readmeCommands(t, "Checking a spec", "")
+	if len(cmds) != 2 || !slices.Contains(cmds[0], "check") || !slices.Contains(cmds[1], "check,ignorestatus=true") {
+		t.Fatalf("README: want --call check and --call check,ignorestatus=true, got %q", cmds)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := e.SpecContext(t, tc.spec, nil)
-			stdout, stderr, err := e.Buildx(ctx, dir, "build", "-f", testenv.SpecFile, "--call", tc.call, ".")
+			call := cmds[tc.cmd]
+			stdout, stderr, err := e.Buildx(ctx, dir, call...)
 			code := 0
 			var exit *exec.ExitError
 			if errors.As(err, &exit) {
 				code = exit.ExitCode()
 			} else if err != nil {
-				t.Fatalf("docker buildx build --call %s: %v\n%s", tc.call, err, stderr)
+				t.Fatalf("docker buildx %s: %v\n%s", strings.Join(call, " "), err, stderr)
 			}
 			out := stdout + stderr
-			t.Logf("docker buildx build --call %s (exit code %d):\n%s", tc.call, code, out)
+			t.Logf("docker buildx %s (exit code %d):\n%s", strings.Join(call, " "), code, out)
 			if code != tc.code {
 				t.Errorf("exit code %d, want %d:\n%s", code, tc.code, out)
 			}

@@ -48,15 +48,22 @@ func TestSBOM(t *testing.T) {
 	defer cancel()
 	dir := e.SpecContext(t, sbomSpec, nil)
 	repo := e.RegistryAddr + "/sbom/nix"
-	// Provenance off: buildx adds a min-mode provenance attestation by
-	// default, which records build times.
-	build := func(t *testing.T, tag string, args ...string) (*testenv.BuildResult, string) {
+	// The README's command (--sbom=true replaced by sbomFlag, dropped
+	// when it is ""), pushed to repo:tag and also exported as an OCI
+	// archive to run.
+	build := func(t *testing.T, tag, sbomFlag string) (*testenv.BuildResult, string) {
 		t.Helper()
+		cmds := readmeCommands(t, "SBOM attestations", repo+":"+tag)
+		cmd := slices.DeleteFunc(slices.Clone(cmds[0]), func(a string) bool { return a == "--sbom=true" })
+		if len(cmd) != len(cmds[0])-1 {
+			t.Fatalf("README: the SBOM command has no --sbom=true: %q", cmds[0])
+		}
+		if sbomFlag != "" {
+			cmd = withArgs(cmd, sbomFlag)
+		}
 		oci := filepath.Join(t.TempDir(), "image.oci.tar")
-		all := []string{"build", "-f", testenv.SpecFile, "--platform", "linux/amd64", "--provenance=false",
-			"-o", "type=image,name=" + repo + ":" + tag + ",push=true", "-o", "type=oci,dest=" + oci}
-		all = append(all, buildxMirrorArgs(m)...)
-		res, err := e.BuildxJSON(ctx, dir, append(append(all, args...), ".")...)
+		cmd = withArgs(cmd, append([]string{"--platform", "linux/amd64", "-o", "type=oci,dest=" + oci}, buildxMirrorArgs(m)...)...)
+		res, err := e.BuildxJSON(ctx, dir, cmd...)
 		if err != nil {
 			t.Fatalf("docker buildx build: %v\n%s", err, tailLines(res.Progress.Output("realise"), 30))
 		}
@@ -253,7 +260,7 @@ printf '{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://sp
 	})
 
 	t.Run("without sbom a single manifest", func(t *testing.T) {
-		build(t, "plain")
+		build(t, "plain", "")
 		mt, body := getManifest(t, repo+":plain")
 		if mt != ocispecs.MediaTypeImageManifest {
 			t.Errorf("media type %s, want a single image manifest %s:\n%s", mt, ocispecs.MediaTypeImageManifest, body)

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,29 @@ func TestLintBuildArgOverride(t *testing.T) {
 	ws := s.Lint([]byte(src))
 	if len(ws) != 1 || ws[0].Rule.Name != "NixpkgsNotPinnedToCommit" || ws[0].Pos.IsValid() {
 		t.Errorf("got %+v, want one NixpkgsNotPinnedToCommit without position", ws)
+	}
+}
+
+// TestLintRulesDocumented: spec/README.md lists every rule with its
+// description, and every setting SettingIgnoredAtBuild knows.
+func TestLintRulesDocumented(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc, ok := strings.Cut(string(data), "\n## Lint rules\n")
+	if !ok {
+		t.Fatal("spec/README.md has no Lint rules section")
+	}
+	doc, _, _ = strings.Cut(doc, "\n## ")
+	for _, r := range LintRules {
+		if !strings.Contains(doc, "| `"+r.Name+"` | "+r.Description+":") {
+			t.Errorf("spec/README.md: no row | `%s` | %s: ...", r.Name, r.Description)
+		}
+	}
+	for k := range IgnoredAtBuild {
+		if !strings.Contains(doc, "`"+k+"`") {
+			t.Errorf("spec/README.md: SettingIgnoredAtBuild does not list %s", k)
+		}
 	}
 }
