@@ -81,7 +81,7 @@ const metaExpr = `let
     homepage = str (m.homepage or "");
     description = str (m.description or "");
   };
-  try = p: let r = builtins.tryEval (builtins.deepSeq (info p) (info p)); in if r.success then r.value else null;
+  try = p: let v = info p; r = builtins.tryEval (builtins.deepSeq v v); in if r.success then r.value else null;
 in map try (builtins.fromJSON (builtins.readFile %s))`
 
 // packageMeta evaluates the nixpkgs meta of the requested packages, in
