@@ -76,6 +76,15 @@ func TestSBOM(t *testing.T) {
 			t.Errorf("BuildKit's scanner ran: vertex %q", v.Name)
 		}
 	}
+	// The spec names the frontend by tag: the build warns, as
+	// --call check does.
+	warned := false
+	for _, w := range res.Progress.Warnings {
+		warned = warned || strings.HasPrefix(string(w.Short), "FrontendNotPinned: ")
+	}
+	if !warned {
+		t.Errorf("no FrontendNotPinned build warning: %+v", res.Progress.Warnings)
+	}
 	if len(res.Progress.Find("[nix-image] SBOM of the closure")) == 0 {
 		t.Errorf("no [nix-image] SBOM step in the progress: %v", vertexNames(res.Progress.Vertices))
 	}

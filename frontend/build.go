@@ -60,6 +60,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	}); err != nil || ok {
 		return res, err
 	}
+	warnLint(ctx, s, src)
 	r, err := s.Resolve(target)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)

@@ -3,6 +3,7 @@ package frontend
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
@@ -92,4 +93,18 @@ func errorRanges(err error) []*pb.Range {
 
 func lineRange(p spec.Pos) *pb.Range {
 	return &pb.Range{Start: &pb.Position{Line: int32(p.Line), Character: int32(p.Col)}, End: &pb.Position{Line: int32(p.Line)}}
+}
+
+// warnLint reports the lint rules' findings as build warnings, as the
+// Dockerfile frontend does: buildx lists them after the build.
+func warnLint(ctx context.Context, s *spec.Spec, src *dockerui.Source) {
+	for _, w := range s.Lint(src.Data) {
+		msg := w.Rule.Name + ": " + w.Msg
+		opts := client.WarnOpts{Level: 1, Detail: [][]byte{[]byte(w.Rule.Description)}, URL: spec.RulesURL}
+		if w.Pos.IsValid() {
+			msg = fmt.Sprintf("%s (line %d)", msg, w.Pos.Line)
+			opts.Range = []*pb.Range{lineRange(w.Pos)}
+		}
+		src.Warn(ctx, msg, opts)
+	}
 }
