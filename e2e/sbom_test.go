@@ -213,6 +213,23 @@ for p in nix bash ls env useradd; do readlink -f /run/current-system/sw/bin/$p 2
 		t.Errorf("other licenses %+v, want LicenseRef-publicDomain", doc.OtherLicenses)
 	}
 
+	t.Run("imagetools inspect shows it", func(t *testing.T) {
+		stdout, stderr, err := e.Buildx(ctx, "", "imagetools", "inspect", repo+":sbom", "--format", "{{ json .SBOM }}")
+		if err != nil {
+			t.Fatalf("docker buildx imagetools inspect: %v\n%s", err, stderr)
+		}
+		var got struct {
+			SPDX spdx.Document `json:"SPDX"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+			t.Fatalf("imagetools inspect: %v\n%s", err, stdout)
+		}
+		if got.SPDX.DocumentNamespace != doc.DocumentNamespace || len(got.SPDX.Packages) != len(doc.Packages) {
+			t.Errorf("imagetools inspect shows namespace %q with %d packages, want %q with %d",
+				got.SPDX.DocumentNamespace, len(got.SPDX.Packages), doc.DocumentNamespace, len(doc.Packages))
+		}
+	})
+
 	t.Run("a rebuild on an empty cache gives the same attestation", func(t *testing.T) {
 		// An empty build cache (cache mounts too): the closure is
 		// realised again. The same tag: the in-toto subject names it.

@@ -88,9 +88,9 @@ func sortWarnings(l []LintWarning) {
 
 var syntaxRE = regexp.MustCompile(`^#\s*(?i:syntax)\s*=\s*(\S+)`)
 
-// SyntaxLine returns the frontend named by the `# syntax=` directive at
+// syntaxLine returns the frontend named by the `# syntax=` directive at
 // the top of data (before any line that is not a comment) and its line.
-func SyntaxLine(data []byte) (ref string, line int, ok bool) {
+func syntaxLine(data []byte) (ref string, line int, ok bool) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		l := strings.TrimSpace(sc.Text())
@@ -108,7 +108,7 @@ func SyntaxLine(data []byte) (ref string, line int, ok bool) {
 }
 
 func checkSyntaxPinned(_ *Spec, data []byte) []finding {
-	ref, line, ok := SyntaxLine(data)
+	ref, line, ok := syntaxLine(data)
 	if !ok || strings.Contains(ref, "@sha256:") {
 		return nil
 	}
