@@ -1,6 +1,7 @@
 package nixstep
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -47,7 +48,36 @@ func parseDerivation(s string) (*derivation, error) {
 			d.env[f[0]] = f[1]
 		}
 	}
+	structuredAttrs(d.env)
 	return d, nil
+}
+
+// structuredAttrs adds the string attributes of a derivation with
+// __structuredAttrs (all of them in the JSON of env's __json) to env, and
+// lists of strings joined by spaces, as they would be without it.
+func structuredAttrs(env map[string]string) {
+	data, ok := env["__json"]
+	if !ok {
+		return
+	}
+	var attrs map[string]any
+	if json.Unmarshal([]byte(data), &attrs) != nil {
+		return
+	}
+	for k, v := range attrs {
+		switch v := v.(type) {
+		case string:
+			env[k] = v
+		case []any:
+			var words []string
+			for _, w := range v {
+				if s, ok := w.(string); ok {
+					words = append(words, s)
+				}
+			}
+			env[k] = strings.Join(words, " ")
+		}
+	}
 }
 
 // aterm is a constructor term, NAME(args) or a bare tuple (args).

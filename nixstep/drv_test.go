@@ -28,6 +28,14 @@ func TestParseDerivation(t *testing.T) {
 	if d.env["pname"] != "hello" || d.env["version"] != "2.12" {
 		t.Errorf("env = %v", d.env)
 	}
+	structured, err := parseDerivation(`Derive([("out","/nix/store/aaa-jq-1.7","","")],[],[],"x86_64-linux","/bin/sh",[],` +
+		`[("__json","{\"pname\":\"jq\",\"version\":\"1.7\",\"urls\":[\"https://a.example/jq.tar.gz\",\"https://b.example/jq.tar.gz\"],\"n\":1}"),("out","/nix/store/aaa-jq-1.7")])`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := structured.env; e["pname"] != "jq" || e["version"] != "1.7" || e["urls"] != "https://a.example/jq.tar.gz https://b.example/jq.tar.gz" {
+		t.Errorf("structured attrs: env = %v", e)
+	}
 	for _, bad := range []string{"", "Derive(", `Derive(["a"`, `Derive([],[],[],"s","b",[],[]) x`, `Other([],[],[],"s","b",[],[])`, `Derive([],[])`} {
 		if _, err := parseDerivation(bad); err == nil {
 			t.Errorf("parseDerivation(%q) succeeded", bad)
