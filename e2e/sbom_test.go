@@ -170,6 +170,8 @@ for p in nix bash ls env useradd; do readlink -f /run/current-system/sw/bin/$p 2
 	for _, root := range strings.Fields(parts[2]) {
 		want["SPDXRef-DOCUMENT DESCRIBES "+idOf[root]] = true
 	}
+	t.Logf("SPDX document: %d packages, %d relationships, %d bytes of in-toto statement",
+		len(doc.Packages), len(doc.Relationships), len(att.statements[0]))
 	if len(want) < len(infos) {
 		t.Fatalf("only %d relationships expected for %d paths: the closure is too small to test", len(want), len(infos))
 	}

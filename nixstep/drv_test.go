@@ -2,8 +2,10 @@ package nixstep
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -59,7 +61,7 @@ func TestReadDerivations(t *testing.T) {
 		`[("name","hello-2.12"),("pname","hello"),("version","2.12"),("src","`+p("hello-2.12.tar.gz")+`")])`)
 	write("env.drv", `Derive([("out","`+p("user-environment")+`","","")],[("`+p("hello.drv")+`",["out"])],[],"x86_64-linux","builtin:buildenv",[],[("name","user-environment")])`)
 	want := map[string]bool{p("hello-2.12"): true, p("user-environment"): true, p("glibc-2.36"): true}
-	got := ReadDerivations([]string{p("env.drv"), p("missing.drv")}, want)
+	got := readDerivations(os.DirFS("/"), []string{p("env.drv"), p("missing.drv")}, want)
 	exp := map[string]DrvInfo{
 		p("hello-2.12"): {Name: "hello-2.12", Pname: "hello", Version: "2.12",
 			URLs: []string{"mirror://gnu/hello/hello-2.12.tar.gz", "https://ftp.gnu.org/gnu/hello/hello-2.12.tar.gz"}},
@@ -68,4 +70,48 @@ func TestReadDerivations(t *testing.T) {
 	if !reflect.DeepEqual(got, exp) {
 		t.Errorf("ReadDerivations =\n%v\nwant\n%v", got, exp)
 	}
+}
+
+// TestReadDerivationsOfNix reads .drv files as the host's Nix writes them
+// (instantiated into a chroot store): a package, the fixed-output
+// derivation of its src with its urls, and the store path of a package
+// whose .drv is missing.
+func TestReadDerivationsOfNix(t *testing.T) {
+	if _, err := exec.LookPath("nix-instantiate"); err != nil {
+		t.Fatalf("nix-instantiate (Debian's nix-bin, make deps): %v", err)
+	}
+	root := t.TempDir()
+	src, err := filepath.Abs("testdata/meta-nixpkgs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nix-instantiate", "--store", "local?root="+root, src, "-A", "withsrc")
+	cmd.Env = []string{"HOME=" + root, "NIX_STATE_DIR=" + filepath.Join(root, "state"), "NIX_CONF_DIR=" + root, "PATH=/usr/bin:/bin"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nix-instantiate: %v", err)
+	}
+	drv := strings.TrimSpace(string(out))
+	d, err := parseDerivation(readFile(t, filepath.Join(root, drv)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPath := d.outputs[0]
+	missing := "/nix/store/00000000000000000000000000000000-missing-1"
+	got := readDerivations(os.DirFS(root), []string{drv, "/nix/store/00000000000000000000000000000000-missing-1.drv"},
+		map[string]bool{outPath: true, missing: true})
+	want := map[string]DrvInfo{outPath: {Name: "withsrc-1.0", Pname: "withsrc", Version: "1.0",
+		URLs: []string{"https://a.example/withsrc-1.0.tar.gz", "https://b.example/withsrc-1.0.tar.gz"}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("readDerivations = %+v, want %+v", got, want)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }

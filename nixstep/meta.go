@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,7 +138,7 @@ func (r *realiser) writeMeta(ctx context.Context, roots Roots, infos []PathInfo,
 	for _, info := range infos {
 		inClosure[info.Path] = true
 	}
-	m := Meta{Packages: pkgs, Derivations: ReadDerivations(drvs, inClosure)}
+	m := Meta{Packages: pkgs, Derivations: readDerivations(os.DirFS("/"), drvs, inClosure)}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("realise: %w", err)
@@ -148,11 +149,12 @@ func (r *realiser) writeMeta(ctx context.Context, roots Roots, infos []PathInfo,
 	return nil
 }
 
-// ReadDerivations reads the .drv files named by drvs that exist, and
-// their input derivations, and returns what they say about the store paths
-// in want. A deriver that is not in the store (substituted paths often
-// come without theirs) is skipped: the SBOM falls back to the path's name.
-func ReadDerivations(drvs []string, want map[string]bool) map[string]DrvInfo {
+// readDerivations reads the .drv files named by drvs that exist in fsys
+// (the root file system, in the realise step), and their input
+// derivations, and returns what they say about the store paths in want. A
+// deriver that is not in the store (substituted paths often come without
+// theirs) is skipped: the SBOM falls back to the path's name.
+func readDerivations(fsys fs.FS, drvs []string, want map[string]bool) map[string]DrvInfo {
 	out := map[string]DrvInfo{}
 	seen := map[string]bool{}
 	parsed := map[string]*derivation{}
@@ -160,7 +162,7 @@ func ReadDerivations(drvs []string, want map[string]bool) map[string]DrvInfo {
 		if d, ok := parsed[p]; ok {
 			return d
 		}
-		data, err := os.ReadFile(p)
+		data, err := fs.ReadFile(fsys, strings.TrimPrefix(p, "/"))
 		var d *derivation
 		if err == nil {
 			d, _ = parseDerivation(string(data))

@@ -7,4 +7,13 @@ let mk = attrs: derivation ({ system = "x86_64-linux"; builder = "/bin/sh"; } //
   str = mk { name = "str-1"; } // { meta.license = "bsd"; };
   bad = throw "unfree";
   nested.pkg = mk { name = "nested-1"; };
+  withsrc = mk {
+    name = "withsrc-1.0"; pname = "withsrc"; version = "1.0";
+    src = mk {
+      name = "withsrc-1.0.tar.gz";
+      urls = [ "https://a.example/withsrc-1.0.tar.gz" "https://b.example/withsrc-1.0.tar.gz" ];
+      outputHashMode = "flat"; outputHashAlgo = "sha256";
+      outputHash = "0000000000000000000000000000000000000000000000000000000000000000";
+    };
+  };
 }
