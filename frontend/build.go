@@ -14,6 +14,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/moby/buildkit/solver/pb"
@@ -36,23 +37,30 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: reading the spec: %w", err)
 	}
-	s, err := spec.Parse(src.Filename, src.Data)
-	if err != nil {
-		return nil, withSpecSource(err, src.SourceMap)
-	}
-	if err := s.ApplyBuildArgs(bc.BuildArgs); err != nil {
-		return nil, withSpecSource(err, src.SourceMap)
-	}
 	target := bc.Target
 	if target == "" {
 		target = spec.TargetDefault
 	}
+	s, err := spec.Parse(src.Filename, src.Data)
+	if err == nil {
+		err = s.ApplyBuildArgs(bc.BuildArgs)
+	}
+	if err != nil {
+		if res, ok, lerr := handleLintOfInvalid(ctx, bc, err, target, src); ok || lerr != nil {
+			return res, lerr
+		}
+		return nil, withSpecSource(err, src.SourceMap)
+	}
 	if res, ok, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{
 		ListTargets: func(context.Context) (*targets.List, error) { return listTargets(s, src.SourceMap), nil },
 		Outline:     func(context.Context) (*outline.Outline, error) { return outlineOf(s, target, bc, src.SourceMap), nil },
+		Lint: func(context.Context) (*lint.LintResults, error) {
+			return lintSpec(s, nil, target, src.Data, src.SourceMap), nil
+		},
 	}); err != nil || ok {
 		return res, err
 	}
+	warnLint(ctx, s, src)
 	r, err := s.Resolve(target)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
@@ -62,6 +70,10 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return nil, err
 	}
 	epoch, err := sourceDateEpoch(bc.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := newSBOMBuilder(ctx, c, bc, target, epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +97,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		if err := loadInputs(ctx, c, bc, r, &popt); err != nil {
 			return nil, err
 		}
-		res, err := buildImage(ctx, c, bc, s, r, popt)
+		res, err := buildImage(ctx, c, bc, s, r, popt, sb)
 		if err != nil {
 			return nil, err
 		}
@@ -101,6 +113,9 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := sb.attach(ctx, c, bc, rb); err != nil {
+		return nil, err
+	}
 	return rb.Finalize()
 }
 
@@ -110,7 +125,7 @@ const argMergeOp = "NIX_IMAGE_MERGEOP"
 
 // buildImage realises the closure, reads what it holds and assembles the
 // image from it: the layers depend on the closure.
-func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *spec.Spec, r *spec.Resolved, opt llbgen.Options) (*llbgen.Result, error) {
+func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *spec.Spec, r *spec.Resolved, opt llbgen.Options, sb *sbomBuilder) (*llbgen.Result, error) {
 	realised, err := llbgen.Realise(s, r, opt)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
@@ -130,6 +145,9 @@ func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *sp
 	res, err := llbgen.Image(r, opt, realised, &closure)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
+	}
+	if err := sb.add(ctx, ref, &closure, opt.Platform, res.State); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -60,7 +60,7 @@ let
     inherit interpreter;
   }) manifest.libs;
 
-  packages = builtins.mapAttrs (attr: p: mkDerivation ({
+  packages = builtins.mapAttrs (attr: p: withMeta attr (mkDerivation ({
     inherit (p) pname version copy;
     wrapArgs = p.args;
     kind = "package";
@@ -68,8 +68,50 @@ let
     inherit interpreter;
     needs = builtins.concatStringsSep " " p.needs;
     env = builtins.concatStringsSep "\n" p.env;
-  } // builtins.listToAttrs (map (n: { name = n; value = packages.${n}; }) p.needs)))
+  } // builtins.listToAttrs (map (n: { name = n; value = packages.${n}; }) p.needs))))
     manifest.packages;
+
+  # nixpkgs' meta of the packages the images install (license as in
+  # lib.licenses, homepage), as the SBOM reads it. Not part of the
+  # derivations: adding it changes no store path.
+  licenses = {
+    bsd2 = { spdxId = "BSD-2-Clause"; shortName = "bsd2"; };
+    bsd3 = { spdxId = "BSD-3-Clause"; shortName = "bsd3"; };
+    curl = { spdxId = "curl"; shortName = "curl"; };
+    gpl2Only = { spdxId = "GPL-2.0-only"; shortName = "gpl2Only"; };
+    gpl2Plus = { spdxId = "GPL-2.0-or-later"; shortName = "gpl2Plus"; };
+    gpl3Plus = { spdxId = "GPL-3.0-or-later"; shortName = "gpl3Plus"; };
+    lgpl21Plus = { spdxId = "LGPL-2.1-or-later"; shortName = "lgpl21Plus"; };
+    mit = { spdxId = "MIT"; shortName = "mit"; };
+    mpl20 = { spdxId = "MPL-2.0"; shortName = "mpl20"; };
+    publicDomain = { shortName = "publicDomain"; fullName = "Public Domain"; };
+    vim = { spdxId = "Vim"; shortName = "vim"; };
+  };
+  metas = with licenses; {
+    bash = { license = gpl3Plus; homepage = "https://www.gnu.org/software/bash/"; };
+    cacert = { license = mpl20; homepage = "https://curl.se/docs/caextract.html"; };
+    coreutils = { license = gpl3Plus; homepage = "https://www.gnu.org/software/coreutils/"; };
+    curl = { license = curl; homepage = "https://curl.se/"; };
+    findutils = { license = gpl3Plus; homepage = "https://www.gnu.org/software/findutils/"; };
+    git = { license = gpl2Only; homepage = "https://git-scm.com/"; };
+    gnugrep = { license = gpl3Plus; homepage = "https://www.gnu.org/software/grep/"; };
+    gnused = { license = gpl3Plus; homepage = "https://www.gnu.org/software/sed/"; };
+    gnutar = { license = gpl3Plus; homepage = "https://www.gnu.org/software/tar/"; };
+    gzip = { license = gpl3Plus; homepage = "https://www.gnu.org/software/gzip/"; };
+    hello = { license = gpl3Plus; homepage = "https://www.gnu.org/software/hello/"; };
+    jq = { license = mit; homepage = "https://jqlang.github.io/jq/"; };
+    less = { license = gpl3Plus; homepage = "https://www.greenwoodsoftware.com/less/"; };
+    man = { license = gpl2Plus; homepage = "https://man-db.nongnu.org/"; };
+    nix = { license = lgpl21Plus; homepage = "https://nixos.org/"; };
+    openssh = { license = bsd2; homepage = "https://www.openssh.com/"; };
+    procps = { license = gpl2Plus; homepage = "https://gitlab.com/procps-ng/procps"; };
+    shadow = { license = bsd3; homepage = "https://github.com/shadow-maint/shadow"; };
+    sqlite = { license = publicDomain; homepage = "https://www.sqlite.org/"; };
+    vim = { license = vim; homepage = "https://www.vim.org/"; };
+    which = { license = gpl3Plus; homepage = "https://www.gnu.org/software/which/"; };
+    xz = { license = [ gpl2Plus lgpl21Plus ]; homepage = "https://tukaani.org/xz/"; };
+  };
+  withMeta = attr: drv: if metas ? ${attr} then drv // { meta = metas.${attr}; } else drv;
 
   aliases = builtins.mapAttrs (_: target: packages.${target}) manifest.aliases;
 

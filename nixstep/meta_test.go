@@ -1,0 +1,72 @@
+package nixstep
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPackageMeta evaluates the meta expression with the host's Nix
+// (nix-bin, installed by make deps) on a stand-in for nixpkgs: licenses
+// as one attrset, a list and a string, homepages as a string and a list,
+// a package without meta, one whose evaluation throws (null: no meta,
+// not a failed build), multiple outputs and a nested attribute path.
+func TestPackageMeta(t *testing.T) {
+	bin, err := exec.LookPath("nix-instantiate")
+	if err != nil {
+		t.Fatalf("nix-instantiate (Debian's nix-bin, make deps): %v", err)
+	}
+	src, err := filepath.Abs("testdata/meta-nixpkgs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(scratchDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	r := &realiser{
+		cfg: RealiseConfig{
+			SystemPackages: []Package{{Attr: "hello"}, {Attr: "multi"}},
+			Packages:       []Package{{Attr: "plain"}, {Attr: "str"}, {Attr: "bad"}, {Attr: "nested.pkg"}},
+		},
+		// The dummy store evaluates without touching /nix.
+		env:        []string{"HOME=" + home, "NIX_REMOTE=dummy://", "NIX_STATE_DIR=" + home, "NIX_CONF_DIR=" + home},
+		boot:       bootstrap{nix: filepath.Dir(filepath.Dir(bin))},
+		pkgsConfig: "{}",
+	}
+	got, err := r.packageMeta(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PackageMeta{
+		{Attr: "hello", Name: "hello-2.12", Pname: "hello", Version: "2.12",
+			Outputs:  []string{"hello-2.12"},
+			Licenses: []License{{SPDXID: "GPL-3.0-or-later", ShortName: "gpl3Plus"}}, Homepage: "https://www.gnu.org/software/hello/", Description: "Says hello"},
+		{Attr: "multi", Name: "multi-1.0",
+			Outputs:  []string{"multi-1.0", "multi-1.0-man"},
+			Licenses: []License{{SPDXID: "MIT"}, {ShortName: "unfree"}}, Homepage: "https://a.example"},
+		{Attr: "plain", Name: "plain", Outputs: []string{"plain"}},
+		{Attr: "str", Name: "str-1", Outputs: []string{"str-1"}, Licenses: []License{{ShortName: "bsd"}}},
+		{Attr: "bad"},
+		{Attr: "nested.pkg", Name: "nested-1", Outputs: []string{"nested-1"}},
+	}
+	// Store paths by name: their hashes are Nix's business.
+	for i := range got {
+		for j, o := range got[i].Outputs {
+			if !strings.HasPrefix(o, "/nix/store/") || len(filepath.Base(o)) < 34 {
+				t.Errorf("%s: output %q is no store path", got[i].Attr, o)
+				continue
+			}
+			got[i].Outputs[j] = filepath.Base(o)[33:]
+		}
+	}
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if string(g) != string(w) {
+		t.Errorf("packageMeta =\n%s\nwant\n%s", g, w)
+	}
+}
