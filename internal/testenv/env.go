@@ -50,6 +50,8 @@ type Env struct {
 // daemon is a started process in its own process group.
 type daemon struct {
 	name string
+	bin  string
+	args []string
 	cmd  *exec.Cmd
 	log  string
 	done chan struct{} // closed when the process has exited
@@ -362,9 +364,10 @@ func (e *Env) buildkitdReady(ctx context.Context) error {
 	return nil
 }
 
-// startDaemon starts bin with args in its own process group, output to log.
+// startDaemon starts bin with args in its own process group, output to
+// log (appended: a restarted daemon keeps the log of its predecessor).
 func startDaemon(name, log, bin string, args ...string) (*daemon, error) {
-	f, err := os.Create(log)
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s log: %w", name, err)
 	}
@@ -384,7 +387,7 @@ func startDaemon(name, log, bin string, args ...string) (*daemon, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	d := &daemon{name: name, cmd: cmd, log: log, done: make(chan struct{})}
+	d := &daemon{name: name, bin: bin, args: args, cmd: cmd, log: log, done: make(chan struct{})}
 	go func() {
 		d.err = cmd.Wait()
 		close(d.done)
