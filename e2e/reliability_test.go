@@ -69,7 +69,7 @@ func TestBuildkitdKilledMidBuild(t *testing.T) {
 					t.Fatalf("killing buildkitd: %v", kerr)
 				}
 			default:
-				t.Fatalf("the build never reached %q (err %v):\n%s", ph.marker, err, res.Stderr)
+				t.Fatalf("the build never reached %q (err %v):\n%s\nrealise step:\n%s", ph.marker, err, res.Stderr, lastLines(res.Progress.Output("[nix-image] realise"), 40))
 			}
 			if err == nil {
 				t.Fatalf("the build succeeded although buildkitd was killed at %q", ph.marker)
