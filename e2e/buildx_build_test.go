@@ -215,6 +215,11 @@ func TestBuildxCall(t *testing.T) {
 				`(?m)^NIXPKGS_URL +https://github\.com/NixOS/nixpkgs/archive/5e2a59a5b1a82f89f2c7e598302a9cacebb72a67\.tar\.gz `,
 				`(?m)^SUBSTITUTERS +https://cache\.nixos\.org `,
 				`(?m)^EXTRA_PACKAGES +nixpkgs attributes`,
+				// The realise step's build secrets, none required.
+				`(?m)^SECRET +REQUIRED\s*$`,
+				`(?m)^netrc\s*$`,
+				`(?m)^nix-access-tokens\s*$`,
+				`(?m)^nix-ca\s*$`,
 			},
 		},
 		{

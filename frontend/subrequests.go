@@ -8,6 +8,7 @@ import (
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
 )
 
@@ -56,7 +57,8 @@ var buildArgs = []buildArg{
 }
 
 // outlineOf answers --call outline: the build args a user may set, with
-// their current values, and the cache mount the build uses.
+// their current values, the build secrets it reads and the cache mount it
+// uses.
 func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llb.SourceMap) *outline.Outline {
 	o := &outline.Outline{
 		Name:        target,
@@ -75,6 +77,10 @@ func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llb.SourceM
 		o.Args = append(o.Args, arg)
 	}
 	o.Cache = []outline.CacheMount{{ID: "nix-image/nix (the /nix store of the realise step)"}}
+	// The realise step's build secrets, all optional.
+	for _, id := range nixstep.RealiseSecrets {
+		o.Secrets = append(o.Secrets, outline.Secret{Name: id})
+	}
 	return o
 }
 

@@ -172,6 +172,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		SubstitutersWhere: where(s, opt, "substituters"),
 		RegistrationTime:  opt.Epoch.Unix(),
 	}
+	buildNixConfig(s, r, opt, &cfg)
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return llb.State{}, fmt.Errorf("encoding the realise config: %w", err)
@@ -188,6 +189,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		llb.AddMount(path.Dir(nixstep.ConfigFile), config, llb.Readonly),
 		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cacheID(r, opt, system), llb.CacheMountLocked)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
+		realiseSecrets(),
 		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append([]string{}, r.SystemPackages...), r.Packages...), " "))),
 	)
 	return run.AddMount(nixstep.OutDir, llb.Scratch()), nil

@@ -50,6 +50,12 @@ type RealiseConfig struct {
 	TrustedPublicKeys []string `json:"trustedPublicKeys,omitempty"`
 	// SubstitutersWhere names the spec field of the substituters.
 	SubstitutersWhere string `json:"substitutersWhere,omitempty"`
+	// NixConfig holds the spec's nixConfig settings that apply while
+	// building (spec.BuildNixConfigKeys), set after nix-image's own.
+	NixConfig map[string]string `json:"nixConfig,omitempty"`
+	// ExtraSubstitutersWhere names the spec field of nixConfig's
+	// extra-substituters.
+	ExtraSubstitutersWhere string `json:"extraSubstitutersWhere,omitempty"`
 	// RegistrationTime is written into the image's Nix DB for every path,
 	// so that the DB does not change from one build to the next.
 	RegistrationTime int64 `json:"registrationTime"`

@@ -31,7 +31,7 @@ const (
 // for every store path and out/root/ (the Nix DB, profiles, gcroots and
 // global links).
 func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
-	r := &realiser{cfg: cfg}
+	r := &realiser{cfg: cfg, secrets: SecretsDir}
 	if err := r.configure(); err != nil {
 		return err
 	}
@@ -45,10 +45,14 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 	}
 	r.boot = boot
 	r.env = append(r.env, "PATH="+boot.nix+"/bin")
-	if boot.caBundle != "" {
-		r.env = append(r.env, "NIX_SSL_CERT_FILE="+boot.caBundle, "SSL_CERT_FILE="+boot.caBundle)
+	ca, err := r.caBundle(boot.caBundle)
+	if err != nil {
+		return err
+	}
+	if ca != "" {
+		r.env = append(r.env, "NIX_SSL_CERT_FILE="+ca, "SSL_CERT_FILE="+ca)
 		// The substituter check below is this process's own HTTP client.
-		os.Setenv("SSL_CERT_FILE", boot.caBundle)
+		os.Setenv("SSL_CERT_FILE", ca)
 	}
 	if err := r.checkSubstituters(ctx); err != nil {
 		return err
@@ -64,6 +68,10 @@ type realiser struct {
 	cfg  RealiseConfig
 	boot bootstrap
 	env  []string
+	// secrets is the directory of the build secrets (SecretsDir).
+	secrets string
+	// netrc holds the logins of the build secret netrc, if any.
+	netrc map[string]netrcLogin
 }
 
 // configure writes the nix.conf of the realising Nix and sets its
@@ -89,6 +97,11 @@ func (r *realiser) configure() error {
 		// for a build slot: with the default of 1 they run one by one.
 		"max-jobs = auto",
 	}
+	settings, err := r.buildSettings()
+	if err != nil {
+		return err
+	}
+	conf = append(conf, settings...)
 	if err := os.WriteFile(filepath.Join(confDir, "nix.conf"), []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 		return fmt.Errorf("realise: writing nix.conf: %w", err)
 	}
@@ -108,22 +121,30 @@ func (r *realiser) configure() error {
 // package from source.
 func (r *realiser) checkSubstituters(ctx context.Context) error {
 	client := &http.Client{Timeout: 20 * time.Second}
-	for _, s := range r.cfg.Substituters {
+	for _, sub := range r.substituters() {
+		s, where := sub.url, sub.where
 		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
 			continue
 		}
 		u := strings.TrimSuffix(s, "/") + "/nix-cache-info"
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			return fmt.Errorf("substituter %s (%s): %w", s, r.cfg.SubstitutersWhere, err)
+			return fmt.Errorf("substituter %s (%s): %w", s, where, err)
+		}
+		login, hasLogin := loginFor(r.netrc, req.URL.Hostname())
+		if hasLogin {
+			req.SetBasicAuth(login.login, login.password)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return fmt.Errorf("substituter %s (%s) is unreachable: %w", s, r.cfg.SubstitutersWhere, err)
+			return fmt.Errorf("substituter %s (%s) is unreachable: %w%s", s, where, err, caHint(err))
 		}
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			return refused(s, where, u, resp.Status, req.URL.Hostname(), hasLogin)
+		}
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("substituter %s (%s) is not a binary cache: GET %s answered %s", s, r.cfg.SubstitutersWhere, u, resp.Status)
+			return fmt.Errorf("substituter %s (%s) is not a binary cache: GET %s answered %s", s, where, u, resp.Status)
 		}
 	}
 	return nil

@@ -150,6 +150,8 @@ func TestParseErrors(t *testing.T) {
 				{7, 3, "nixConfig.sandbox", "line break"},
 				{9, 3, "nixConfig.trusted-public-keys", "top-level trustedPublicKeys field"},
 			}},
+		{name: "nixConfig credentials", src: "images:\n  ssh:\n    nixConfig:\n      access-tokens: github.com=ghp_x\n",
+			want: []want{{7, 7, "images.ssh.nixConfig.access-tokens", "build secret nix-access-tokens"}}},
 		{name: "image nixConfig", src: "images:\n  default:\n    nixConfig: {\"a b\": c}\n", want: []want{{6, 17, `images.default.nixConfig["a b"]`, "invalid nix.conf setting name"}}},
 
 		// Layers.

@@ -238,6 +238,8 @@ func (v *validator) nixConfig(p string, m map[string]string) {
 		case k == "substituters" || k == "trusted-public-keys":
 			field := map[string]string{"substituters": "substituters", "trusted-public-keys": "trustedPublicKeys"}[k]
 			v.errorf(kp, "set %s with the top-level %s field, not in nixConfig", k, field)
+		case credentialKeys[k] != "":
+			v.errorf(kp, "%s holds credentials, which nixConfig would write into the image's nix.conf: pass them as the build secret %s (--secret id=%s,env=VAR or src=FILE)", k, credentialKeys[k], credentialKeys[k])
 		case !nixConfKeyRE.MatchString(k):
 			v.errorf(kp, "invalid nix.conf setting name %q: expected lowercase words joined by dashes, such as max-jobs", k)
 		case strings.ContainsAny(m[k], "\r\n"):
