@@ -7,7 +7,9 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/apicaps"
+	"github.com/opencontainers/go-digest"
 )
 
 // minBuildKit is the oldest BuildKit nix-image is tested with (README,
@@ -42,9 +44,14 @@ func checkLLBCaps(caps apicaps.CapSet, def *llb.Definition) error {
 		step string
 	}
 	var missing []need
-	for _, md := range def.Metadata {
-		for id, ok := range md.Caps {
-			if ok && caps.Supports(id) != nil {
+	for _, dt := range def.Def {
+		md := def.Metadata[digest.FromBytes(dt)]
+		ids, err := opCaps(dt, md)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if caps.Supports(id) != nil {
 				missing = append(missing, need{id, md.Description["llb.customname"]})
 			}
 		}
@@ -57,6 +64,29 @@ func checkLLBCaps(caps apicaps.CapSet, def *llb.Definition) error {
 		return strings.Compare(string(a.id)+"\x00"+a.step, string(b.id)+"\x00"+b.step)
 	})
 	return tooOld("LLB", missing[0].id, missing[0].step)
+}
+
+// opCaps lists the capabilities an op needs: those the LLB package
+// recorded in its metadata, and file.symlink.create for a FileOp that
+// creates symlinks, which BuildKit's marshaling (v0.34.2) leaves out of
+// the metadata.
+func opCaps(dt []byte, md llb.OpMetadata) ([]apicaps.CapID, error) {
+	var ids []apicaps.CapID
+	for id, ok := range md.Caps {
+		if ok {
+			ids = append(ids, id)
+		}
+	}
+	var op pb.Op
+	if err := op.UnmarshalVT(dt); err != nil {
+		return nil, fmt.Errorf("nix-image: reading the LLB: %w", err)
+	}
+	for _, a := range op.GetFile().GetActions() {
+		if a.GetSymlink() != nil {
+			ids = append(ids, pb.CapFileSymlinkCreate)
+		}
+	}
+	return ids, nil
 }
 
 func tooOld(kind string, id apicaps.CapID, step string) error {
