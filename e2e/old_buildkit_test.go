@@ -17,8 +17,9 @@ const oldBuildkit = "v0.12.5"
 // TestOldBuildkit runs a representative part of the suite on a stack of
 // its own whose daemon is BuildKit oldBuildkit (the client stays
 // bin/buildctl and bin/docker-buildx): the default and ssh images, built
-// and used; layer reuse; the named contexts of an air-gapped build; and
-// the copy fallback for daemons without MergeOp.
+// and used; layer reuse; the named contexts of an air-gapped build; the
+// copy fallback for daemons without MergeOp; spec errors with their YAML
+// lines (source maps); and the subrequests of `buildx build --call`.
 func TestOldBuildkit(t *testing.T) {
 	testenv.Need(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -53,6 +54,8 @@ func TestOldBuildkit(t *testing.T) {
 		{"layer reuse", testLayerReuse},
 		{"named contexts", testBuildxNamedContexts},
 		{"copy fallback", testCopyFallback},
+		{"spec errors show the YAML line", testSpecErrors},
+		{"buildx --call targets and outline", testBuildxCall},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, e) })
