@@ -13,8 +13,9 @@ import (
 )
 
 // minBuildKit is the oldest BuildKit nix-image is tested with (README,
-// e2e/old_buildkit_test.go); what it lacks, the frontend works around:
-// MergeOp (copies), file.symlink.create (a step writes the links).
+// e2e/old_buildkit_test.go). What older daemons lack, the frontend works
+// around where it can (see Build): MergeOp with copies, the LLB capability
+// file.symlink.create (v0.12.5 lacks it) with a step writing the links.
 const minBuildKit = "v0.12.5"
 
 // gatewayCaps are the gateway API capabilities the frontend cannot do
