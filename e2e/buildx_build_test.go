@@ -187,8 +187,10 @@ func inspectOCI(t *testing.T, path, arch string) ociInfo {
 
 // TestBuildxCall asks the frontend what it builds, as `docker buildx build
 // --call targets|outline` users do, on the unedited default example.
-func TestBuildxCall(t *testing.T) {
-	e := testenv.Need(t, env)
+func TestBuildxCall(t *testing.T) { testBuildxCall(t, testenv.Need(t, env)) }
+
+// testBuildxCall is the body of TestBuildxCall, on the stack e.
+func testBuildxCall(t *testing.T, e *testenv.Env) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	tests := []struct {

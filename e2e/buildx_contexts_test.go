@@ -16,8 +16,10 @@ import (
 // nixpkgs=DIR`, each a directory holding the tarball a user copied over),
 // so nothing is downloaded; only the substituters point at the mirror's
 // binary cache.
-func TestBuildxNamedContexts(t *testing.T) {
-	e := testenv.Need(t, env)
+func TestBuildxNamedContexts(t *testing.T) { testBuildxNamedContexts(t, testenv.Need(t, env)) }
+
+// testBuildxNamedContexts is the body of TestBuildxNamedContexts, on the stack e.
+func testBuildxNamedContexts(t *testing.T, e *testenv.Env) {
 	m := needMirror(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

@@ -54,7 +54,10 @@ func TestCallOutline(t *testing.T) {
 	}
 }
 
-func TestSpecErrorsShowTheYAMLLine(t *testing.T) {
+func TestSpecErrorsShowTheYAMLLine(t *testing.T) { testSpecErrors(t, testenv.Need(t, env)) }
+
+// testSpecErrors is the body of TestSpecErrorsShowTheYAMLLine, on the stack e.
+func testSpecErrors(t *testing.T, e *testenv.Env) {
 	tests := []struct {
 		name string
 		spec string
@@ -90,7 +93,6 @@ func TestSpecErrorsShowTheYAMLLine(t *testing.T) {
 			want: []string{`unknown target "nope"`, "default, ssh"},
 		},
 	}
-	e := testenv.Need(t, env)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -15,8 +15,10 @@ import (
 // TestDefaultImage builds examples/default through `# syntax=` on the
 // offline mirror, checks the exported filesystem, then runs what a user
 // runs inside it.
-func TestDefaultImage(t *testing.T) {
-	e := testenv.Need(t, env)
+func TestDefaultImage(t *testing.T) { testDefaultImage(t, testenv.Need(t, env)) }
+
+// testDefaultImage is the body of TestDefaultImage, on the stack e.
+func testDefaultImage(t *testing.T, e *testenv.Env) {
 	m := needMirror(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()

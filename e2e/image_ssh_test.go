@@ -25,8 +25,10 @@ import (
 // the test) with a second key as the build secret authorized_keys, runs
 // containers of it with runc, logs in with the host's ssh client and uses
 // them as remote builders of the host's Nix, over ssh:// and ssh-ng://.
-func TestSshImage(t *testing.T) {
-	e := testenv.Need(t, env)
+func TestSshImage(t *testing.T) { testSSHImage(t, testenv.Need(t, env)) }
+
+// testSSHImage is the body of TestSshImage, on the stack e.
+func testSSHImage(t *testing.T, e *testenv.Env) {
 	m := needMirror(t)
 	for _, tool := range []string{"ssh", "ssh-keygen", "ssh-keyscan", "nix-build", "nix-store"} {
 		if _, err := exec.LookPath(tool); err != nil {

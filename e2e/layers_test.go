@@ -29,8 +29,10 @@ func buildOCI(t *testing.T, e *testenv.Env, spec string, args ...string) (string
 
 // TestLayerReuse: adding a package or changing the spec keeps every layer
 // of the store paths that did not change: same digest, and a cache hit.
-func TestLayerReuse(t *testing.T) {
-	e := testenv.Need(t, env)
+func TestLayerReuse(t *testing.T) { testLayerReuse(t, testenv.Need(t, env)) }
+
+// testLayerReuse is the body of TestLayerReuse, on the stack e.
+func testLayerReuse(t *testing.T, e *testenv.Env) {
 	base, _ := buildOCI(t, e, minimalSpec)
 	old := readOCI(t, base)
 
@@ -107,8 +109,10 @@ func TestReproducible(t *testing.T) {
 
 // TestCopyFallback forces the stacking of layers with copies (daemons
 // without MergeOp): same layer count, and the image works.
-func TestCopyFallback(t *testing.T) {
-	e := testenv.Need(t, env)
+func TestCopyFallback(t *testing.T) { testCopyFallback(t, testenv.Need(t, env)) }
+
+// testCopyFallback is the body of TestCopyFallback, on the stack e.
+func testCopyFallback(t *testing.T, e *testenv.Env) {
 	merged, _ := buildOCI(t, e, minimalSpec)
 	copied, res := buildOCI(t, e, minimalSpec, "--opt", "build-arg:NIX_IMAGE_MERGEOP=false")
 	if len(res.Progress.Find("merge layers")) != 0 {

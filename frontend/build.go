@@ -29,6 +29,9 @@ const DefaultFilename = "nix-image.yaml"
 
 // Build is the gateway entry point.
 func Build(ctx context.Context, c client.Client) (*client.Result, error) {
+	if err := checkGatewayCaps(c.BuildOpts().Caps); err != nil {
+		return nil, err
+	}
 	bc, err := dockerui.NewClient(c)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
@@ -84,6 +87,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		CacheNamespace: bc.CacheIDNamespace,
 		Epoch:          epoch,
 		MergeOp:        caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[argMergeOp] != "false",
+		NoSymlinkOp:    caps.Supports(pb.CapFileSymlinkCreate) != nil,
 		SourceMap:      src.SourceMap,
 		IgnoreCache:    bc.IsNoCache(target),
 		Proxy:          proxyEnv(bc.BuildArgs),
@@ -157,6 +161,9 @@ func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.Sta
 	def, err := st.Marshal(ctx, llb.Platform(p))
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: marshaling LLB: %w", err)
+	}
+	if err := checkLLBCaps(c.BuildOpts().LLBCaps, def); err != nil {
+		return nil, err
 	}
 	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
 	if err != nil {

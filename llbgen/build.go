@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
 	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -43,6 +44,10 @@ type Options struct {
 	// MergeOp tells whether the daemon has MergeOp; without it the layers
 	// are stacked with copies.
 	MergeOp bool
+	// NoSymlinkOp tells that the daemon's FileOp cannot create symlinks
+	// (no LLB capability file.symlink.create: BuildKit before v0.19); a
+	// step running the frontend binary makes them instead.
+	NoSymlinkOp bool
 	// AuthorizedKeys is the content of the build secret authorized_keys
 	// for the ssh image (empty: none), read by the frontend from the
 	// output of AuthorizedKeysStep.
@@ -148,13 +153,54 @@ func etcLayer(r *spec.Resolved, opt Options) llb.State {
 	for _, f := range etcFiles(r) {
 		fa = fa.Mkfile(f.path, f.mode, []byte(f.data))
 	}
-	fa = fa.Symlink("/run/current-system/sw"+caBundle, caBundle).
-		Symlink("/run/current-system/sw"+caBundle, "/etc/ssl/certs/ca-certificates.crt")
-	files := llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] write /etc"))...)
+	files := withSymlinks(opt, fa, etcLinks, "[nix-image] write /etc")
 	return llb.Scratch().File(
 		llb.Copy(files, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}, llb.WithCreatedTime(opt.Epoch)),
 		stepOpts(opt, llb.WithCustomName("[nix-image] layer: /etc"))...,
 	)
+}
+
+// symlink is a symlink at link pointing to target.
+type symlink struct{ target, link string }
+
+// etcLinks are the symlinks of /etc: the CA bundle, at the paths tools
+// look for it.
+var etcLinks = []symlink{
+	{"/run/current-system/sw" + caBundle, caBundle},
+	{"/run/current-system/sw" + caBundle, "/etc/ssl/certs/ca-certificates.crt"},
+}
+
+// symlinkStep adds links to the tree dir with the frontend binary
+// (nixstep.Symlinks), for daemons whose FileOp cannot create symlinks.
+func symlinkStep(opt Options, dir llb.State, links []symlink) llb.State {
+	const out = "/out"
+	args := []string{nixstep.ToolDir + ToolBinary, "step", "symlinks", out}
+	for _, l := range links {
+		args = append(args, l.target, l.link)
+	}
+	run := llb.Scratch().Run(stepOpts[llb.RunOption](opt,
+		llb.Args(args),
+		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
+		llb.Network(pb.NetMode_NONE),
+		llb.WithCustomName("[nix-image] symlinks (the daemon's FileOp cannot make them)"),
+	)...)
+	return run.AddMount(out, dir)
+}
+
+// withSymlinks runs the file actions fa on scratch, named name, and adds
+// links: as FileOp symlinks, or with symlinkStep on a daemon without them
+// (Options.NoSymlinkOp).
+func withSymlinks(opt Options, fa *llb.FileAction, links []symlink, name string) llb.State {
+	if !opt.NoSymlinkOp {
+		for _, l := range links {
+			fa = fa.Symlink(l.target, l.link)
+		}
+	}
+	files := llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName(name))...)
+	if opt.NoSymlinkOp {
+		files = symlinkStep(opt, files, links)
+	}
+	return files
 }
 
 // Realise returns the output of the realise step: its closure file, one

@@ -47,8 +47,7 @@ func sshLayers(r *spec.Resolved, opt Options) []layer {
 	}
 	// sshd's Diffie-Hellman groups (diffie-hellman-group-exchange-*),
 	// from the openssh package, as NixOS links them.
-	fa = fa.Symlink(sshModuliTarget, sshModuli)
-	files := llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] write sshd configuration"))...)
+	files := withSymlinks(opt, fa, []symlink{{sshModuliTarget, sshModuli}}, "[nix-image] write sshd configuration")
 	// Writing a file changes its directory's time: the copy gives every
 	// file and directory the epoch, so the layer is the same in every build.
 	st := llb.Scratch().File(

@@ -37,6 +37,10 @@
 //     --network host`; UnpackOCI unpacks once for many runs.
 //   - PushFrontend: push the frontend image under another ref.
 //
+// StartWith starts a stack of its own with Options, e.g. on another
+// buildkitd (Options.Buildkitd: bin/buildkitd-v0.12.5, the oldest
+// supported BuildKit); the test stops it with Stop.
+//
 // Requirements: root, the Debian packages of hack/install-deps.sh, and
 // bin/buildkitd, bin/buildctl, bin/docker-buildx (make tools); Buildx also
 // needs a docker client (only the client: there is no engine). Start builds

@@ -34,6 +34,9 @@ type Env struct {
 	FrontendRef string
 	// BuildctlPath is the buildctl binary (Root/bin/buildctl).
 	BuildctlPath string
+	// BuildkitdPath is the buildkitd binary the stack runs
+	// (Root/bin/buildkitd unless Options.Buildkitd says otherwise).
+	BuildkitdPath string
 	// DockerConfig is the DOCKER_CONFIG dir Buildx uses (Dir/docker), with
 	// the buildx plugin and the builder BuilderName; "" when buildx is
 	// unavailable (see Buildx).
@@ -70,17 +73,35 @@ const (
 	frontendRepo = "nix-image/frontend:test"
 )
 
+// Options change what StartWith starts; the zero value is Start's stack.
+type Options struct {
+	// Buildkitd is the buildkitd binary to run, absolute or relative to
+	// the repository root ("": bin/buildkitd), e.g. an older BuildKit
+	// (bin/buildkitd-v0.12.5, make tools). The client stays bin/buildctl.
+	Buildkitd string
+}
+
 // Start starts a registry and a buildkitd in a new temporary directory,
 // builds bin/nix-image-frontend and pushes the frontend image. On error
 // nothing it started is left running.
-func Start(ctx context.Context) (_ *Env, retErr error) {
+func Start(ctx context.Context) (*Env, error) {
+	return StartWith(ctx, Options{})
+}
+
+// StartWith is Start with opts: a stack of its own, stopped by its Stop.
+func StartWith(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Root: root, BuildctlPath: filepath.Join(root, "bin", "buildctl")}
-	buildkitdPath := filepath.Join(root, "bin", "buildkitd")
-	for _, p := range []string{buildkitdPath, e.BuildctlPath} {
+	e := &Env{Root: root, BuildctlPath: filepath.Join(root, "bin", "buildctl"), BuildkitdPath: filepath.Join(root, "bin", "buildkitd")}
+	if opts.Buildkitd != "" {
+		e.BuildkitdPath = opts.Buildkitd
+		if !filepath.IsAbs(e.BuildkitdPath) {
+			e.BuildkitdPath = filepath.Join(root, e.BuildkitdPath)
+		}
+	}
+	for _, p := range []string{e.BuildkitdPath, e.BuildctlPath} {
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("%s missing (run `make tools`): %w", p, err)
 		}
@@ -140,7 +161,7 @@ func Start(ctx context.Context) (_ *Env, retErr error) {
 	if err := os.WriteFile(bkConf, []byte(buildkitdConfig(e.RegistryAddr)), 0o644); err != nil {
 		return nil, fmt.Errorf("writing buildkitd config: %w", err)
 	}
-	e.buildkitd, err = startDaemon("buildkitd", filepath.Join(e.Dir, "buildkitd.log"), buildkitdPath,
+	e.buildkitd, err = startDaemon("buildkitd", filepath.Join(e.Dir, "buildkitd.log"), e.BuildkitdPath,
 		"--config", bkConf,
 		"--root", filepath.Join(e.Dir, "buildkitd"),
 		"--addr", e.Addr,

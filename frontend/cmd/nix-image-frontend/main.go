@@ -6,6 +6,7 @@
 //	nix-image-frontend step prepare ...   (inside builds) unpack a tarball
 //	nix-image-frontend step realise       (inside builds) realise the closure
 //	nix-image-frontend step authorized-keys  (inside builds) the ssh image's build secret
+//	nix-image-frontend step symlinks DIR TARGET LINK...  (inside builds) symlinks, for old daemons
 package main
 
 import (
@@ -116,6 +117,11 @@ func step(ctx context.Context, args []string) error {
 		return nixstep.Realise(ctx, cfg, nixstep.OutDir)
 	case "authorized-keys":
 		return nixstep.AuthorizedKeys(nixstep.AuthorizedKeysSecret, nixstep.OutDir)
+	case "symlinks":
+		if len(args) < 2 {
+			return fmt.Errorf("step symlinks: usage: symlinks DIR TARGET LINK [TARGET LINK]...")
+		}
+		return nixstep.Symlinks(args[1], args[2:])
 	}
 	return fmt.Errorf("step: unknown step %q", args[0])
 }
