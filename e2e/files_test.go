@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"os"
@@ -91,4 +93,72 @@ func readOCIBlobs(t *testing.T, path string) (map[string][]byte, []byte) {
 		t.Fatalf("%s: no index.json", path)
 	}
 	return blobs, index
+}
+
+// ociEntry is one thing an OCI archive holds, as walkOCI reports it: a
+// blob that is not a layer (index, manifest, config; Path is ""), or an
+// entry of a layer.
+type ociEntry struct {
+	Blob string // the archive member, e.g. blobs/sha256/<digest>
+	Path string // the path in the layer
+	Hdr  *tar.Header
+	Data []byte // the blob, or the layer file's content
+}
+
+// walkOCI calls fn for every blob of an OCI archive that is not a gzip
+// layer and for every entry of every layer, and returns how many layers
+// and regular layer files it read; it fails t when there are none (not an
+// image, so a scan of it would prove nothing).
+func walkOCI(t *testing.T, image string, fn func(ociEntry)) (layers, files int) {
+	t.Helper()
+	f, err := os.Open(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	outer := tar.NewReader(f)
+	for {
+		hdr, err := outer.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading %s: %v", image, err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		blob, err := io.ReadAll(outer)
+		if err != nil {
+			t.Fatalf("reading %s: %v", hdr.Name, err)
+		}
+		gz, err := gzip.NewReader(bytes.NewReader(blob))
+		if err != nil {
+			fn(ociEntry{Blob: hdr.Name, Hdr: hdr, Data: blob})
+			continue
+		}
+		layers++
+		inner := tar.NewReader(gz)
+		for {
+			lh, err := inner.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("reading layer %s: %v", hdr.Name, err)
+			}
+			data, err := io.ReadAll(inner)
+			if err != nil {
+				t.Fatalf("reading %s in layer %s: %v", lh.Name, hdr.Name, err)
+			}
+			if lh.Typeflag == tar.TypeReg {
+				files++
+			}
+			fn(ociEntry{Blob: hdr.Name, Path: lh.Name, Hdr: lh, Data: data})
+		}
+	}
+	if layers == 0 || files == 0 {
+		t.Fatalf("%s: %d layers and %d files: not an image", image, layers, files)
+	}
+	return layers, files
 }

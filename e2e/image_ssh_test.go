@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -329,73 +328,29 @@ var privateKeyBlock = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\
 // embeds the public test vectors of its self-tests, keys included.
 func checkNoPrivateKeys(t *testing.T, image string) {
 	t.Helper()
-	f, err := os.Open(image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	outer := tar.NewReader(f)
-	layers, files := 0, 0
 	var mentions []string
-	for {
-		hdr, err := outer.Next()
-		if err == io.EOF {
-			break
+	layers, files := walkOCI(t, image, func(e ociEntry) {
+		if !bytes.Contains(e.Data, []byte("PRIVATE KEY")) {
+			return
 		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", image, err)
+		if e.Path == "" { // index, manifests, configs
+			t.Errorf("%s mentions PRIVATE KEY", e.Blob)
+			return
 		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
+		if e.Hdr.Typeflag != tar.TypeReg {
+			return
 		}
-		blob, err := io.ReadAll(outer)
-		if err != nil {
-			t.Fatalf("reading %s: %v", hdr.Name, err)
+		inStore := strings.HasPrefix(strings.TrimPrefix(e.Path, "./"), "nix/store/")
+		binary := bytes.IndexByte(e.Data, 0) >= 0
+		switch {
+		case !inStore:
+			t.Errorf("/%s (layer %s) mentions PRIVATE KEY", e.Path, e.Blob)
+		case !binary && privateKeyBlock.Match(e.Data):
+			t.Errorf("/%s (layer %s) holds a private key", e.Path, e.Blob)
+		default:
+			mentions = append(mentions, e.Path)
 		}
-		gz, err := gzip.NewReader(bytes.NewReader(blob))
-		if err != nil {
-			// index, manifests, configs
-			if bytes.Contains(blob, []byte("PRIVATE KEY")) {
-				t.Errorf("%s mentions PRIVATE KEY", hdr.Name)
-			}
-			continue
-		}
-		layers++
-		inner := tar.NewReader(gz)
-		for {
-			lh, err := inner.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("reading layer %s: %v", hdr.Name, err)
-			}
-			if lh.Typeflag != tar.TypeReg {
-				continue
-			}
-			files++
-			data, err := io.ReadAll(inner)
-			if err != nil {
-				t.Fatalf("reading %s in layer %s: %v", lh.Name, hdr.Name, err)
-			}
-			if !bytes.Contains(data, []byte("PRIVATE KEY")) {
-				continue
-			}
-			inStore := strings.HasPrefix(strings.TrimPrefix(lh.Name, "./"), "nix/store/")
-			binary := bytes.IndexByte(data, 0) >= 0
-			switch {
-			case !inStore:
-				t.Errorf("/%s (layer %s) mentions PRIVATE KEY", lh.Name, hdr.Name)
-			case !binary && privateKeyBlock.Match(data):
-				t.Errorf("/%s (layer %s) holds a private key", lh.Name, hdr.Name)
-			default:
-				mentions = append(mentions, lh.Name)
-			}
-		}
-	}
-	if layers == 0 || files == 0 {
-		t.Fatalf("scanned %d layers and %d files: not an image", layers, files)
-	}
+	})
 	t.Logf("scanned %d files in %d layers; store binaries that mention PRIVATE KEY: %s", files, layers, strings.Join(mentions, " "))
 }
 

@@ -24,18 +24,7 @@ func TestOldBuildkit(t *testing.T) {
 	testenv.Need(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	e, err := testenv.StartWith(ctx, testenv.Options{Buildkitd: "bin/buildkitd-" + oldBuildkit})
-	if err != nil {
-		t.Fatalf("stack on BuildKit %s: %v", oldBuildkit, err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("daemon logs:\n%s", e.LogTail(40))
-		}
-		if err := e.Stop(); err != nil {
-			t.Errorf("stopping the %s stack: %v", oldBuildkit, err)
-		}
-	})
+	e := ownStack(t, testenv.Options{Buildkitd: "bin/buildkitd-" + oldBuildkit})
 	// The daemon the tests talk to is the old one, not bin/buildkitd.
 	info, stderr, err := e.Buildctl(ctx, "debug", "info")
 	if err != nil {

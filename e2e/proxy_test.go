@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -107,57 +103,11 @@ func TestProxyBuildArgs(t *testing.T) {
 // and the files of its layers that contain needle.
 func imageMentions(t *testing.T, image, needle string) []string {
 	t.Helper()
-	f, err := os.Open(image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var found []string
-	files := 0
-	outer := tar.NewReader(f)
-	for {
-		hdr, err := outer.Next()
-		if err == io.EOF {
-			break
+	walkOCI(t, image, func(e ociEntry) {
+		if bytes.Contains(e.Data, []byte(needle)) || strings.Contains(e.Hdr.Linkname, needle) {
+			found = append(found, strings.TrimSuffix(e.Blob+":"+e.Path, ":"))
 		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", image, err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		blob, err := io.ReadAll(outer)
-		if err != nil {
-			t.Fatalf("reading %s: %v", hdr.Name, err)
-		}
-		gz, err := gzip.NewReader(bytes.NewReader(blob))
-		if err != nil {
-			if bytes.Contains(blob, []byte(needle)) {
-				found = append(found, hdr.Name)
-			}
-			continue
-		}
-		inner := tar.NewReader(gz)
-		for {
-			lh, err := inner.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("reading layer %s: %v", hdr.Name, err)
-			}
-			data, err := io.ReadAll(inner)
-			if err != nil {
-				t.Fatalf("reading %s in layer %s: %v", lh.Name, hdr.Name, err)
-			}
-			files++
-			if bytes.Contains(data, []byte(needle)) || strings.Contains(lh.Linkname, needle) {
-				found = append(found, hdr.Name+":"+lh.Name)
-			}
-		}
-	}
-	if files == 0 {
-		t.Fatalf("%s: no layer files: not an image", image)
-	}
+	})
 	return found
 }

@@ -25,15 +25,7 @@ func TestBuildkitdKilledMidBuild(t *testing.T) {
 	m := needMirror(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	own, err := testenv.Start(ctx)
-	if err != nil {
-		t.Fatalf("starting a stack of this test's own: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := own.Stop(); err != nil {
-			t.Errorf("stopping the stack: %v", err)
-		}
-	})
+	own := ownStack(t, testenv.Options{})
 
 	phases := []struct {
 		name, marker, pkg string
@@ -155,15 +147,7 @@ func TestRegistryGoneDuringPush(t *testing.T) {
 	m := needMirror(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	own, err := testenv.Start(ctx)
-	if err != nil {
-		t.Fatalf("starting a stack of this test's own: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := own.Stop(); err != nil {
-			t.Errorf("stopping the stack: %v", err)
-		}
-	})
+	own := ownStack(t, testenv.Options{})
 	dir := own.SpecContext(t, minimalSpec+"packages: [hello]\n", nil)
 	ref := own.RegistryAddr + "/nix-image/push-test:latest"
 	args := append(m.BuildctlOpts(), "--output", "type=image,name="+ref+",push=true")
