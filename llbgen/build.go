@@ -161,7 +161,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix")
+	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsSourceName(s, r, opt))
 	cfg := nixstep.RealiseConfig{
 		System:            system,
 		NixpkgsWhere:      where(s, opt, "nixpkgs.url"),
@@ -171,6 +171,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		TrustedPublicKeys: r.TrustedPublicKeys,
 		SubstitutersWhere: where(s, opt, "substituters"),
 		RegistrationTime:  opt.Epoch.Unix(),
+		ReleaseSource:     nixReleaseSource(s, r, system, opt),
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

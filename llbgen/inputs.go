@@ -42,12 +42,42 @@ func nixpkgsSource(s *spec.Spec, r *spec.Resolved, opt Options) llb.State {
 	return fetch(r.Nixpkgs.URL, r.Nixpkgs.SHA256, "nixpkgs.tar", locate(s, opt, "nixpkgs.url")...)
 }
 
-// prepare unpacks a source into a tree whose root holds marker, with the
-// frontend binary (Go decompressors: no xz needed on the daemon's host).
-func prepare(opt Options, name string, src llb.State, marker string) llb.State {
+// nixReleaseSource names the Nix release in the realise step's errors.
+func nixReleaseSource(s *spec.Spec, r *spec.Resolved, system string, opt Options) string {
+	if opt.NixContext != nil {
+		return `the named context "nix"`
+	}
+	field := "nix.version"
+	if r.Nix.URL != "" {
+		field = "nix.url"
+	}
+	return describeURL(ReleaseTarballURL(r.Nix, system), where(s, opt, field))
+}
+
+// nixpkgsSourceName names the nixpkgs source in the unpack step's errors.
+func nixpkgsSourceName(s *spec.Spec, r *spec.Resolved, opt Options) string {
+	if opt.NixpkgsContext != nil {
+		return `the named context "nixpkgs"`
+	}
+	return describeURL(r.Nixpkgs.URL, where(s, opt, "nixpkgs.url"))
+}
+
+// describeURL is a download with the spec field that asked for it, if the
+// spec has it.
+func describeURL(url, where string) string {
+	if where == "" {
+		return url
+	}
+	return url + " (" + where + ")"
+}
+
+// prepare unpacks a source (described in errors by source) into a tree
+// whose root holds marker, with the frontend binary (Go decompressors: no
+// xz needed on the daemon's host).
+func prepare(opt Options, name string, src llb.State, marker, source string) llb.State {
 	const in, out = "/in", "/out"
 	run := llb.Scratch().Run(
-		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", marker, in, out}),
+		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", marker, "--source", source, in, out}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddMount(in, src, llb.Readonly),
 		llb.Network(pb.NetMode_NONE),

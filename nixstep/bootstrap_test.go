@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nix-image/nix-image/internal/archive"
 )
 
 func TestInstallRelease(t *testing.T) {
@@ -44,7 +46,7 @@ func TestInstallRelease(t *testing.T) {
 		{
 			name: "unpacked release",
 			source: func(t *testing.T, dir string) string {
-				if err := Unpack(writeTemp(t, tarball(t, "")), dir, 0); err != nil {
+				if err := archive.Unpack(writeTemp(t, tarball(t, "")), dir, "test"); err != nil {
 					t.Fatal(err)
 				}
 				return dir
@@ -67,7 +69,7 @@ func TestInstallRelease(t *testing.T) {
 			if tc.before != nil {
 				tc.before(t, store)
 			}
-			rel, err := installRelease(src, store, releases)
+			rel, err := installRelease(src, store, releases, "test release")
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -97,13 +99,13 @@ func TestInstallRelease(t *testing.T) {
 			}
 			// A later build finds the release; a store path gone from
 			// the store (garbage) is unpacked again.
-			again, err := installRelease(src, store, releases)
+			again, err := installRelease(src, store, releases, "test release")
 			if err != nil || again.dir != rel.dir {
 				t.Fatalf("again: %+v, %v; want %+v", again, err, rel)
 			}
 			os.Chmod(filepath.Join(store, "a-nix"), 0o755)
 			os.RemoveAll(filepath.Join(store, "a-nix"))
-			if _, err := installRelease(src, store, releases); err != nil || !rel.installedIn(store) {
+			if _, err := installRelease(src, store, releases, "test release"); err != nil || !rel.installedIn(store) {
 				t.Errorf("after the store path was removed: %v, installed %v", err, rel.installedIn(store))
 			}
 			entries, _ := os.ReadDir(releases)

@@ -89,13 +89,17 @@ func step(ctx context.Context, args []string) error {
 	case "prepare":
 		fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
 		marker := fs.String("marker", "", "file that marks the root of the tree")
+		source := fs.String("source", "", "what SRC is (a URL, a named context), for errors")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 2 || *marker == "" {
-			return fmt.Errorf("step prepare: usage: prepare --marker FILE SRC DST")
+			return fmt.Errorf("step prepare: usage: prepare --marker FILE [--source DESCRIPTION] SRC DST")
 		}
-		return nixstep.Prepare(fs.Arg(0), fs.Arg(1), *marker)
+		if *source == "" {
+			*source = fs.Arg(0)
+		}
+		return nixstep.Prepare(fs.Arg(0), fs.Arg(1), *marker, *source)
 	case "realise":
 		data, err := os.ReadFile(nixstep.ConfigFile)
 		if err != nil {

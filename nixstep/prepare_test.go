@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nix-image/nix-image/internal/archive"
 	"time"
 
 	"github.com/ulikunitz/xz"
@@ -66,7 +68,7 @@ func TestPrepare(t *testing.T) {
 			}
 			dst := filepath.Join(dir, "out")
 			os.Mkdir(dst, 0o755)
-			if err := Prepare(src, dst, ".reginfo"); err != nil {
+			if err := Prepare(src, dst, ".reginfo", "test"); err != nil {
 				t.Fatal(err)
 			}
 			checkTree(t, dst)
@@ -75,12 +77,12 @@ func TestPrepare(t *testing.T) {
 	t.Run("directory holding the tree", func(t *testing.T) {
 		dir := t.TempDir()
 		unpacked := filepath.Join(dir, "ctx")
-		if err := Unpack(writeTemp(t, tarball(t, "gz")), unpacked, 0); err != nil {
+		if err := archive.Unpack(writeTemp(t, tarball(t, "gz")), unpacked, "test"); err != nil {
 			t.Fatal(err)
 		}
 		dst := filepath.Join(dir, "out")
 		os.Mkdir(dst, 0o755)
-		if err := Prepare(unpacked, dst, ".reginfo"); err != nil {
+		if err := Prepare(unpacked, dst, ".reginfo", "test"); err != nil {
 			t.Fatal(err)
 		}
 		checkTree(t, dst)
@@ -89,7 +91,7 @@ func TestPrepare(t *testing.T) {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, "a"), nil, 0o644)
 		os.WriteFile(filepath.Join(dir, "b"), nil, 0o644)
-		if err := Prepare(dir, t.TempDir(), ".reginfo"); err == nil {
+		if err := Prepare(dir, t.TempDir(), ".reginfo", "test"); err == nil {
 			t.Fatal("want an error for a tree without .reginfo")
 		}
 	})
@@ -121,26 +123,5 @@ func checkTree(t *testing.T, dst string) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dst, "store/a-nix/copy")); err != nil || string(b) != "#!nix" {
 		t.Errorf("hard link = %q, %v", b, err)
-	}
-}
-
-func TestStripComponents(t *testing.T) {
-	tests := []struct {
-		name string
-		n    int
-		want string
-		ok   bool
-	}{
-		{"top/a/b", 1, "a/b", true},
-		{"top/", 1, "", false},
-		{"./top/a", 1, "a", true},
-		{"../../etc/passwd", 0, "etc/passwd", true},
-		{"a", 0, "a", true},
-	}
-	for _, tc := range tests {
-		got, ok := stripComponents(tc.name, tc.n)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("stripComponents(%q, %d) = %q, %v; want %q, %v", tc.name, tc.n, got, ok, tc.want, tc.ok)
-		}
 	}
 }
