@@ -7,10 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/nix-image/nix-image/internal/archive"
 	"time"
 
+	"github.com/nix-image/nix-image/internal/archive"
 	"github.com/ulikunitz/xz"
 )
 
