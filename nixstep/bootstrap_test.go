@@ -1,6 +1,7 @@
 package nixstep
 
 import (
+	"archive/tar"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,6 +52,16 @@ func TestInstallRelease(t *testing.T) {
 				}
 				return dir
 			},
+		},
+		{
+			name: "tarball whose store is a symlink",
+			source: func(t *testing.T, dir string) string {
+				return writeTemp(t, rawTar(t,
+					&tar.Header{Name: "nix/.reginfo", Typeflag: tar.TypeReg},
+					&tar.Header{Name: "nix/store", Typeflag: tar.TypeSymlink, Linkname: dir},
+				))
+			},
+			wantErr: "unpacking test release: the Nix release has no store directory",
 		},
 		{
 			name:    "no release",

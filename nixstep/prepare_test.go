@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +95,44 @@ func TestPrepare(t *testing.T) {
 			t.Fatal("want an error for a tree without .reginfo")
 		}
 	})
+}
+
+// rawTar is a tar of the given headers, with no content.
+func rawTar(t *testing.T, hdrs ...*tar.Header) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, h := range hdrs {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestPrepareSymlinkedTop: a tarball whose only entry is a symlink to a
+// directory outside (here one holding the marker and a file) is refused;
+// hoisting it would move that directory's entries into dst.
+func TestPrepareSymlinkedTop(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(dir, "outside")
+	os.Mkdir(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "keep"), []byte("x"), 0o644)
+	os.Mkdir(filepath.Join(outside, "sub"), 0o755)
+	os.WriteFile(filepath.Join(outside, "sub", "default.nix"), []byte("x"), 0o644)
+	src := writeTemp(t, rawTar(t, &tar.Header{Name: "top", Typeflag: tar.TypeSymlink, Linkname: outside}))
+	dst := filepath.Join(dir, "out")
+	os.Mkdir(dst, 0o755)
+	err := Prepare(src, dst, "default.nix", "https://example.org/nixpkgs.tar.gz")
+	if err == nil || !strings.Contains(err.Error(), "unpacking https://example.org/nixpkgs.tar.gz: the tarball has no default.nix") {
+		t.Errorf("err = %v, want the tarball's missing default.nix named", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 2 {
+		t.Errorf("outside holds %d entries, want its 2", len(entries))
+	}
 }
 
 func writeTemp(t *testing.T, data []byte) string {
