@@ -63,12 +63,15 @@ func CopyTree(src, dst string) error {
 // returns the first error.
 func parallel(n int, f func(i int) error) error {
 	var g errgroup.Group
-	g.SetLimit(2 * runtime.GOMAXPROCS(0))
+	g.SetLimit(parallelism())
 	for i := range n {
 		g.Go(func() error { return f(i) })
 	}
 	return g.Wait()
 }
+
+// parallelism is how many goroutines parallel runs at once.
+func parallelism() int { return 2 * runtime.GOMAXPROCS(0) }
 
 func copyFile(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)

@@ -19,8 +19,7 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 	if err != nil {
 		return err
 	}
-	err = parallel(len(infos), func(i int) error { return writeLayerTree(out, infos[i].Path) })
-	if err != nil {
+	if err := r.writeCheckedLayerTrees(ctx, out, infos); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(Closure{Roots: roots, Paths: infos}, "", "  ")
