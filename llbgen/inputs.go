@@ -62,13 +62,13 @@ func nixpkgsSourceName(s *spec.Spec, r *spec.Resolved, opt Options) string {
 	return describeURL(r.Nixpkgs.URL, where(s, opt, "nixpkgs.url"))
 }
 
-// describeURL is a download with the spec field that asked for it, if the
-// spec has it.
+// describeURL is a download with the spec field that gave it, if the spec
+// has it.
 func describeURL(url, where string) string {
 	if where == "" {
 		return url
 	}
-	return url + " (" + where + ")"
+	return url + ", given at " + where
 }
 
 // prepare unpacks a source (described in errors by source) into a tree

@@ -17,7 +17,7 @@ import (
 
 // source is how the tests name the archive: the step passes the URL and
 // the spec field, or the named context.
-const source = "https://example.org/x.tar.gz (nix-image.yaml:3:8 nixpkgs.url)"
+const source = "https://example.org/x.tar.gz, given at nix-image.yaml:3:8 (nixpkgs.url)"
 
 // entry is one member of a test archive.
 type entry struct {
