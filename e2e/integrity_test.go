@@ -40,7 +40,7 @@ func TestTamperedStorePath(t *testing.T) {
 	ref := e.RegistryAddr + "/test/tamper:" + ns
 	res, err := e.BuildSpec(ctx, e.SpecContext(t, spec, nil), append(opts, "--output", "type=image,name="+ref+",push=true")...)
 	if err != nil {
-		t.Fatalf("first build: %v\n%s", err, res.Stderr)
+		t.Fatalf("first build: %v\n%s", err, tailLines(res.Progress.Output("[nix-image]"), 30))
 	}
 
 	// tamper runs script in the image just built, with the cache mounted
@@ -208,4 +208,10 @@ func tarOfEntries(t *testing.T, hdrs ...*tar.Header) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// tailLines is the last n lines of s.
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

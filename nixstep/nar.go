@@ -235,18 +235,20 @@ func decodeNixBase32(s string, size int) ([]byte, error) {
 	return out, nil
 }
 
-// ParseNARHash reads a sha256 as Nix registers or prints one:
+// ParseNARHash reads a sha256 as Nix registers or prints one: bare hex
+// (the registration format of `nix-store --dump-db` and .reginfo),
 // sha256:<Nix base32>, sha256:<hex> or sha256-<base64> (SRI).
 func ParseNARHash(s string) ([]byte, error) {
 	var sum []byte
 	var err error
+	rest, typed := strings.CutPrefix(s, "sha256:")
 	switch {
 	case strings.HasPrefix(s, "sha256-"):
 		sum, err = base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "sha256-"))
-	case strings.HasPrefix(s, "sha256:") && len(s) == len("sha256:")+64:
-		sum, err = hex.DecodeString(strings.TrimPrefix(s, "sha256:"))
-	case strings.HasPrefix(s, "sha256:"):
-		sum, err = decodeNixBase32(strings.TrimPrefix(s, "sha256:"), sha256.Size)
+	case len(rest) == 2*sha256.Size:
+		sum, err = hex.DecodeString(rest)
+	case typed:
+		sum, err = decodeNixBase32(rest, sha256.Size)
 	default:
 		err = errors.New("not a sha256")
 	}

@@ -96,7 +96,7 @@ func TestParseNARHash(t *testing.T) {
 	want, _ := hex.DecodeString(hexSum)
 	// Nix 2.8's nix-hash has no --sri: SRI is the standard base64.
 	sri := "sha256-" + base64.StdEncoding.EncodeToString(want)
-	for _, s := range []string{"sha256:" + base32, "sha256:" + hexSum, sri} {
+	for _, s := range []string{hexSum, "sha256:" + base32, "sha256:" + hexSum, sri} {
 		got, err := ParseNARHash(s)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("ParseNARHash(%q) = %x, %v; want %s", s, got, err, hexSum)
@@ -104,6 +104,8 @@ func TestParseNARHash(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"md5:" + base32,
+		base32,
+		hexSum[1:],
 		"sha256:" + base32[1:],
 		"sha256:e" + base32[1:],            // e is not in Nix's base32
 		"sha256:z" + base32[1:],            // more than 256 bits
