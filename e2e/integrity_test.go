@@ -122,8 +122,9 @@ COPY --from=tamper /tampered /
 		if want := "store path " + src + " does not match its registration"; !strings.Contains(all, want) {
 			t.Errorf("error output does not say %q:\n%s", want, all)
 		}
-		if _, err := os.Stat(out); err == nil {
-			t.Errorf("an image was exported: %s", out)
+		// buildctl creates the file before the build: it must stay empty.
+		if fi, err := os.Stat(out); err == nil && fi.Size() > 0 {
+			t.Errorf("an image was exported: %s (%d bytes)", out, fi.Size())
 		}
 	})
 }
@@ -156,7 +157,7 @@ func TestHostileTarballs(t *testing.T) {
 		{
 			name: "nixpkgs writes through its own symlink",
 			args: []string{"--opt", "build-arg:NIXPKGS_URL=" + pkgsURL, "--opt", "build-arg:NIXPKGS_SHA256=" + hex.EncodeToString(pkgsSum[:])},
-			want: []string{"unpacking " + pkgsURL + ", given at nix-image.yaml:3:8 (nixpkgs.url):", `entry "nixpkgs/lib/default.nix"`, `goes through the symlink "nixpkgs/lib"`},
+			want: []string{"unpacking " + pkgsURL + ":", `entry "nixpkgs/lib/default.nix"`, `goes through the symlink "nixpkgs/lib"`},
 		},
 		{
 			name:   "the Nix release climbs out with ..",

@@ -161,7 +161,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsSourceName(s, r, opt))
+	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsSourceName(r, opt))
 	cfg := nixstep.RealiseConfig{
 		System:            system,
 		NixpkgsWhere:      where(s, opt, "nixpkgs.url"),

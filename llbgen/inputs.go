@@ -54,12 +54,14 @@ func nixReleaseSource(s *spec.Spec, r *spec.Resolved, system string, opt Options
 	return describeURL(ReleaseTarballURL(r.Nix, system), where(s, opt, field))
 }
 
-// nixpkgsSourceName names the nixpkgs source in the unpack step's errors.
-func nixpkgsSourceName(s *spec.Spec, r *spec.Resolved, opt Options) string {
+// nixpkgsSourceName names the nixpkgs source in the unpack step's errors:
+// its URL only, not the spec line, which would make the step's cache key
+// change whenever the line moves.
+func nixpkgsSourceName(r *spec.Resolved, opt Options) string {
 	if opt.NixpkgsContext != nil {
 		return `the named context "nixpkgs"`
 	}
-	return describeURL(r.Nixpkgs.URL, where(s, opt, "nixpkgs.url"))
+	return r.Nixpkgs.URL
 }
 
 // describeURL is a download with the spec field that gave it, if the spec
