@@ -138,18 +138,7 @@ func Start(ctx context.Context) (_ *Env, retErr error) {
 	if err := os.WriteFile(bkConf, []byte(buildkitdConfig(e.RegistryAddr)), 0o644); err != nil {
 		return nil, fmt.Errorf("writing buildkitd config: %w", err)
 	}
-	e.buildkitd, err = startDaemon("buildkitd", filepath.Join(e.Dir, "buildkitd.log"), buildkitdPath,
-		"--config", bkConf,
-		"--root", filepath.Join(e.Dir, "buildkitd"),
-		"--addr", e.Addr,
-		// RUN steps share the host's network, so that they reach servers
-		// the tests start on 127.0.0.1 (mirrors, binary caches).
-		"--oci-worker-net=host",
-	)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, e.buildkitd, e.buildkitdReady); err != nil {
+	if err := e.startBuildkitd(ctx); err != nil {
 		return nil, err
 	}
 
@@ -160,6 +149,25 @@ func Start(ctx context.Context) (_ *Env, retErr error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// startBuildkitd starts buildkitd on the state directory Dir/buildkitd
+// (with the config Start wrote) and waits until it answers. Its log is
+// appended to, so that a restarted daemon's log follows the first one's.
+func (e *Env) startBuildkitd(ctx context.Context) error {
+	var err error
+	e.buildkitd, err = startDaemon("buildkitd", filepath.Join(e.Dir, "buildkitd.log"), filepath.Join(e.Root, "bin", "buildkitd"),
+		"--config", filepath.Join(e.Dir, "buildkitd.toml"),
+		"--root", filepath.Join(e.Dir, "buildkitd"),
+		"--addr", e.Addr,
+		// RUN steps share the host's network, so that they reach servers
+		// the tests start on 127.0.0.1 (mirrors, binary caches).
+		"--oci-worker-net=host",
+	)
+	if err != nil {
+		return err
+	}
+	return waitReady(ctx, e.buildkitd, e.buildkitdReady)
 }
 
 // PushFrontend builds the frontend image from the Dockerfile's `prebuilt`
@@ -362,9 +370,10 @@ func (e *Env) buildkitdReady(ctx context.Context) error {
 	return nil
 }
 
-// startDaemon starts bin with args in its own process group, output to log.
+// startDaemon starts bin with args in its own process group, output
+// appended to log.
 func startDaemon(name, log, bin string, args ...string) (*daemon, error) {
-	f, err := os.Create(log)
+	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s log: %w", name, err)
 	}
