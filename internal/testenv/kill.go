@@ -45,11 +45,11 @@ func (e *Env) RestartBuildkitd(ctx context.Context) error {
 }
 
 // BuildUntil runs Build's buildctl command and kills buildkitd (see
-// KillBuildkitd) as soon as the progress stream satisfies until, which is
+// KillBuildkitd) delay after the progress stream satisfies until, which is
 // called with each status update (a Progress of that update only). It
-// returns the progress seen and buildctl's error; an error too when the
-// build ended before until was satisfied.
-func (e *Env) BuildUntil(ctx context.Context, dir, filename string, until func(*Progress) bool, args ...string) (*Progress, error) {
+// returns the progress seen; an error when the build ended before it was
+// killed.
+func (e *Env) BuildUntil(ctx context.Context, dir, filename string, until func(*Progress) bool, delay time.Duration, args ...string) (*Progress, error) {
 	full := append([]string{"build",
 		"--frontend", "dockerfile.v0",
 		"--local", "context=" + dir,
@@ -68,7 +68,7 @@ func (e *Env) BuildUntil(ctx context.Context, dir, filename string, until func(*
 	}
 	var all strings.Builder
 	killed := false
-	var killErr error
+	killErr := make(chan error, 1)
 	sc := bufio.NewScanner(stderr)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -79,16 +79,22 @@ func (e *Env) BuildUntil(ctx context.Context, dir, filename string, until func(*
 		}
 		if p, _ := ParseProgress(line); until(p) {
 			killed = true
-			killErr = e.KillBuildkitd()
+			go func() {
+				time.Sleep(delay)
+				killErr <- e.KillBuildkitd()
+			}()
 		}
 	}
 	waitErr := cmd.Wait()
 	prog, rest := ParseProgress(all.String())
-	switch {
-	case killErr != nil:
-		return prog, killErr
-	case !killed:
+	if !killed {
 		return prog, fmt.Errorf("the build ended (%v) before the point to kill buildkitd at\n%s", waitErr, tail(rest, 20))
+	}
+	if err := <-killErr; err != nil {
+		return prog, err
+	}
+	if waitErr == nil {
+		return prog, errors.New("the build succeeded before buildkitd was killed")
 	}
 	return prog, nil
 }

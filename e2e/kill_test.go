@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nix-image/nix-image/internal/testenv"
+)
+
+// TestBuildkitdKilled kills buildkitd with SIGKILL (and its build steps
+// with it) at several points of a cold build, restarts it on the same
+// state directory, and builds the same spec again: the build must succeed
+// and its image pass `nix-store --verify --check-contents`. Each point
+// has a cache namespace of its own, so that the first build is cold and
+// reaches it.
+func TestBuildkitdKilled(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	logHas := func(s string) func(*testenv.Progress) bool {
+		return func(p *testenv.Progress) bool {
+			for _, l := range p.Logs {
+				if strings.Contains(string(l.Data), s) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	points := []struct {
+		name  string
+		until func(*testenv.Progress) bool
+		delay time.Duration
+	}{
+		{"while unpacking the release", logHas("unpacking the Nix release"), 0},
+		{"while substituting", logHas("copying path '"), 500 * time.Millisecond},
+		// The channel is the last thing built before the closure's layer
+		// trees are written and checked.
+		{"while writing the layer trees", logHas("-nixpkgs-channel.drv'..."), 700 * time.Millisecond},
+		{"while exporting", func(p *testenv.Progress) bool {
+			for _, v := range p.Vertices {
+				if strings.HasPrefix(v.Name, "exporting") && v.Started != nil {
+					return true
+				}
+			}
+			return false
+		}, 0},
+	}
+	spec := exampleSpec(t, "default")
+	for i, pt := range points {
+		t.Run(pt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+			defer cancel()
+			opts := append(m.BuildctlOpts(), "--opt", fmt.Sprintf("build-arg:BUILDKIT_CACHE_MOUNT_NS=killed-%d-%d", i, time.Now().UnixNano()))
+			dir := e.SpecContext(t, spec, nil)
+			out := filepath.Join(t.TempDir(), "img.tar")
+			prog, err := e.BuildUntil(ctx, dir, testenv.SpecFile, pt.until, pt.delay, append(opts, "--output", "type=oci,dest="+out)...)
+			if err != nil {
+				t.Fatalf("killing buildkitd %s: %v\n%s", pt.name, err, tailLines(prog.Output(""), 20))
+			}
+			if err := e.RestartBuildkitd(ctx); err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.BuildSpec(ctx, dir, append(opts, "--output", "type=oci,dest="+out)...)
+			if err != nil {
+				t.Fatalf("build after the restart: %v\n%s", err, tailLines(res.Progress.Output(""), 30))
+			}
+			rootfs := filepath.Join(t.TempDir(), "rootfs")
+			cfg, err := testenv.UnpackOCI(out, rootfs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"/bin/sh", "-c",
+				"nix-store --verify --check-contents 2>&1 && nix --version && echo '{\"a\":7}' | jq .a"}})
+			if err != nil || strings.Contains(stdout, "was modified") || !strings.Contains(stdout, "7") {
+				t.Errorf("in the image: %v\n%s\n%s", err, stdout, stderr)
+			}
+		})
+	}
+}
