@@ -16,7 +16,7 @@ import (
 // state directory, and builds the same spec again: the build must succeed
 // and its image pass `nix-store --verify --check-contents`. Each point
 // has a cache namespace of its own, so that the first build is cold and
-// reaches it.
+// reaches it, and an epoch of its own, so that its realise step runs.
 func TestBuildkitdKilled(t *testing.T) {
 	e := testenv.Need(t, env)
 	m := needMirror(t)
@@ -34,12 +34,15 @@ func TestBuildkitdKilled(t *testing.T) {
 		name  string
 		until func(*testenv.Progress) bool
 		delay time.Duration
+		// notYet is log output of the next phase: the kill must come
+		// before it.
+		notYet string
 	}{
-		{"while unpacking the release", logHas("unpacking the Nix release"), 0},
-		{"while substituting", logHas("copying path '"), 500 * time.Millisecond},
+		{"while unpacking the release", logHas("unpacking the Nix release"), 0, "copying path '"},
+		{"while substituting", logHas("copying path '"), 500 * time.Millisecond, "nixpkgs-channel.drv"},
 		// The channel is the last thing built before the closure's layer
 		// trees are written and checked.
-		{"while writing the layer trees", logHas("-nixpkgs-channel.drv'..."), 700 * time.Millisecond},
+		{"while writing the layer trees", logHas("-nixpkgs-channel.drv'..."), 700 * time.Millisecond, "checked them against their registered NAR hashes"},
 		{"while exporting", func(p *testenv.Progress) bool {
 			for _, v := range p.Vertices {
 				if strings.HasPrefix(v.Name, "exporting") && v.Started != nil {
@@ -47,19 +50,28 @@ func TestBuildkitdKilled(t *testing.T) {
 				}
 			}
 			return false
-		}, 0},
+		}, 0, ""},
 	}
 	spec := exampleSpec(t, "default")
 	for i, pt := range points {
 		t.Run(pt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 			defer cancel()
-			opts := append(m.BuildctlOpts(), "--opt", fmt.Sprintf("build-arg:BUILDKIT_CACHE_MOUNT_NS=killed-%d-%d", i, time.Now().UnixNano()))
+			// BuildKit leaves cache mount ids out of cache keys: another
+			// epoch makes the realise step run again.
+			opts := append(m.BuildctlOpts(),
+				"--opt", fmt.Sprintf("build-arg:BUILDKIT_CACHE_MOUNT_NS=killed-%d-%d", i, time.Now().UnixNano()),
+				"--opt", fmt.Sprintf("build-arg:SOURCE_DATE_EPOCH=%d", time.Now().Unix()+int64(i)))
 			dir := e.SpecContext(t, spec, nil)
 			out := filepath.Join(t.TempDir(), "img.tar")
 			prog, err := e.BuildUntil(ctx, dir, testenv.SpecFile, pt.until, pt.delay, append(opts, "--output", "type=oci,dest="+out)...)
 			if err != nil {
 				t.Fatalf("killing buildkitd %s: %v\n%s", pt.name, err, tailLines(prog.Output(""), 20))
+			}
+			if log := prog.Output(""); pt.notYet != "" && strings.Contains(log, pt.notYet) {
+				t.Fatalf("buildkitd was killed too late: the log already has %q:\n%s", pt.notYet, tailLines(log, 10))
+			} else {
+				t.Logf("killed after: %s", tailLines(log, 1))
 			}
 			if err := e.RestartBuildkitd(ctx); err != nil {
 				t.Fatal(err)
