@@ -88,6 +88,7 @@ func (c *layerChecker) copyOf(p string) string {
 // parallel, and logs what the checks cost.
 func (r *realiser) writeCheckedLayerTrees(ctx context.Context, out string, infos []PathInfo) error {
 	c := &layerChecker{r: r, out: out}
+	fmt.Fprintf(os.Stderr, "copying the closure's store paths out of the cache (%d) and checking them\n", len(infos))
 	start := time.Now()
 	if err := parallel(len(infos), func(i int) error { return c.write(ctx, infos[i]) }); err != nil {
 		return err
