@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -260,7 +261,11 @@ func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Pack
 	for _, p := range pkgs {
 		args = append(args, p.Attr)
 	}
-	if err := r.nix(ctx, "nix-env", args...); err != nil {
+	// Each profile's nix-env gets a narinfo cache of its own: two Nix
+	// processes creating the same fresh binary-cache-v6.sqlite at once can
+	// fail with "constraint failed" (seen with Nix 2.8).
+	env := append(slices.Clone(r.env), "XDG_CACHE_HOME="+filepath.Join(scratchDir, "cache", filepath.Base(profile)))
+	if _, err := run(ctx, env, nil, filepath.Join(r.boot.nix, "bin", "nix-env"), args...); err != nil {
 		return "", err
 	}
 	gen, err := filepath.EvalSymlinks(profile)
