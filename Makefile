@@ -23,7 +23,7 @@ lint:
 	$(GO) vet ./...
 
 # Every package except the integration tests in e2e/.
-unit:
+unit: deps
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/e2e$$')
 
 e2e: deps tools frontend

@@ -211,10 +211,15 @@ func TestBuildxCall(t *testing.T) {
 				`(?m)^TARGET: +default\s*$`,
 				// A build arg given on the command line, and the spec's
 				// own values for the others.
-				`(?m)^NIX_VERSION +2\.30\.1 +Nix release to install`,
+				`(?m)^NIX_VERSION +2\.30\.1 +Nix release: realises the image, and is its Nix`,
 				`(?m)^NIXPKGS_URL +https://github\.com/NixOS/nixpkgs/archive/5e2a59a5b1a82f89f2c7e598302a9cacebb72a67\.tar\.gz `,
 				`(?m)^SUBSTITUTERS +https://cache\.nixos\.org `,
 				`(?m)^EXTRA_PACKAGES +nixpkgs attributes`,
+				// The realise step's build secrets, none required.
+				`(?m)^SECRET +REQUIRED\s*$`,
+				`(?m)^netrc\s*$`,
+				`(?m)^nix-access-tokens\s*$`,
+				`(?m)^nix-ca\s*$`,
 			},
 		},
 		{

@@ -54,9 +54,18 @@ func TestDefaultImage(t *testing.T) {
 		{"nix-build", `nix-build --no-out-link -E 'derivation { name = "t"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo built > $out"]; }' | xargs cat`, "built"},
 		{"nixpkgs on NIX_PATH", `nix-instantiate --eval -E '(import <nixpkgs> {}).hello.name'`, "hello"},
 		{"nix repl", `echo hello.name | nix repl '<nixpkgs>' 2>&1`, "hello-"},
+		{"the system profile's Nix is the release", "readlink -f /run/current-system/sw/bin/nix", m.Vars["NIX_STORE_PATH"] + "/"},
+		{"nixpkgs' nix is another Nix", "nix-instantiate --eval -E '(import <nixpkgs> {}).nix.outPath' && nix-env -p /tmp/pn -iA nixpkgs.nix >&2 && /tmp/pn/bin/nix --version",
+			"nix (Nix) " + m.Vars["NIXPKGS_NIX_VERSION"]},
+		{"release read-only", "p=$(nix-store -qR " + m.Vars["NIX_STORE_PATH"] + ") && w=$(find $p ! -type l -perm /222) && [ -z \"$w\" ] && echo read-only || echo \"writable: $w\"", "read-only"},
+		{"store verify", "nix store verify --all 2>&1 && echo verify-ok", "verify-ok"},
 		{"gc keeps the profiles", "nix-store --gc >&2 && nix --version && hello && nix-instantiate --eval -E '(import <nixpkgs> {}).jq.name'", "jq"},
 		{"useradd", "useradd -m alice && id alice", "uid="},
 		{"tools", "curl --version | head -1 && jq --version && vim --version | head -1 && command -v man && git --version", "git version"},
+	}
+	// The test world must tell the two Nixes apart for the steps above to mean anything.
+	if m.Vars["NIX_STORE_PATH"] == m.Vars["NIXPKGS_NIX_STORE_PATH"] || m.Vars["NIX_VERSION"] == m.Vars["NIXPKGS_NIX_VERSION"] {
+		t.Fatalf("the mirror's release Nix (%s) is the package set's (%s)", m.Vars["NIX_STORE_PATH"], m.Vars["NIXPKGS_NIX_STORE_PATH"])
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -64,6 +73,42 @@ func TestDefaultImage(t *testing.T) {
 				t.Errorf("%s: output lacks %q:\n%s", s.script, s.want, got)
 			}
 		})
+	}
+	t.Run("nixpkgs' nix outPath", func(t *testing.T) {
+		got := run(t, "nix-instantiate --eval -E '(import <nixpkgs> {}).nix.outPath'")
+		if !strings.Contains(got, m.Vars["NIXPKGS_NIX_STORE_PATH"]) {
+			t.Errorf("nixpkgs' nix is %s, want %s", got, m.Vars["NIXPKGS_NIX_STORE_PATH"])
+		}
+	})
+	t.Run("signatures", func(t *testing.T) {
+		checkSignatures(t, run(t, "nix path-info --sigs -r /run/current-system/sw /root/.nix-profile/"))
+	})
+}
+
+// checkSignatures checks `nix path-info --sigs` output: every path but
+// those the realise step made itself (the profiles' user environments,
+// ultimately trusted, and their manifests, content-addressed: `ca:`)
+// carries the mirror cache's signature, the release's paths too (copied
+// from the cache, which holds them).
+func checkSignatures(t *testing.T, out string) {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasSuffix(f[0], "-user-environment") {
+			continue
+		}
+		n++
+		signed := false
+		for _, sig := range f[1:] {
+			signed = signed || strings.HasPrefix(sig, "nix-image-mirror-1:") || strings.HasSuffix(f[0], "-env-manifest.nix") && strings.HasPrefix(sig, "ca:")
+		}
+		if !signed {
+			t.Errorf("%s has no signature of the mirror's cache: %q", f[0], line)
+		}
+	}
+	if n < 10 {
+		t.Errorf("nix path-info --sigs listed only %d paths:\n%s", n, out)
 	}
 }
 

@@ -169,6 +169,28 @@ func TestSshImage(t *testing.T) {
 		}
 	})
 
+	t.Run("moduli for Diffie-Hellman group exchange", func(t *testing.T) {
+		// Without /etc/ssh/moduli sshd falls back to one fixed group and
+		// logs a warning for every such key exchange.
+		out, err := builder.run(ctx, "readlink -f /etc/ssh/moduli && wc -l </etc/ssh/moduli",
+			"-v", "-o", "KexAlgorithms=diffie-hellman-group-exchange-sha256")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !strings.Contains(out, "kex: algorithm: diffie-hellman-group-exchange-sha256") {
+			t.Errorf("the key exchange was not a Diffie-Hellman group exchange:\n%s", out)
+		}
+		// The debug lines of -v go to the same output; the count is the
+		// line of digits.
+		if !regexp.MustCompile(`(?m)^/nix/store/[0-9a-z]{32}-openssh-[^/]+/etc/ssh/moduli\r?$`).MatchString(out) ||
+			!regexp.MustCompile(`(?m)^[1-9][0-9]{2,}\r?$`).MatchString(out) {
+			t.Errorf("/etc/ssh/moduli is not openssh's list of groups:\n%s", out)
+		}
+		if log := first.Output(); strings.Contains(log, "/etc/ssh/moduli") {
+			t.Errorf("sshd complains about /etc/ssh/moduli:\n%s", log)
+		}
+	})
+
 	for _, scheme := range []string{"ssh", "ssh-ng"} {
 		t.Run("remote build over "+scheme, func(t *testing.T) {
 			remoteBuild(ctx, t, builder, scheme)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -268,4 +269,62 @@ func vertexNames(vs []*testenv.Vertex) []string {
 		out = append(out, v.Name)
 	}
 	return out
+}
+
+// TestShippedFrontendStage builds the Dockerfile's default target, the
+// `frontend` stage users get from `docker buildx build .` (it compiles the
+// frontend inside the golang image; hack/check-dockerfile.sh stands in an
+// image of this machine's Go for golang, which cannot be pulled here),
+// pushes it, and builds an image through it with `# syntax=`: the stage
+// that ships works, not only the `prebuilt` one the other tests use.
+func TestShippedFrontendStage(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	ref := e.RegistryAddr + "/nix-image/frontend:from-source"
+	cmd := exec.CommandContext(ctx, filepath.Join(e.Root, "hack", "check-dockerfile.sh"))
+	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+e.Addr, "NIX_IMAGE_REGISTRY="+e.RegistryAddr,
+		"BUILDCTL="+e.BuildctlPath, "FRONTEND_REF="+ref)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hack/check-dockerfile.sh: %v\n%s", err, lastLines(string(out), 40))
+	}
+
+	dir := t.TempDir()
+	spec := "# syntax=" + ref + "\n" + minimalSpec + "packages: [hello]\n"
+	if err := os.WriteFile(filepath.Join(dir, testenv.SpecFile), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "image.tar")
+	res, err := e.BuildSpec(ctx, dir, append(m.BuildctlOpts(), "--output", "type=oci,dest="+out)...)
+	if err != nil {
+		t.Fatalf("build through the shipped frontend: %v\n%s", err, res.Stderr)
+	}
+	if len(res.Progress.Find("[nix-image] realise")) == 0 {
+		t.Fatalf("the build did not go through nix-image's realise step")
+	}
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	cfg, err := testenv.UnpackOCI(out, rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"hello"}})
+	if err != nil || !strings.Contains(stdout, "Hello, world!") {
+		t.Fatalf("hello in the image: %v\n%s\n%s", err, stdout, stderr)
+	}
+}
+
+// TestMirrorVerifies runs the offline mirror's own check
+// (hack/mirror/verify.sh: its Nix registers itself, builds, substitutes
+// from the cache and verifies its store inside a BuildKit build): a broken
+// mirror fails here, by name, before it makes other tests fail obscurely.
+func TestMirrorVerifies(t *testing.T) {
+	testenv.Need(t, env)
+	m := needMirror(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join("..", "hack", "mirror", "verify.sh"), m.Dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hack/mirror/verify.sh: %v\n%s", err, lastLines(string(out), 40))
+	}
 }

@@ -73,6 +73,8 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		Epoch:          epoch,
 		MergeOp:        caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[argMergeOp] != "false",
 		SourceMap:      src.SourceMap,
+		IgnoreCache:    bc.IsNoCache(target),
+		Proxy:          proxyEnv(bc.BuildArgs),
 	}
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
 		popt := opt

@@ -40,7 +40,7 @@ func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, r *sp
 	if err != nil {
 		return fmt.Errorf("nix-image: %w", err)
 	}
-	ref, err := solve(ctx, c, bc, llbgen.InstallScript(r.Nix), opt.Platform)
+	ref, err := solve(ctx, c, bc, llbgen.InstallScript(r.Nix, *opt), opt.Platform)
 	if err != nil {
 		return fmt.Errorf("nix-image: fetching the install script of Nix %s: %w", r.Nix.Version, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
 )
 
@@ -42,21 +43,28 @@ func joined(l func(*spec.Resolved) []string) func(*spec.Resolved) string {
 }
 
 var buildArgs = []buildArg{
-	{"NIX_VERSION", "nix.version", "Nix release to install", func(r *spec.Resolved) string { return r.Nix.Version }},
+	{"NIX_VERSION", "nix.version", "Nix release: realises the image, and is its Nix unless system.nix is nixpkgs", func(r *spec.Resolved) string { return r.Nix.Version }},
 	{"NIX_RELEASES", "nix.releases", "base URL of Nix releases", func(r *spec.Resolved) string { return r.Nix.Releases }},
 	{"NIX_URL", "nix.url", "URL of a Nix release tarball (with NIX_SHA256)", func(r *spec.Resolved) string { return r.Nix.URL }},
 	{"NIX_SHA256", "nix.sha256", "sha256 of the Nix release tarball", func(r *spec.Resolved) string { return r.Nix.SHA256 }},
 	{"NIXPKGS_URL", "nixpkgs.url", "URL of the nixpkgs tarball", func(r *spec.Resolved) string { return r.Nixpkgs.URL }},
 	{"NIXPKGS_SHA256", "nixpkgs.sha256", "sha256 of the nixpkgs tarball", func(r *spec.Resolved) string { return r.Nixpkgs.SHA256 }},
+	{"NIXPKGS_NAR_HASH", "nixpkgs.narHash", "NAR hash of the unpacked nixpkgs tree (flake.lock narHash)", func(r *spec.Resolved) string { return r.Nixpkgs.NarHash }},
 	{"SUBSTITUTERS", "substituters", "binary caches, space-separated", joined(func(r *spec.Resolved) []string { return r.Substituters })},
 	{"TRUSTED_PUBLIC_KEYS", "trustedPublicKeys", "keys of the binary caches, space-separated", joined(func(r *spec.Resolved) []string { return r.TrustedPublicKeys })},
 	{"EXTRA_PACKAGES", "packages", "nixpkgs attributes added to root's profile, space-separated", nil},
 	{"SOURCE_DATE_EPOCH", "", "Unix time written into the image (default 0)", nil},
 	{argMergeOp, "", "false: stack the layers with copies instead of MergeOp", nil},
+	{spec.ArgHTTPProxy, "", "proxy for http:// substituters, used by the realise step (also http_proxy)", nil},
+	{spec.ArgHTTPSProxy, "", "proxy for https:// substituters, used by the realise step (also https_proxy)", nil},
+	{spec.ArgFTPProxy, "", "proxy for ftp:// downloads of the realise step (also ftp_proxy)", nil},
+	{spec.ArgNoProxy, "", "hosts reached without the proxy, comma-separated (also no_proxy)", nil},
+	{spec.ArgAllProxy, "", "proxy for the schemes without their own, e.g. socks5://host:1080 (also all_proxy)", nil},
 }
 
 // outlineOf answers --call outline: the build args a user may set, with
-// their current values, and the cache mount the build uses.
+// their current values, the build secrets it reads and the cache mount it
+// uses.
 func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llb.SourceMap) *outline.Outline {
 	o := &outline.Outline{
 		Name:        target,
@@ -75,6 +83,10 @@ func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llb.SourceM
 		o.Args = append(o.Args, arg)
 	}
 	o.Cache = []outline.CacheMount{{ID: "nix-image/nix (the /nix store of the realise step)"}}
+	// The realise step's build secrets, all optional.
+	for _, id := range nixstep.RealiseSecrets {
+		o.Secrets = append(o.Secrets, outline.Secret{Name: id})
+	}
 	return o
 }
 

@@ -7,6 +7,9 @@
 # download` inside the build needs the Go module proxy.
 #
 #   hack/stack.sh start && hack/check-dockerfile.sh [OUT.tar]
+#
+# With FRONTEND_REF=REGISTRY/NAME:TAG the image is pushed there instead of
+# written to OUT.tar (the e2e test then builds a spec through it).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,8 +45,13 @@ DOCKERFILE
 	--local context="$ctx" --local dockerfile="$ctx" \
 	--output "type=image,name=$base,push=true"
 
+output="type=oci,dest=$out"
+if [[ -n ${FRONTEND_REF:-} ]]; then
+	out=$FRONTEND_REF
+	output="type=image,name=$out,push=true"
+fi
 "$buildctl_bin" build --frontend dockerfile.v0 \
 	--local context="$root" --local dockerfile="$root" \
 	--opt "context:golang:$go_version-bookworm=docker-image://$base" \
-	--output "type=oci,dest=$out"
+	--output "$output"
 echo "check-dockerfile: built the frontend target into $out" >&2

@@ -15,6 +15,7 @@ packages=(
 	xz-utils
 	ca-certificates
 	openssh-client
+	openssh-server
 )
 
 missing=()

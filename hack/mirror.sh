@@ -5,7 +5,7 @@
 #
 #   hack/mirror.sh [OUTDIR]      (default: out/mirror in the repository)
 #
-# OUTDIR gets nix/nix-2.8.0/{install,nix-2.8.0-x86_64-linux.tar.xz},
+# OUTDIR gets nix/nix-2.8.1/{install,nix-2.8.1-x86_64-linux.tar.xz},
 # nixpkgs.tar.gz(.sha256), cache/ (signed binary cache), cache-key.pub,
 # mirror.env and mirror.json. Work files (a chroot Nix store, rebuilt on every
 # generation, and the cache's signing key, made once) live in OUTDIR-work.
@@ -18,7 +18,9 @@ gen=$repo/hack/mirror
 out=$(realpath -m "${1:-$repo/out/mirror}")
 work=$out-work
 
-nix_version=2.8.0
+# The release's Nix is the package set's (Debian's 2.8.0) relabelled 2.8.1
+# (hack/mirror/release.nix): another store path and another version.
+nix_version=2.8.1
 system=x86_64-linux
 
 log() { echo "mirror: [${SECONDS}s] $*" >&2; }
@@ -101,28 +103,43 @@ fi
 
 # 1. The package set: our expressions, the generated manifest, busybox.
 install -m 0644 "$gen/nixpkgs/default.nix" "$gen/nixpkgs/builder.sh" "$gen/nixpkgs/stdenv-setup.sh" "$stage/nixpkgs/"
+install -m 0644 "$gen/nixpkgs/check-meta.nix" "$stage/nixpkgs/"
+install -D -m 0644 "$gen/nixpkgs/lib/minver.nix" "$stage/nixpkgs/lib/minver.nix"
+# The cache holds the unfree, insecure and broken packages too: the
+# generator's own evaluations allow them all.
+allow_all='{ allowUnfree = true; allowBroken = true; permittedInsecurePackages = [ "hello-insecure-1.0" ]; }'
 install -m 0755 /bin/busybox "$stage/nixpkgs/bootstrap/bin/busybox"
 /usr/bin/python3 "$gen/gen.py" "$stage/nixpkgs/manifest.nix" "$work/sandbox-paths"
 chmod 0644 "$stage/nixpkgs/manifest.nix"
 # attribute=out path, one a line (the top-level derivations of the set)
 mapfile -t out_paths < <(nix-instantiate "${nixs[@]}" --eval --strict --json --readonly-mode -E "
-	let pkgs = import $stage/nixpkgs { }; in
+	let pkgs = import $stage/nixpkgs { config = $allow_all; }; in
 	map (n: n + \"=\" + pkgs.\${n}.outPath)
 		(builtins.filter (n: n != \"glibc\" && (pkgs.\${n}.type or null) == \"derivation\") (builtins.attrNames pkgs))" |
 	/usr/bin/python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)))')
 attrs=("${out_paths[@]%%=*}")
 outs=("${out_paths[@]#*=}")
-nix_path=$(printf '%s\n' "${out_paths[@]}" | sed -n 's/^nix=//p')
+pkgs_nix_path=$(printf '%s\n' "${out_paths[@]}" | sed -n 's/^nix=//p')
+pkgs_nix_version=$(nix-instantiate "${nixs[@]}" --eval --readonly-mode -E "(import $stage/nixpkgs { }).nix.version" | tr -d '"')
 
 # 2. Build every package in the chroot store, sandboxed with the host
 # directories the builders copy from.
 log "building ${#attrs[@]} packages"
 build_args=()
 for a in "${attrs[@]}"; do build_args+=(-A "$a"); done
-nix-build "${nixs[@]}" "$stage/nixpkgs" "${build_args[@]}" --no-out-link \
+nix-build "${nixs[@]}" "$stage/nixpkgs" --arg config "$allow_all" "${build_args[@]}" --no-out-link \
 	--option sandbox true --option extra-sandbox-paths "$(tr '\n' ' ' <"$work/sandbox-paths")" \
 	--max-jobs "$(nproc)" --quiet >/dev/null
-mapfile -t closure < <(nix-store "${nixs[@]}" -qR "${outs[@]}")
+# The release's Nix, built from the package set's.
+nix_path=$(nix-build "${nixs[@]}" "$gen/release.nix" --arg nixpkgs "$stage/nixpkgs" --argstr version "$nix_version" \
+	--no-out-link --option sandbox true --option extra-sandbox-paths "$(tr '\n' ' ' <"$work/sandbox-paths")" --quiet)
+if [[ $nix_path == "$pkgs_nix_path" || $nix_version == "$pkgs_nix_version" ]]; then
+	echo "mirror: the release's Nix ($nix_path, $nix_version) must differ from the package set's ($pkgs_nix_path, $pkgs_nix_version)" >&2
+	exit 1
+fi
+# The cache holds the release's closure too, as cache.nixos.org holds the
+# official releases' store paths.
+mapfile -t closure < <(nix-store "${nixs[@]}" -qR "${outs[@]}" "$nix_path")
 mapfile -t nix_closure < <(nix-store "${nixs[@]}" -qR "$nix_path")
 
 # 3. Binary cache of every out path (the Nix closure is part of it). xz level
@@ -136,7 +153,8 @@ if ! nix "${nixs[@]}" --extra-experimental-features nix-command copy \
 fi
 cp "$work/cache-key.pub" "$new/cache-key.pub"
 
-# 4. Installer tarball in the official layout.
+# 4. Installer tarball in the official layout, with the official tarball's
+# modes (u+rw: the installer, not the tarball, makes the store read-only).
 log "writing the installer tarball (${#nix_closure[@]} paths)"
 tdir=$stage/nix-$nix_version-$system
 mkdir -p "$tdir/store"
@@ -147,7 +165,7 @@ nix-store "${nixs[@]}" --dump-db "${nix_closure[@]}" >"$tdir/.reginfo"
 sed -e "s|@nix@|$nix_path|g" -e "s|@version@|$nix_version|g" "$gen/tarball-install.sh" >"$tdir/install"
 chmod 0755 "$tdir/install"
 tarball=nix/nix-$nix_version/nix-$nix_version-$system.tar.xz
-det_tar -C "$stage" -cf - "nix-$nix_version-$system" | xz -T2 -3 >"$new/$tarball"
+det_tar --mode=u+rw,uga+r -C "$stage" -cf - "nix-$nix_version-$system" | xz -T2 -3 >"$new/$tarball"
 nix_sha256=$(sha256sum "$new/$tarball" | cut -d' ' -f1)
 sed -e "s|@hash@|$nix_sha256|g" -e "s|@version@|$nix_version|g" -e "s|@system@|$system|g" \
 	"$gen/install.sh" >"$new/nix/nix-$nix_version/install"
@@ -157,6 +175,12 @@ chmod 0755 "$new/nix/nix-$nix_version/install"
 det_tar -C "$stage" -cf - nixpkgs | gzip -n -9 >"$new/nixpkgs.tar.gz"
 nixpkgs_sha256=$(sha256sum "$new/nixpkgs.tar.gz" | cut -d' ' -f1)
 echo "$nixpkgs_sha256" >"$new/nixpkgs.tar.gz.sha256"
+# The NAR hash of the unpacked tree (a flake.lock narHash), as Nix computes it
+# from the tarball itself.
+rm -rf "$work/unpacked" && mkdir "$work/unpacked"
+tar -xzf "$new/nixpkgs.tar.gz" -C "$work/unpacked"
+nixpkgs_nar_hash=$(nix --extra-experimental-features nix-command hash path --type sha256 --sri "$work/unpacked/nixpkgs")
+rm -rf "$work/unpacked"
 
 # 6. What the frontend and the tests read.
 public_key=$(cat "$work/cache-key.pub")
@@ -167,8 +191,11 @@ NIX_SYSTEM=$system
 NIX_TARBALL=$tarball
 NIX_SHA256=$nix_sha256
 NIX_STORE_PATH=$nix_path
+NIXPKGS_NIX_VERSION=$pkgs_nix_version
+NIXPKGS_NIX_STORE_PATH=$pkgs_nix_path
 NIXPKGS_TARBALL=nixpkgs.tar.gz
 NIXPKGS_SHA256=$nixpkgs_sha256
+NIXPKGS_NAR_HASH=$nixpkgs_nar_hash
 CACHE_DIR=cache
 CACHE_PUBLIC_KEY='$public_key'
 NIXPKGS_ATTRS='${attrs[*]}'
@@ -182,8 +209,11 @@ doc = {
     "nixTarball": "$tarball",
     "nixSha256": "$nix_sha256",
     "nixStorePath": "$nix_path",
+    "nixpkgsNixVersion": "$pkgs_nix_version",
+    "nixpkgsNixStorePath": "$pkgs_nix_path",
     "nixpkgsTarball": "nixpkgs.tar.gz",
     "nixpkgsSha256": "$nixpkgs_sha256",
+    "nixpkgsNarHash": "$nixpkgs_nar_hash",
     "cacheDir": "cache",
     "cachePublicKey": "$public_key",
     "attributes": sorted(out_paths),

@@ -24,12 +24,20 @@ export BUILDKIT_HOST=unix://$sock
 
 log() { echo "stack: $*" >&2; }
 
+# running PID: true when PID is a process that has not exited. A zombie (a
+# killed daemon its parent has not reaped yet) has exited: kill -0 would
+# still succeed on it, so read its state from /proc.
+running() {
+	local stat
+	[[ -n "$1" ]] && { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+	stat=${stat##*) }
+	[[ ${stat%% *} != [ZX] ]]
+}
+
 # pid_alive NAME: true when STATE/NAME.pid names a running process.
 pid_alive() {
-	local f=$state/$1.pid pid
-	[[ -f "$f" ]] || return 1
-	pid=$(<"$f")
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+	local f=$state/$1.pid
+	[[ -f "$f" ]] && running "$(<"$f")"
 }
 
 # registry_ready: GET /v2/ answers 200. Plain bash (/dev/tcp) so that no HTTP
@@ -71,18 +79,18 @@ stop_one() {
 	local name=$1 f=$state/$1.pid pid i
 	[[ -f "$f" ]] || return 0
 	pid=$(<"$f")
-	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+	if running "$pid"; then
 		log "stopping $name (pid $pid)"
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
 		for ((i = 0; i < 300; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
+			running "$pid" || break
 			sleep 0.1
 		done
-		if kill -0 "$pid" 2>/dev/null; then
+		if running "$pid"; then
 			log "$name did not exit after SIGTERM; sending SIGKILL"
 			kill -KILL -- "-$pid" 2>/dev/null || true
 			for ((i = 0; i < 50; i++)); do
-				kill -0 "$pid" 2>/dev/null || break
+				running "$pid" || break
 				sleep 0.1
 			done
 		fi

@@ -50,6 +50,13 @@ type Options struct {
 	// SourceMap, when set, attaches spec locations to the steps, so that
 	// a failing download shows the YAML line that asked for it.
 	SourceMap *llb.SourceMap
+	// IgnoreCache re-runs every step of the build, fetches and layer
+	// copies included (--no-cache, or --no-cache-filter naming the
+	// target): see stepOpts.
+	IgnoreCache bool
+	// Proxy holds the proxy build args (HTTP_PROXY, ...), given to the
+	// steps that reach the network; nil without any.
+	Proxy *llb.ProxyEnv
 }
 
 // Image returns the image of a target, assembled in scratch from the
@@ -62,13 +69,13 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 	extra := sshLayers(r, opt)
 	var layers []layer
 	for _, group := range planLayers(closure, r.Layers-len(extra)) {
-		layers = append(layers, storeLayer(realised, group))
+		layers = append(layers, storeLayer(realised, group, opt))
 	}
 	layers = append(layers,
-		layer{"nix-image: /etc", etcLayer(r, opt.Epoch)},
+		layer{"nix-image: /etc", etcLayer(r, opt)},
 		layer{"nix-image: Nix DB, profiles, links", llb.Scratch().File(
 			llb.Copy(realised, "/"+nixstep.SystemDir+"/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
-			llb.WithCustomName("[nix-image] layer: Nix DB, profiles, links"),
+			stepOpts(opt, llb.WithCustomName("[nix-image] layer: Nix DB, profiles, links"))...,
 		)},
 	)
 	layers = append(layers, extra...)
@@ -76,7 +83,7 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 	if err != nil {
 		return nil, err
 	}
-	return &Result{State: stack(layers, opt.MergeOp), Image: img}, nil
+	return &Result{State: stack(layers, opt), Image: img}, nil
 }
 
 // storeLayer copies store paths out of the realise step's output. The
@@ -84,7 +91,7 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 // that made them, so an unchanged store path hits the cache, and keeps its
 // layer digest, even when the spec, the package list or the nixpkgs pin
 // changed.
-func storeLayer(realised llb.State, paths []string) layer {
+func storeLayer(realised llb.State, paths []string, opt Options) layer {
 	var fa *llb.FileAction
 	for _, p := range paths {
 		src := "/" + nixstep.LayersDir + "/" + path.Base(p) + "/"
@@ -101,7 +108,7 @@ func storeLayer(realised llb.State, paths []string) layer {
 	}
 	return layer{
 		comment: "nix-image: " + strings.Join(paths, " "),
-		state:   llb.Scratch().File(fa, llb.WithCustomName("[nix-image] layer: "+name)),
+		state:   llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] layer: "+name))...),
 	}
 }
 
@@ -114,17 +121,17 @@ type layer struct {
 // stack puts layers on top of each other. MergeOp keeps every layer
 // independent, so a changed layer does not invalidate the ones above it;
 // daemons without it get the same files through sequential copies.
-func stack(layers []layer, mergeOp bool) llb.State {
+func stack(layers []layer, opt Options) llb.State {
 	states := make([]llb.State, len(layers))
 	for i, l := range layers {
 		states[i] = l.state
 	}
-	if mergeOp {
-		return llb.Merge(states, llb.WithCustomName("[nix-image] merge layers"))
+	if opt.MergeOp {
+		return llb.Merge(states, stepOpts(opt, llb.WithCustomName("[nix-image] merge layers"))...)
 	}
 	st := states[0]
 	for _, s := range states[1:] {
-		st = st.File(llb.Copy(s, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}))
+		st = st.File(llb.Copy(s, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}), stepOpts[llb.ConstraintsOpt](opt)...)
 	}
 	return st
 }
@@ -133,7 +140,7 @@ func stack(layers []layer, mergeOp bool) llb.State {
 // copied into the layer with the epoch as every file's time: writing a
 // file changes its directory's time, so the directories would otherwise
 // carry the time of the build.
-func etcLayer(r *spec.Resolved, epoch time.Time) llb.State {
+func etcLayer(r *spec.Resolved, opt Options) llb.State {
 	fa := llb.Mkdir("/etc", 0o755).
 		Mkdir("/etc/nix", 0o755).
 		Mkdir("/etc/ssl", 0o755).
@@ -143,10 +150,10 @@ func etcLayer(r *spec.Resolved, epoch time.Time) llb.State {
 	}
 	fa = fa.Symlink("/run/current-system/sw"+caBundle, caBundle).
 		Symlink("/run/current-system/sw"+caBundle, "/etc/ssl/certs/ca-certificates.crt")
-	files := llb.Scratch().File(fa, llb.WithCustomName("[nix-image] write /etc"))
+	files := llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] write /etc"))...)
 	return llb.Scratch().File(
-		llb.Copy(files, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}, llb.WithCreatedTime(epoch)),
-		llb.WithCustomName("[nix-image] layer: /etc"),
+		llb.Copy(files, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}, llb.WithCreatedTime(opt.Epoch)),
+		stepOpts(opt, llb.WithCustomName("[nix-image] layer: /etc"))...,
 	)
 }
 
@@ -161,27 +168,37 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsSourceName(r, opt))
+	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsSourceName(r, opt), nixpkgsCheck(s, r, opt), locate(s, opt, "nixpkgs.narHash")...)
+	pkgsConfig, err := nixpkgsConfig(r)
+	if err != nil {
+		return llb.State{}, err
+	}
 	cfg := nixstep.RealiseConfig{
 		System:            system,
-		NixpkgsWhere:      where(s, opt, "nixpkgs.url"),
+		NixpkgsWhere:      origin(s, opt, "nixpkgs.url"),
 		SystemPackages:    packages(s, r, opt, r.SystemPackages),
+		ReleaseNix:        r.SystemNix == spec.SystemNixRelease,
 		Packages:          packages(s, r, opt, r.Packages),
 		Substituters:      r.Substituters,
 		TrustedPublicKeys: r.TrustedPublicKeys,
-		SubstitutersWhere: where(s, opt, "substituters"),
+		SubstitutersWhere: origin(s, opt, "substituters"),
 		RegistrationTime:  opt.Epoch.Unix(),
-		ReleaseSource:     nixReleaseSource(s, r, system, opt),
 	}
+	buildNixConfig(s, r, opt, &cfg)
+	cfg.NixpkgsURL = r.Nixpkgs.URL
+	cfg.NixpkgsConfig = pkgsConfig
+	cfg.NixpkgsConfigWhere = where(s, opt, "nixpkgs.config")
+	cfg.NixWhere = nixWhere(s, r, opt)
+	cfg.ReleaseSource = nixReleaseSource(s, r, system, opt)
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return llb.State{}, fmt.Errorf("encoding the realise config: %w", err)
 	}
 	config := llb.Scratch().File(
 		llb.Mkfile(path.Base(nixstep.ConfigFile), 0o644, append(data, '\n'), llb.WithCreatedTime(opt.Epoch)),
-		llb.WithCustomName("[nix-image] realise config"),
+		stepOpts(opt, llb.WithCustomName("[nix-image] realise config"))...,
 	)
-	run := llb.Scratch().Run(
+	run := llb.Scratch().Run(networkStep(opt,
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "realise"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddMount(nixstep.ReleaseDir, release, llb.Readonly),
@@ -189,8 +206,9 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		llb.AddMount(path.Dir(nixstep.ConfigFile), config, llb.Readonly),
 		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cacheID(r, opt, system), llb.CacheMountLocked)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
+		realiseSecrets(),
 		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append([]string{}, r.SystemPackages...), r.Packages...), " "))),
-	)
+	)...)
 	return run.AddMount(nixstep.OutDir, llb.Scratch()), nil
 }
 

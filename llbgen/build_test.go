@@ -47,7 +47,13 @@ var testClosure = &nixstep.Closure{Paths: []nixstep.PathInfo{
 
 func testBuild(t *testing.T, target string, mutate func(*Options)) (*spec.Spec, *Result, *llb.Definition) {
 	t.Helper()
-	s, err := spec.Parse("nix-image.yaml", []byte(testSpec))
+	return testBuildSpec(t, testSpec, target, mutate)
+}
+
+// testBuildSpec is testBuild of another spec.
+func testBuildSpec(t *testing.T, src, target string, mutate func(*Options)) (*spec.Spec, *Result, *llb.Definition) {
+	t.Helper()
+	s, err := spec.Parse("nix-image.yaml", []byte(src))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -203,8 +209,9 @@ func TestRealiseStep(t *testing.T) {
 	}
 }
 
-func TestRealiseConfig(t *testing.T) {
-	_, _, def := testBuild(t, "default", nil)
+// realiseConfig returns the realise step's config in def.
+func realiseConfig(t *testing.T, def *llb.Definition) nixstep.RealiseConfig {
+	t.Helper()
 	var cfg nixstep.RealiseConfig
 	for _, op := range ops(t, def) {
 		f := op.GetFile()
@@ -219,6 +226,12 @@ func TestRealiseConfig(t *testing.T) {
 			}
 		}
 	}
+	return cfg
+}
+
+func TestRealiseConfig(t *testing.T) {
+	_, _, def := testBuild(t, "default", nil)
+	cfg := realiseConfig(t, def)
 	if cfg.System != "x86_64-linux" {
 		t.Errorf("system = %q", cfg.System)
 	}
@@ -257,6 +270,42 @@ func TestPrepareSource(t *testing.T) {
 	i := slices.Index(args, "--source")
 	if i < 0 || i+1 >= len(args) || !strings.HasPrefix(args[i+1], "https://") || !strings.HasSuffix(args[i+1], ".tar.gz") {
 		t.Errorf("prepare args = %q, want --source URL", args)
+	}
+}
+
+// TestSystemNix: the system profile's Nix is the release's unless
+// system.nix asks for nixpkgs' nix attribute; the label says which.
+func TestSystemNix(t *testing.T) {
+	tests := []struct {
+		name, src   string
+		releaseNix  bool
+		system      string
+		nixWhere    string
+		description string
+	}{
+		{"release", testSpec, true, "bashInteractive coreutils cacert shadow", "",
+			"Nix 2.24.9 with nixpkgs https://example.com/nixpkgs.tar.gz"},
+		{"nixpkgs", testSpec + "system:\n  nix: nixpkgs\n", false, "nix bashInteractive coreutils cacert shadow", "nix-image.yaml:15:8 (system.nix)",
+			"Nix of nixpkgs https://example.com/nixpkgs.tar.gz (realised with Nix 2.24.9)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, res, def := testBuildSpec(t, tt.src, "default", nil)
+			cfg := realiseConfig(t, def)
+			var attrs []string
+			for _, p := range cfg.SystemPackages {
+				attrs = append(attrs, p.Attr)
+				if p.Attr == "nix" && p.Where != tt.nixWhere {
+					t.Errorf("nix comes from %q, want %q", p.Where, tt.nixWhere)
+				}
+			}
+			if got := strings.Join(attrs, " "); got != tt.system || cfg.ReleaseNix != tt.releaseNix {
+				t.Errorf("system packages %q, releaseNix %v; want %q, %v", got, cfg.ReleaseNix, tt.system, tt.releaseNix)
+			}
+			if got := res.Image.Config.Labels["org.opencontainers.image.description"]; got != tt.description {
+				t.Errorf("description = %q, want %q", got, tt.description)
+			}
+		})
 	}
 }
 

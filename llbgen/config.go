@@ -55,7 +55,7 @@ func imageConfig(r *spec.Resolved, opt Options, layers []layer) (*dockerspec.Doc
 	c.WorkingDir = r.Config.WorkingDir
 	c.Labels = map[string]string{
 		"org.opencontainers.image.title":       "nix-image " + r.Target,
-		"org.opencontainers.image.description": fmt.Sprintf("Nix %s with nixpkgs %s", nixVersion(r), r.Nixpkgs.URL),
+		"org.opencontainers.image.description": description(r),
 	}
 	maps.Copy(c.Labels, r.Config.Labels)
 	if len(r.Config.ExposedPorts) > 0 {
@@ -68,6 +68,14 @@ func imageConfig(r *spec.Resolved, opt Options, layers []layer) (*dockerspec.Doc
 		}
 	}
 	return img, nil
+}
+
+// description says which Nix the image's system profile has.
+func description(r *spec.Resolved) string {
+	if r.SystemNix == spec.SystemNixNixpkgs {
+		return fmt.Sprintf("Nix of nixpkgs %s (realised with Nix %s)", r.Nixpkgs.URL, nixVersion(r))
+	}
+	return fmt.Sprintf("Nix %s with nixpkgs %s", nixVersion(r), r.Nixpkgs.URL)
 }
 
 func nixVersion(r *spec.Resolved) string {

@@ -1,6 +1,8 @@
 package llbgen
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 
 	"github.com/moby/buildkit/client/llb"
@@ -31,15 +33,31 @@ func nixRelease(s *spec.Spec, r *spec.Resolved, system string, opt Options) (llb
 	if r.Nix.URL != "" {
 		field = "nix.url"
 	}
-	return fetch(ReleaseTarballURL(r.Nix, system), sum, "nix.tar", locate(s, opt, field)...), nil
+	return fetch(ReleaseTarballURL(r.Nix, system), sum, "nix.tar", stepOpts(opt, locate(s, opt, field)...)...), nil
 }
 
 // nixpkgsSource returns the named context `nixpkgs` or the pinned tarball.
+// A tarball pinned by its NAR hash is downloaded unverified: nixpkgsCheck
+// checks the tree it unpacks to.
 func nixpkgsSource(s *spec.Spec, r *spec.Resolved, opt Options) llb.State {
 	if opt.NixpkgsContext != nil {
 		return *opt.NixpkgsContext
 	}
-	return fetch(r.Nixpkgs.URL, r.Nixpkgs.SHA256, "nixpkgs.tar", locate(s, opt, "nixpkgs.url")...)
+	loc := stepOpts(opt, locate(s, opt, "nixpkgs.url")...)
+	if r.Nixpkgs.NarHash != "" {
+		return fetchUnverified(r.Nixpkgs.URL, "nixpkgs.tar", loc...)
+	}
+	return fetch(r.Nixpkgs.URL, r.Nixpkgs.SHA256, "nixpkgs.tar", loc...)
+}
+
+// nixpkgsCheck returns the prepare step's arguments that check the
+// unpacked nixpkgs tree (a download or the named context) against
+// nixpkgs.narHash, if the spec pins one.
+func nixpkgsCheck(s *spec.Spec, r *spec.Resolved, opt Options) []string {
+	if r.Nixpkgs.NarHash == "" {
+		return nil
+	}
+	return []string{"--nar-hash", r.Nixpkgs.NarHash, "--where", cmp.Or(where(s, opt, "nixpkgs.narHash"), "nixpkgs.narHash")}
 }
 
 // nixReleaseSource names the Nix release in the realise step's errors.
@@ -75,16 +93,22 @@ func describeURL(url, where string) string {
 
 // prepare unpacks a source (described in errors by source) into a tree
 // whose root holds marker, with the frontend binary (Go decompressors: no
-// xz needed on the daemon's host).
-func prepare(opt Options, name string, src llb.State, marker, source string) llb.State {
+// xz needed on the daemon's host). check are extra arguments of `step prepare` (nixpkgsCheck), loc the
+// spec location a failing check points at.
+func prepare(opt Options, name string, src llb.State, marker, source string, check []string, loc ...llb.ConstraintsOpt) llb.State {
 	const in, out = "/in", "/out"
-	run := llb.Scratch().Run(
-		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", marker, "--source", source, in, out}),
+	args := append([]string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", marker, "--source", source}, check...)
+	ropts := []llb.RunOption{
+		llb.Args(append(args, in, out)),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddMount(in, src, llb.Readonly),
 		llb.Network(pb.NetMode_NONE),
-		llb.WithCustomName("[nix-image] unpack "+name),
-	)
+		llb.WithCustomName("[nix-image] unpack " + name),
+	}
+	for _, o := range loc {
+		ropts = append(ropts, o)
+	}
+	run := llb.Scratch().Run(stepOpts(opt, ropts...)...)
 	return run.AddMount(out, llb.Scratch())
 }
 
@@ -116,6 +140,11 @@ func packageWhere(s *spec.Spec, r *spec.Resolved, opt Options, attr string) stri
 			}
 		}
 	}
+	if attr == "nix" && r.SystemNix == spec.SystemNixNixpkgs {
+		if w := where(s, opt, "system.nix"); w != "" {
+			return w
+		}
+	}
 	return "default package of the " + r.Target + " image"
 }
 
@@ -129,6 +158,19 @@ func where(s *spec.Spec, opt Options, path string) string {
 	return fmt.Sprintf("%s:%d:%d (%s)", opt.Filename, pos.Line, pos.Col, path)
 }
 
+// origin describes where a spec field's value comes from, for errors of
+// the build steps: its place in the spec (see where), the build arg that
+// set it, or its default.
+func origin(s *spec.Spec, opt Options, path string) string {
+	if w := where(s, opt, path); w != "" {
+		return w
+	}
+	if arg := s.OverriddenBy(path); arg != "" {
+		return "build-arg:" + arg
+	}
+	return "the default " + path
+}
+
 // locate attaches the source location of a spec field to a step, so that
 // buildx prints the YAML line when the step fails.
 func locate(s *spec.Spec, opt Options, path string) []llb.ConstraintsOpt {
@@ -140,4 +182,33 @@ func locate(s *spec.Spec, opt Options, path string) []llb.ConstraintsOpt {
 		Start: &pb.Position{Line: int32(pos.Line)},
 		End:   &pb.Position{Line: int32(pos.Line)},
 	}})}
+}
+
+// nixpkgsConfig is the spec's nixpkgs.config as the JSON nixpkgs reads
+// (the spec's JSON names are nixpkgs' option names), or nil for none.
+func nixpkgsConfig(r *spec.Resolved) (json.RawMessage, error) {
+	data, err := json.Marshal(r.Nixpkgs.Config)
+	if err != nil {
+		return nil, fmt.Errorf("encoding nixpkgs.config: %w", err)
+	}
+	if string(data) == "{}" {
+		return nil, nil
+	}
+	return data, nil
+}
+
+// nixWhere says what chose the Nix release: a spec line, a build arg or
+// the default.
+func nixWhere(s *spec.Spec, r *spec.Resolved, opt Options) string {
+	field := "nix.version"
+	if r.Nix.URL != "" {
+		field = "nix.url"
+	}
+	if w := where(s, opt, field); w != "" {
+		return w
+	}
+	if arg := s.OverriddenBy(field); arg != "" {
+		return "the build arg " + arg
+	}
+	return "the default (" + opt.Filename + " has no nix: field)"
 }

@@ -22,9 +22,9 @@ func releaseDir(n spec.Nix) string {
 // lists the sha256 of every platform's tarball, which is how a version
 // alone pins the tarball: the frontend reads it (ParseInstallHash) before
 // fetching the tarball with that checksum. Only for specs without nix.url.
-func InstallScript(n spec.Nix) llb.State {
+func InstallScript(n spec.Nix, opt Options) llb.State {
 	url := releaseDir(n) + "/install"
-	return llb.HTTP(url, llb.Filename(InstallScriptName), llb.WithCustomName("[nix-image] fetch "+url))
+	return llb.HTTP(url, stepOpts[llb.HTTPOption](opt, llb.Filename(InstallScriptName), llb.WithCustomName("[nix-image] fetch "+url))...)
 }
 
 // ReleaseTarballURL is where the release tarball of n for system lives.
@@ -69,6 +69,17 @@ func fetch(url, sum, filename string, opts ...llb.ConstraintsOpt) llb.State {
 		llb.Filename(filename),
 		llb.WithCustomName("[nix-image] fetch " + url),
 	}
+	for _, o := range opts {
+		hopts = append(hopts, o)
+	}
+	return llb.HTTP(url, hopts...)
+}
+
+// fetchUnverified downloads url without a checksum, for a source whose
+// pin a later step checks (nixpkgs.narHash is a hash of the unpacked tree,
+// not of the file).
+func fetchUnverified(url, filename string, opts ...llb.ConstraintsOpt) llb.State {
+	hopts := []llb.HTTPOption{llb.Filename(filename), llb.WithCustomName("[nix-image] fetch " + url)}
 	for _, o := range opts {
 		hopts = append(hopts, o)
 	}

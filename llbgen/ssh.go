@@ -17,6 +17,9 @@ const (
 	sshStartScript    = "/etc/ssh/start-sshd"
 	sshHostKeyDir     = "/etc/ssh/host_keys"
 	sshAuthorizedKeys = "/etc/ssh/authorized_keys.d"
+	sshModuli         = "/etc/ssh/moduli"
+	// sshModuliTarget is openssh's etc/ssh/moduli in the system profile.
+	sshModuliTarget = "/run/current-system/sw/etc/ssh/moduli"
 	// sshSecretID is the build secret whose content becomes root's
 	// authorized_keys (--secret id=authorized_keys,src=FILE).
 	sshSecretID = "authorized_keys"
@@ -42,12 +45,15 @@ func sshLayers(r *spec.Resolved, opt Options) []layer {
 	for _, f := range sshFiles(r, opt.AuthorizedKeys) {
 		fa = fa.Mkfile(f.path, f.mode, []byte(f.data))
 	}
-	files := llb.Scratch().File(fa, llb.WithCustomName("[nix-image] write sshd configuration"))
+	// sshd's Diffie-Hellman groups (diffie-hellman-group-exchange-*),
+	// from the openssh package, as NixOS links them.
+	fa = fa.Symlink(sshModuliTarget, sshModuli)
+	files := llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] write sshd configuration"))...)
 	// Writing a file changes its directory's time: the copy gives every
 	// file and directory the epoch, so the layer is the same in every build.
 	st := llb.Scratch().File(
 		llb.Copy(files, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}, llb.WithCreatedTime(opt.Epoch)),
-		llb.WithCustomName("[nix-image] layer: sshd configuration, /root/.ssh"),
+		stepOpts(opt, llb.WithCustomName("[nix-image] layer: sshd configuration, /root/.ssh"))...,
 	)
 	return []layer{{"nix-image: sshd configuration, /root/.ssh", st}}
 }
@@ -111,6 +117,20 @@ PidFile none
 PrintMotd no
 PrintLastLog no
 UseDNS no
+# Limits: a remote builder is reached by a few known clients, and Nix
+# needs no forwarding of any kind (ssh:// and ssh-ng:// run a command).
+LoginGraceTime 30
+MaxAuthTries 3
+MaxSessions 10
+MaxStartups 10:30:60
+ClientAliveInterval 60
+ClientAliveCountMax 3
+PermitUserEnvironment no
+AllowAgentForwarding no
+AllowTcpForwarding no
+AllowStreamLocalForwarding no
+GatewayPorts no
+PermitTunnel no
 X11Forwarding no
 Subsystem sftp internal-sftp
 SetEnv`)

@@ -1,12 +1,13 @@
 package nixstep
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/nix-image/nix-image/internal/sshkey"
 )
 
 // The ssh image's build secret step: it finds the build secret
@@ -26,8 +27,11 @@ func AuthorizedKeys(secret, out string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("reading the build secret authorized_keys: %w", err)
 	}
-	if bytes.Contains(data, []byte("PRIVATE KEY")) {
+	switch err := sshkey.CheckFile(data); {
+	case errors.Is(err, sshkey.ErrPrivateKey):
 		return fmt.Errorf("the build secret authorized_keys holds a private key; it would be readable by anyone who pulls the image: give the public key instead (the line in ~/.ssh/id_ed25519.pub)")
+	case err != nil:
+		return fmt.Errorf("the build secret authorized_keys: %w", err)
 	}
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		data = append(data, '\n')

@@ -19,6 +19,7 @@ func TestAuthorizedKeys(t *testing.T) {
 		{"key", secretText(key + "\n"), key + "\n", ""},
 		{"newline added", secretText(key), key + "\n", ""},
 		{"empty", secretText(""), "", ""},
+		{"not a key", secretText(key + "\nhello\n"), "", "authorized_keys: line 2: not an authorized_keys line"},
 		{"private key", secretText("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"), "", "holds a private key"},
 	}
 	for _, tc := range tests {

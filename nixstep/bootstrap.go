@@ -59,26 +59,52 @@ func installRelease(src, store, releases, source string) (release, error) {
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return release{}, fmt.Errorf("creating %s: %w", store, err)
 	}
+	rel, err := placeRelease(p, tarball, store, releases, source)
+	if err != nil {
+		return rel, fmt.Errorf("installing the Nix release: %w", err)
+	}
+	// As the official installer does: the tarball's files keep their
+	// write bits, a store's do not.
+	err = parallel(len(rel.names), func(i int) error { return makeReadOnly(filepath.Join(store, rel.names[i])) })
+	if err != nil {
+		return rel, fmt.Errorf("installing the Nix release: %w", err)
+	}
+	return rel, nil
+}
+
+// placeRelease puts the release's store paths into store (see
+// installRelease).
+func placeRelease(p string, tarball bool, store, releases, source string) (release, error) {
 	if !tarball {
-		rel, err := copyRelease(p, store)
-		if err != nil {
-			return rel, fmt.Errorf("installing the Nix release: %w", err)
-		}
-		return rel, nil
+		return copyRelease(p, store)
 	}
 	sum, err := fileSHA256(p)
 	if err != nil {
-		return release{}, fmt.Errorf("reading the Nix release: %w", err)
+		return release{}, err
 	}
 	dir := filepath.Join(releases, sum)
 	if rel, err := readRelease(dir); err == nil && rel.installedIn(store) {
 		return rel, nil
 	}
-	rel, err := unpackRelease(p, dir, store, source)
-	if err != nil {
-		return rel, fmt.Errorf("installing the Nix release: %w", err)
-	}
-	return rel, nil
+	return unpackRelease(p, dir, store, source)
+}
+
+// makeReadOnly clears the write bits of every file and directory under p,
+// as Nix has them in a store.
+func makeReadOnly(p string) error {
+	return filepath.WalkDir(p, func(q string, d os.DirEntry, err error) error {
+		if err != nil || d.Type()&os.ModeSymlink != 0 {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if m := fi.Mode(); m&0o222 != 0 {
+			return os.Chmod(q, m.Perm()&^0o222|m&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
+		}
+		return nil
+	})
 }
 
 // copyRelease copies the store paths of the unpacked release dir that

@@ -99,6 +99,17 @@ func TestInstallRelease(t *testing.T) {
 			if tc.before != nil && !exists(filepath.Join(store, "a-nix", "kept")) {
 				t.Error("the store path already there was replaced")
 			}
+			// As in a Nix store: nothing of the release is writable.
+			filepath.WalkDir(filepath.Join(store, "a-nix"), func(p string, d os.DirEntry, err error) error {
+				if err != nil {
+					t.Error(err)
+					return err
+				}
+				if fi, _ := d.Info(); d.Type()&os.ModeSymlink == 0 && fi.Mode()&0o222 != 0 {
+					t.Errorf("%s has mode %v, want no write bits", p, fi.Mode())
+				}
+				return nil
+			})
 			if !tc.unpacked {
 				return
 			}

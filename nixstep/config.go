@@ -5,6 +5,8 @@
 // gives it.
 package nixstep
 
+import "encoding/json"
+
 // Mount points of the realise step. llbgen mounts its inputs here.
 const (
 	ToolDir = "/.nix-image/tool"
@@ -41,8 +43,22 @@ type RealiseConfig struct {
 	System string `json:"system"`
 	// NixpkgsWhere names the spec field of the nixpkgs pin.
 	NixpkgsWhere string `json:"nixpkgsWhere,omitempty"`
+	// NixpkgsURL is the pin's URL, root's channel in the image
+	// (/root/.nix-channels).
+	NixpkgsURL string `json:"nixpkgsURL,omitempty"`
+	// NixpkgsConfig is nixpkgs' config as JSON (spec nixpkgs.config), given
+	// to every evaluation of nixpkgs with builtins.fromJSON; empty means {}.
+	NixpkgsConfig json.RawMessage `json:"nixpkgsConfig,omitempty"`
+	// NixpkgsConfigWhere names the spec field of the config.
+	NixpkgsConfigWhere string `json:"nixpkgsConfigWhere,omitempty"`
+	// NixWhere says where the spec chose the Nix release, for errors
+	// about its version.
+	NixWhere string `json:"nixWhere,omitempty"`
 	// SystemPackages make up /run/current-system/sw.
 	SystemPackages []Package `json:"systemPackages"`
+	// ReleaseNix puts the Nix of the release (and the release's whole
+	// closure) into the system profile, besides SystemPackages.
+	ReleaseNix bool `json:"releaseNix,omitempty"`
 	// Packages make up root's profile.
 	Packages []Package `json:"packages,omitempty"`
 	// Substituters and TrustedPublicKeys configure the Nix that realises.
@@ -50,6 +66,12 @@ type RealiseConfig struct {
 	TrustedPublicKeys []string `json:"trustedPublicKeys,omitempty"`
 	// SubstitutersWhere names the spec field of the substituters.
 	SubstitutersWhere string `json:"substitutersWhere,omitempty"`
+	// NixConfig holds the spec's nixConfig settings that apply while
+	// building (spec.BuildNixConfigKeys), set after nix-image's own.
+	NixConfig map[string]string `json:"nixConfig,omitempty"`
+	// ExtraSubstitutersWhere names the spec field of nixConfig's
+	// extra-substituters.
+	ExtraSubstitutersWhere string `json:"extraSubstitutersWhere,omitempty"`
 	// RegistrationTime is written into the image's Nix DB for every path,
 	// so that the DB does not change from one build to the next.
 	RegistrationTime int64 `json:"registrationTime"`
@@ -75,6 +97,12 @@ type Roots struct {
 	Nixpkgs string `json:"nixpkgs"`
 	Shell   string `json:"shell"`
 	Env     string `json:"env"`
+	// Release lists, when the system profile's Nix is the release's
+	// (RealiseConfig.ReleaseNix), the release's store paths that none of
+	// its others refers to: with their closure, every store path of the
+	// release goes into the image (as the official installer puts them
+	// into a store), each kept by a gcroot.
+	Release []string `json:"release,omitempty"`
 }
 
 // PathInfo is the registration of one store path.

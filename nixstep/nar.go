@@ -145,7 +145,7 @@ func (nw *narWriter) node(p string) error {
 			}
 		}
 	default:
-		return fmt.Errorf("%s: a %s has no NAR serialisation", p, fi.Mode().Type())
+		return fmt.Errorf("%s is neither a file, a directory nor a symlink, which is all a Nix archive holds", p)
 	}
 	return nw.str(")")
 }
@@ -180,15 +180,26 @@ func (f writerFunc) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// NARHash returns the sha256 of the NAR of the file tree at p and the
+// narHashSize returns the sha256 of the NAR of the file tree at p and the
 // NAR's size: what Nix registers as a store path's narHash and narSize.
-func NARHash(p string) ([]byte, int64, error) {
+func narHashSize(p string) ([]byte, int64, error) {
 	h := sha256.New()
 	n, err := WriteNAR(h, p)
 	if err != nil {
 		return nil, n, err
 	}
 	return h.Sum(nil), n, nil
+}
+
+// NarHash returns the SRI sha256 (sha256-<base64>) of the NAR
+// serialisation of the file tree at p: the hash Nix calls a path's NAR
+// hash (`nix hash path`, flake.lock's narHash, fetchTarball's sha256).
+func NarHash(p string) (string, error) {
+	sum, _, err := narHashSize(p)
+	if err != nil {
+		return "", fmt.Errorf("computing the NAR hash of %s: %w", p, err)
+	}
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum), nil
 }
 
 // nixBase32Chars is the alphabet of Nix's base32 (no e, o, u, t).
@@ -235,10 +246,10 @@ func decodeNixBase32(s string, size int) ([]byte, error) {
 	return out, nil
 }
 
-// ParseNARHash reads a sha256 as Nix registers or prints one: bare hex
+// ParseNarHash reads a sha256 as Nix registers or prints one: bare hex
 // (the registration format of `nix-store --dump-db` and .reginfo),
 // sha256:<Nix base32>, sha256:<hex> or sha256-<base64> (SRI).
-func ParseNARHash(s string) ([]byte, error) {
+func ParseNarHash(s string) ([]byte, error) {
 	var sum []byte
 	var err error
 	rest, typed := strings.CutPrefix(s, "sha256:")

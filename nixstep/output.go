@@ -30,10 +30,13 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 		return fmt.Errorf("realise: %w", err)
 	}
 	root := filepath.Join(out, SystemDir)
-	if err := r.writeDB(ctx, root, roots, reg); err != nil {
+	if err := r.writeDB(ctx, root, roots, reg, infos); err != nil {
 		return err
 	}
 	if err := writeLinks(root, roots); err != nil {
+		return err
+	}
+	if err := r.writeUserFiles(root); err != nil {
 		return err
 	}
 	return setTimes(root, time.Unix(r.cfg.RegistrationTime, 0))
@@ -83,10 +86,12 @@ func writeLayerTree(out, path string) error {
 }
 
 // writeDB registers the closure in the image's own Nix DB with the Nix of
-// the system profile (its schema is the one the image will open), then
+// the system profile (its schema is the one the image will open), gives
+// each path the signatures, content address and trust of its registration
+// in the realising Nix's DB (which the registration dump leaves out), then
 // pins every registration time and drops the lock and reserve files, so
 // that the same closure always gives the same DB file.
-func (r *realiser) writeDB(ctx context.Context, root string, roots Roots, reg string) error {
+func (r *realiser) writeDB(ctx context.Context, root string, roots Roots, reg string, infos []PathInfo) error {
 	nixStore := filepath.Join(roots.System, "bin", "nix-store")
 	if !exists(nixStore) {
 		nixStore = filepath.Join(r.boot.nix, "bin", "nix-store")
@@ -100,6 +105,9 @@ func (r *realiser) writeDB(ctx context.Context, root string, roots Roots, reg st
 		return fmt.Errorf("opening the image's Nix DB: %w", err)
 	}
 	defer db.Close()
+	if err := copyTrust(ctx, realiseDB, db, infos); err != nil {
+		return err
+	}
 	for _, stmt := range []string{
 		fmt.Sprintf("UPDATE ValidPaths SET registrationTime = %d", r.cfg.RegistrationTime),
 		"PRAGMA journal_mode = DELETE",
@@ -141,6 +149,41 @@ func (r *realiser) writeDB(ctx context.Context, root string, roots Roots, reg st
 	return nil
 }
 
+// realiseDB is the Nix DB of the realising Nix, in the /nix cache mount.
+const realiseDB = "/nix/var/nix/db/db.sqlite"
+
+// copyTrust copies each path's signatures (sigs), content address (ca)
+// and ultimate flag (built here, not substituted) from the Nix DB at src
+// to the image's DB dst: what `nix path-info --sigs` and `nix store
+// verify` read.
+func copyTrust(ctx context.Context, src string, dst *sql.DB, infos []PathInfo) error {
+	from, err := sql.Open("sqlite", "file:"+src+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("opening the realising Nix's DB: %w", err)
+	}
+	defer from.Close()
+	tx, err := dst.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("writing signatures into the image's Nix DB: %w", err)
+	}
+	defer tx.Rollback()
+	for _, info := range infos {
+		var ultimate sql.NullInt64
+		var sigs, ca sql.NullString
+		err := from.QueryRowContext(ctx, "SELECT ultimate, sigs, ca FROM ValidPaths WHERE path = ?", info.Path).Scan(&ultimate, &sigs, &ca)
+		if err != nil {
+			return fmt.Errorf("reading the signatures of %s from the realising Nix's DB: %w", info.Path, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE ValidPaths SET ultimate = ?, sigs = ?, ca = ? WHERE path = ?", ultimate, sigs, ca, info.Path); err != nil {
+			return fmt.Errorf("writing the signatures of %s into the image's Nix DB: %w", info.Path, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("writing signatures into the image's Nix DB: %w", err)
+	}
+	return nil
+}
+
 // link is a symlink of the system tree.
 type link struct{ path, target string }
 
@@ -165,6 +208,9 @@ func writeLinks(root string, roots Roots) error {
 		{"/root/.nix-profile", profiles + "/default"},
 		{"/root/.nix-defexpr/channels", profiles + "/per-user/root/channels"},
 	}
+	for _, p := range roots.Release {
+		links = append(links, link{"/nix/var/nix/gcroots/nix-image/release/" + filepath.Base(p), p})
+	}
 	if roots.Profile != "" {
 		links = append(links,
 			link{profiles + "/default-1-link", roots.Profile},
@@ -179,7 +225,7 @@ func writeLinks(root string, roots Roots) error {
 		{"/nix", 0o755}, {"/nix/store", 0o755}, {"/nix/var", 0o755}, {"/nix/var/nix", 0o755},
 		{"/nix/var/nix/profiles", 0o755}, {"/nix/var/nix/profiles/per-user", 0o755},
 		{"/nix/var/nix/profiles/per-user/root", 0o755}, {"/nix/var/nix/gcroots", 0o755},
-		{"/nix/var/nix/gcroots/nix-image", 0o755}, {"/run", 0o755}, {"/run/current-system", 0o755},
+		{"/nix/var/nix/gcroots/nix-image", 0o755}, {"/nix/var/nix/gcroots/nix-image/release", 0o755}, {"/run", 0o755}, {"/run/current-system", 0o755},
 		{"/var", 0o755}, {"/bin", 0o755}, {"/usr", 0o755}, {"/usr/bin", 0o755},
 		{"/root", 0o700}, {"/root/.nix-defexpr", 0o755},
 		{"/tmp", os.ModeSticky | 0o777}, {"/var/tmp", os.ModeSticky | 0o777}, {"/var/empty", 0o555},

@@ -36,6 +36,9 @@ func tarball(t *testing.T, compress string) []byte {
 	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/a-nix/nix", Typeflag: tar.TypeReg, Mode: 0o555}, "#!nix")
 	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/a-nix/nix-store", Typeflag: tar.TypeSymlink, Linkname: "nix"}, "")
 	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/a-nix/copy", Typeflag: tar.TypeLink, Linkname: "nix-2.8.0-x86_64-linux/store/a-nix/nix"}, "")
+	// The official tarballs keep write bits (tar --mode=u+rw,uga+r).
+	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/a-nix/share/", Typeflag: tar.TypeDir, Mode: 0o755}, "")
+	add(&tar.Header{Name: "nix-2.8.0-x86_64-linux/store/a-nix/share/doc", Typeflag: tar.TypeReg, Mode: 0o644}, "doc")
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -32,7 +31,7 @@ const (
 // for every store path and out/root/ (the Nix DB, profiles, gcroots and
 // global links).
 func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
-	r := &realiser{cfg: cfg}
+	r := &realiser{cfg: cfg, secrets: SecretsDir}
 	if err := r.configure(); err != nil {
 		return err
 	}
@@ -45,11 +44,16 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 		return err
 	}
 	r.boot = boot
+	r.rel = rel
 	r.env = append(r.env, "PATH="+boot.nix+"/bin")
-	if boot.caBundle != "" {
-		r.env = append(r.env, "NIX_SSL_CERT_FILE="+boot.caBundle, "SSL_CERT_FILE="+boot.caBundle)
+	ca, err := r.caBundle(boot.caBundle)
+	if err != nil {
+		return err
+	}
+	if ca != "" {
+		r.env = append(r.env, "NIX_SSL_CERT_FILE="+ca, "SSL_CERT_FILE="+ca)
 		// The substituter check below is this process's own HTTP client.
-		os.Setenv("SSL_CERT_FILE", boot.caBundle)
+		os.Setenv("SSL_CERT_FILE", ca)
 	}
 	if err := r.checkSubstituters(ctx); err != nil {
 		return err
@@ -64,13 +68,21 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 type realiser struct {
 	cfg  RealiseConfig
 	boot bootstrap
+	rel  release
 	env  []string
+	// secrets is the directory of the build secrets (SecretsDir).
+	secrets string
+	// netrc holds the logins of the build secret netrc, if any.
+	netrc map[string]netrcLogin
+	// pkgsConfig is the Nix expression of nixpkgs' config for every
+	// evaluation (writeNixpkgsConfig).
+	pkgsConfig string
 }
 
 // configure writes the nix.conf of the realising Nix and sets its
-// environment (but PATH, known once the bootstrap Nix is installed). It
-// builds as root without build users or sandbox: the step's container is
-// the isolation.
+// environment (but PATH, known once the bootstrap Nix is installed), with
+// the step's proxy variables. It builds as root without build users or
+// sandbox: the step's container is the isolation.
 func (r *realiser) configure() error {
 	confDir := filepath.Join(scratchDir, "conf")
 	home := filepath.Join(scratchDir, "home")
@@ -90,6 +102,11 @@ func (r *realiser) configure() error {
 		// for a build slot: with the default of 1 they run one by one.
 		"max-jobs = auto",
 	}
+	settings, err := r.buildSettings()
+	if err != nil {
+		return err
+	}
+	conf = append(conf, settings...)
 	if err := os.WriteFile(filepath.Join(confDir, "nix.conf"), []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 		return fmt.Errorf("realise: writing nix.conf: %w", err)
 	}
@@ -101,6 +118,7 @@ func (r *realiser) configure() error {
 		"NIX_REMOTE=",
 		"NIX_PAGER=cat",
 	}
+	r.env = append(r.env, proxyEnv(os.Environ())...)
 	return nil
 }
 
@@ -108,23 +126,34 @@ func (r *realiser) configure() error {
 // cache does not answer: Nix would only warn and then try to build every
 // package from source.
 func (r *realiser) checkSubstituters(ctx context.Context) error {
-	client := &http.Client{Timeout: 20 * time.Second}
-	for _, s := range r.cfg.Substituters {
-		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+	client, proxy := substituterClient()
+	for _, sub := range r.substituters() {
+		s, where := sub.url, sub.where
+		u, ok, err := cacheInfoURL(s)
+		if err != nil {
+			return fmt.Errorf("substituter %s (%s): %w", s, where, err)
+		}
+		if !ok {
 			continue
 		}
-		u := strings.TrimSuffix(s, "/") + "/nix-cache-info"
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
-			return fmt.Errorf("substituter %s (%s): %w", s, r.cfg.SubstitutersWhere, err)
+			return fmt.Errorf("substituter %s (%s): %w", s, where, err)
+		}
+		login, hasLogin := loginFor(r.netrc, req.URL.Hostname())
+		if hasLogin {
+			req.SetBasicAuth(login.login, login.password)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return fmt.Errorf("substituter %s (%s) is unreachable: %w", s, r.cfg.SubstitutersWhere, err)
+			return fmt.Errorf("substituter %s (%s) is unreachable%s: %w%s", s, where, throughProxy(proxy, req), err, caHint(err))
 		}
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			return refused(s, where, u.Redacted(), resp.Status, req.URL.Hostname(), hasLogin)
+		}
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("substituter %s (%s) is not a binary cache: GET %s answered %s", s, r.cfg.SubstitutersWhere, u, resp.Status)
+			return fmt.Errorf("substituter %s (%s) is not a binary cache: GET %s answered %s%s", s, where, u.Redacted(), resp.Status, throughProxy(proxy, req))
 		}
 	}
 	return nil
@@ -164,6 +193,14 @@ func run(ctx context.Context, env []string, stdin []byte, prog string, args ...s
 // buildRoots realises the system profile, root's profile and the channel.
 func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	var roots Roots
+	if err := r.checkMinVersion(ctx); err != nil {
+		return roots, err
+	}
+	pkgsConfig, err := r.writeNixpkgsConfig()
+	if err != nil {
+		return roots, err
+	}
+	r.pkgsConfig = pkgsConfig
 	src, err := r.nixOutput(ctx, nil, "nix-store", "--add", NixpkgsDir)
 	if err != nil {
 		return roots, fmt.Errorf("adding nixpkgs (%s) to the store: %w", r.cfg.NixpkgsWhere, err)
@@ -181,6 +218,11 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	g.Go(func() (err error) {
 		if roots.System, err = r.profile(gctx, roots.Nixpkgs, filepath.Join(profiles, "system"), r.cfg.SystemPackages); err != nil {
 			return fmt.Errorf("building the system profile: %w", err)
+		}
+		if r.cfg.ReleaseNix {
+			if roots.System, err = r.addStorePath(gctx, filepath.Join(profiles, "system"), r.boot.nix); err != nil {
+				return fmt.Errorf("adding the Nix release to the system profile: %w", err)
+			}
 		}
 		return nil
 	})
@@ -204,11 +246,89 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	if roots.Channel, err = r.channel(ctx, roots); err != nil {
 		return roots, fmt.Errorf("building the nixpkgs channel: %w", err)
 	}
+	if r.cfg.ReleaseNix {
+		if roots.Release, err = r.releaseTops(); err != nil {
+			return roots, err
+		}
+	}
+	// Also without the release's Nix: store paths of the release (glibc,
+	// libraries) may be in nixpkgs' closure too.
+	var all []string
+	for _, name := range r.rel.names {
+		all = append(all, filepath.Join(storeDir, name))
+	}
+	r.copySigs(ctx, all)
 	return roots, nil
 }
 
+// releaseTops returns the release's store paths that none of its others
+// refers to (its Nix, and the CA bundle of the official releases): their
+// closure is the whole release.
+func (r *realiser) releaseTops() ([]string, error) {
+	reg, err := os.ReadFile(filepath.Join(r.rel.dir, ".reginfo"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the Nix release's registration: %w", err)
+	}
+	infos, err := ParseRegistration(string(reg))
+	if err != nil {
+		return nil, fmt.Errorf("reading the Nix release's registration: %w", err)
+	}
+	referred := map[string]bool{}
+	for _, info := range infos {
+		for _, ref := range info.References {
+			if ref != info.Path {
+				referred[ref] = true
+			}
+		}
+	}
+	var tops []string
+	for _, info := range infos {
+		if !referred[info.Path] {
+			tops = append(tops, info.Path)
+		}
+	}
+	return tops, nil
+}
+
+// addStorePath installs a store path into a profile built by profile, as
+// the official installer installs its Nix (`nix-env -i <store path>`),
+// and returns the new generation. -P keeps an element of the same name
+// installed, so that a clash is an error rather than a silent swap.
+func (r *realiser) addStorePath(ctx context.Context, profile, storePath string) (string, error) {
+	if err := r.nix(ctx, "nix-env", "-p", profile, "-P", "-i", storePath); err != nil {
+		return "", err
+	}
+	gen, err := filepath.EvalSymlinks(profile)
+	if err != nil {
+		return "", fmt.Errorf("reading profile %s: %w", profile, err)
+	}
+	return gen, nil
+}
+
+// copySigs gives the release's store paths, registered from its tarball
+// without signatures, the signatures the substituters hold for the same
+// contents (Nix checks that the NAR hash, size and references match), so
+// that the image's Nix can verify them as it does substituted paths.
+// Paths no substituter has stay unsigned, as the official installer
+// leaves them; so do all of them with a Nix too old for `nix store
+// copy-sigs` (before 2.4), which is only warned about.
+func (r *realiser) copySigs(ctx context.Context, paths []string) {
+	if len(r.cfg.Substituters) == 0 || len(paths) == 0 {
+		return
+	}
+	args := []string{"--extra-experimental-features", "nix-command", "store", "copy-sigs"}
+	for _, s := range r.cfg.Substituters {
+		args = append(args, "-s", s)
+	}
+	if err := r.nix(ctx, "nix", append(args, paths...)...); err != nil {
+		fmt.Fprintf(os.Stderr, "warning: the Nix release's store paths stay unsigned in the image "+
+			"(copying their signatures from the substituters, %s, failed: %v)\n", r.cfg.SubstitutersWhere, err)
+	}
+}
+
 // checkAttrs evaluates nixpkgs once and reports every requested attribute
-// it lacks, with the spec line that asked for it.
+// it lacks or refuses to evaluate (unfree, insecure, broken), with the
+// spec line that asked for it and the nixpkgs.config field that allows it.
 func (r *realiser) checkAttrs(ctx context.Context, src string) error {
 	var all []Package
 	all = append(all, r.cfg.SystemPackages...)
@@ -225,27 +345,31 @@ func (r *realiser) checkAttrs(ctx context.Context, src string) error {
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		return fmt.Errorf("realise: %w", err)
 	}
-	expr := fmt.Sprintf(`let
-  pkgs = import %s { config = {}; overlays = []; };
-  has = set: p: p == [] || (builtins.isAttrs set && builtins.hasAttr (builtins.head p) set
-    && has (builtins.getAttr (builtins.head p) set) (builtins.tail p));
-in map (p: has pkgs p) (builtins.fromJSON (builtins.readFile %s))`, src, file)
+	expr := fmt.Sprintf(attrStatusExpr, src, r.pkgsConfig, file)
 	outText, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", "-E", expr)
 	if err != nil {
 		return fmt.Errorf("nixpkgs (%s) does not evaluate: %w", r.cfg.NixpkgsWhere, err)
 	}
-	var found []bool
-	if err := json.Unmarshal([]byte(outText), &found); err != nil || len(found) != len(all) {
+	var status []attrStatus
+	if err := json.Unmarshal([]byte(outText), &status); err != nil || len(status) != len(all) {
 		return fmt.Errorf("checking package attributes: unexpected answer %q", outText)
 	}
-	var missing []string
-	for i, ok := range found {
-		if !ok {
+	var missing, refused []string
+	for i, st := range status {
+		switch {
+		case !st.Found:
 			missing = append(missing, fmt.Sprintf("  %s: package attribute %q is not in nixpkgs", all[i].Where, all[i].Attr))
+		case st.Refused:
+			if why := r.refusal(all[i], st); why != "" {
+				refused = append(refused, "  "+why)
+			}
 		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("unknown package attributes:\n%s", strings.Join(missing, "\n"))
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("nixpkgs refuses to evaluate these packages:\n%s", strings.Join(refused, "\n"))
 	}
 	return nil
 }
@@ -257,7 +381,7 @@ func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Pack
 	if err := removeProfile(profile); err != nil {
 		return "", err
 	}
-	args := []string{"-p", profile, "-f", src, "--arg", "config", "{}", "--arg", "overlays", "[]", "-iA"}
+	args := []string{"-p", profile, "-f", src, "--arg", "config", r.pkgsConfig, "--arg", "overlays", "[]", "-iA"}
 	for _, p := range pkgs {
 		args = append(args, p.Attr)
 	}
@@ -368,7 +492,7 @@ func (r *realiser) channel(ctx context.Context, roots Roots) (string, error) {
 // closure lists every store path the roots need, with its registration.
 func (r *realiser) closure(ctx context.Context, roots Roots) ([]PathInfo, string, error) {
 	args := []string{"-qR"}
-	for _, p := range []string{roots.System, roots.Profile, roots.Channel, roots.Nixpkgs} {
+	for _, p := range append([]string{roots.System, roots.Profile, roots.Channel, roots.Nixpkgs}, roots.Release...) {
 		if p != "" {
 			args = append(args, p)
 		}

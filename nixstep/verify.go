@@ -18,11 +18,11 @@ var errMismatch = errors.New("does not match its registration")
 // checkPath compares the NAR hash and size of the tree at p (a copy of the
 // store path info.Path) with info's registration.
 func checkPath(p string, info PathInfo) (int64, error) {
-	want, err := ParseNARHash(info.NarHash)
+	want, err := ParseNarHash(info.NarHash)
 	if err != nil {
 		return 0, fmt.Errorf("store path %s: %w", info.Path, err)
 	}
-	sum, size, err := NARHash(p)
+	sum, size, err := narHashSize(p)
 	if err != nil {
 		return size, fmt.Errorf("store path %s: hashing its content: %w", info.Path, err)
 	}
@@ -88,7 +88,7 @@ func (c *layerChecker) copyOf(p string) string {
 // parallel, and logs what the checks cost.
 func (r *realiser) writeCheckedLayerTrees(ctx context.Context, out string, infos []PathInfo) error {
 	c := &layerChecker{r: r, out: out}
-	fmt.Fprintf(os.Stderr, "copying the closure's store paths out of the cache (%d) and checking them\n", len(infos))
+	fmt.Fprintf(os.Stderr, "writing the layer trees of %d store paths and checking them against their registered NAR hashes\n", len(infos))
 	start := time.Now()
 	if err := parallel(len(infos), func(i int) error { return c.write(ctx, infos[i]) }); err != nil {
 		return err

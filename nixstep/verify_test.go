@@ -43,7 +43,7 @@ func TestCheckPath(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := narTree(t)
-			sum, size, err := NARHash(root)
+			sum, size, err := narHashSize(root)
 			if err != nil {
 				t.Fatal(err)
 			}

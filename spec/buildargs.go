@@ -17,9 +17,21 @@ const (
 	ArgNixSHA256         = "NIX_SHA256"
 	ArgNixpkgsURL        = "NIXPKGS_URL"
 	ArgNixpkgsSHA256     = "NIXPKGS_SHA256"
+	ArgNixpkgsNarHash    = "NIXPKGS_NAR_HASH"
 	ArgSubstituters      = "SUBSTITUTERS"
 	ArgTrustedPublicKeys = "TRUSTED_PUBLIC_KEYS"
 	ArgExtraPackages     = "EXTRA_PACKAGES"
+)
+
+// Proxy build args, taken as the Dockerfile frontend takes them (in any
+// case: HTTP_PROXY or http_proxy). They override no spec value: the build
+// steps that reach the network get them in their environment.
+const (
+	ArgHTTPProxy  = "HTTP_PROXY"
+	ArgHTTPSProxy = "HTTPS_PROXY"
+	ArgFTPProxy   = "FTP_PROXY"
+	ArgNoProxy    = "NO_PROXY"
+	ArgAllProxy   = "ALL_PROXY"
 )
 
 // ApplyBuildArgs overrides spec values with build args, then validates the
@@ -73,16 +85,30 @@ func (s *Spec) ApplyBuildArgs(args map[string]string) error {
 
 	pkgsURL, hasPkgsURL := arg(ArgNixpkgsURL)
 	pkgsSHA, hasPkgsSHA := arg(ArgNixpkgsSHA256)
-	if hasPkgsURL && !hasPkgsSHA {
+	pkgsNar, hasPkgsNar := arg(ArgNixpkgsNarHash)
+	switch {
+	case hasPkgsSHA && hasPkgsNar:
+		fail(ArgNixpkgsNarHash, "NIXPKGS_SHA256 and NIXPKGS_NAR_HASH are exclusive: pin the tarball file or its unpacked tree, not both")
+	case hasPkgsURL && !hasPkgsSHA && !hasPkgsNar:
 		// The spec's hash belongs to the spec's tarball.
-		fail(ArgNixpkgsURL, "NIXPKGS_URL needs NIXPKGS_SHA256: "+nixpkgsHashHowTo)
-	} else {
+		fail(ArgNixpkgsURL, "NIXPKGS_URL needs NIXPKGS_SHA256 ("+nixpkgsHashHowTo+") or NIXPKGS_NAR_HASH ("+nixpkgsNarHashHowTo+")")
+	case hasPkgsNar:
+		if hasPkgsURL {
+			c.Nixpkgs.URL = pkgsURL
+			set("nixpkgs.url", ArgNixpkgsURL)
+		}
+		c.Nixpkgs.NarHash = pkgsNar
+		c.Nixpkgs.SHA256 = ""
+		set("nixpkgs.narHash", ArgNixpkgsNarHash)
+	default:
 		if hasPkgsURL {
 			c.Nixpkgs.URL = pkgsURL
 			set("nixpkgs.url", ArgNixpkgsURL)
 		}
 		if hasPkgsSHA {
 			c.Nixpkgs.SHA256 = pkgsSHA
+			// The build arg's pin replaces the spec's, whichever kind.
+			c.Nixpkgs.NarHash = ""
 			set("nixpkgs.sha256", ArgNixpkgsSHA256)
 		}
 	}
@@ -126,6 +152,7 @@ func (s *Spec) clone() *Spec {
 	c.TrustedPublicKeys = slices.Clone(s.TrustedPublicKeys)
 	c.NixConfig = maps.Clone(s.NixConfig)
 	c.Config = cloneConfig(s.Config)
+	c.Nixpkgs.Config.PermittedInsecurePackages = slices.Clone(s.Nixpkgs.Config.PermittedInsecurePackages)
 	if s.Images != nil {
 		c.Images = make(map[string]Image, len(s.Images))
 		for name, img := range s.Images {

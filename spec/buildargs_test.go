@@ -31,9 +31,19 @@ func TestApplyBuildArgs(t *testing.T) {
 		{name: "nix sha256 for spec url", spec: nixURLSpec, args: map[string]string{"NIX_SHA256": otherHex},
 			check: func(s *Spec) bool { return s.Nix.SHA256 == otherHex && s.Nix.URL == "https://e.com/nix.tar.xz" }},
 		{name: "nixpkgs", spec: base, args: map[string]string{"NIXPKGS_URL": "http://mirror/nixpkgs.tar.gz", "NIXPKGS_SHA256": helloBase32},
-			check: func(s *Spec) bool { return s.Nixpkgs == Nixpkgs{URL: "http://mirror/nixpkgs.tar.gz", SHA256: helloHex} }},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nixpkgs, Nixpkgs{URL: "http://mirror/nixpkgs.tar.gz", SHA256: helloHex})
+			}},
 		{name: "nixpkgs sha256 alone", spec: base, args: map[string]string{"NIXPKGS_SHA256": otherHex},
-			check: func(s *Spec) bool { return s.Nixpkgs == Nixpkgs{URL: nixpkgsURL, SHA256: otherHex} }},
+			check: func(s *Spec) bool { return reflect.DeepEqual(s.Nixpkgs, Nixpkgs{URL: nixpkgsURL, SHA256: otherHex}) }},
+		{name: "nixpkgs narHash replaces the spec's sha256", spec: base, args: map[string]string{"NIXPKGS_NAR_HASH": helloBase32},
+			check: func(s *Spec) bool { return reflect.DeepEqual(s.Nixpkgs, Nixpkgs{URL: nixpkgsURL, NarHash: helloSRI}) }},
+		{name: "nixpkgs url with narHash", spec: base, args: map[string]string{"NIXPKGS_URL": "http://mirror/n.tar.gz", "NIXPKGS_NAR_HASH": helloSRI},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nixpkgs, Nixpkgs{URL: "http://mirror/n.tar.gz", NarHash: helloSRI})
+			}},
+		{name: "nixpkgs sha256 replaces the spec's narHash", spec: "nixpkgs:\n  url: " + nixpkgsURL + "\n  narHash: " + helloSRI + "\n", args: map[string]string{"NIXPKGS_SHA256": otherHex},
+			check: func(s *Spec) bool { return reflect.DeepEqual(s.Nixpkgs, Nixpkgs{URL: nixpkgsURL, SHA256: otherHex}) }},
 		{name: "caches", spec: base, args: map[string]string{"SUBSTITUTERS": "http://cache:5000\n file:///cache", "TRUSTED_PUBLIC_KEYS": otherKey},
 			check: func(s *Spec) bool {
 				return reflect.DeepEqual(s.Substituters, []string{"http://cache:5000", "file:///cache"}) && reflect.DeepEqual(s.TrustedPublicKeys, []string{otherKey})
@@ -55,6 +65,9 @@ func TestApplyBuildArgs(t *testing.T) {
 		{name: "releases with url", spec: nixURLSpec, args: map[string]string{"NIX_RELEASES": "http://m/nix"}, errs: []string{"build-arg:NIX_RELEASES: NIX_RELEASES is only used with a Nix version"}},
 		{name: "bad releases", spec: base, args: map[string]string{"NIX_RELEASES": "mirror"}, errs: []string{`build-arg:NIX_RELEASES: invalid URL "mirror"`}},
 		{name: "nixpkgs url without sha256", spec: base, args: map[string]string{"NIXPKGS_URL": "http://m/n.tar.gz"}, errs: []string{"build-arg:NIXPKGS_URL: NIXPKGS_URL needs NIXPKGS_SHA256"}},
+		{name: "nixpkgs sha256 and narHash", spec: base, args: map[string]string{"NIXPKGS_SHA256": helloHex, "NIXPKGS_NAR_HASH": helloSRI},
+			errs: []string{"build-arg:NIXPKGS_NAR_HASH: NIXPKGS_SHA256 and NIXPKGS_NAR_HASH are exclusive"}},
+		{name: "bad nixpkgs narHash", spec: base, args: map[string]string{"NIXPKGS_NAR_HASH": "sha256-x"}, errs: []string{`build-arg:NIXPKGS_NAR_HASH: invalid sha256 "sha256-x"`}},
 		{name: "bad nixpkgs", spec: base, args: map[string]string{"NIXPKGS_URL": "m/n.tar.gz", "NIXPKGS_SHA256": "x"},
 			errs: []string{`build-arg:NIXPKGS_SHA256: invalid sha256 "x"`, `build-arg:NIXPKGS_URL: invalid URL "m/n.tar.gz"`}},
 		{name: "bad caches", spec: base, args: map[string]string{"SUBSTITUTERS": "http://ok cache.example.com", "TRUSTED_PUBLIC_KEYS": "k:AAAA"},

@@ -120,7 +120,7 @@ func (d *decoder) parseDocument(data []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
-const emptyMsg = "empty spec: expected a mapping with at least nixpkgs.url and nixpkgs.sha256"
+const emptyMsg = "empty spec: expected a mapping with at least nixpkgs.url and its pin, nixpkgs.sha256 or nixpkgs.narHash"
 
 // deref follows aliases and charges the node to the budget. It returns nil
 // once the budget is spent.

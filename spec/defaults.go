@@ -27,8 +27,17 @@ const (
 )
 
 // DefaultSystemPackages make up the system profile
-// (/run/current-system/sw) unless system.packages is given.
-var DefaultSystemPackages = []string{"nix", "bashInteractive", "coreutils", "cacert", "shadow"}
+// (/run/current-system/sw) unless system.packages is given; its Nix comes
+// from system.nix.
+var DefaultSystemPackages = []string{"bashInteractive", "coreutils", "cacert", "shadow"}
+
+// Values of system.nix: the Nix of the system profile.
+const (
+	// SystemNixRelease is the Nix release of the spec's `nix` (default).
+	SystemNixRelease = "release"
+	// SystemNixNixpkgs is the pinned nixpkgs' `nix` attribute.
+	SystemNixNixpkgs = "nixpkgs"
+)
 
 // DefaultImagePackages are installed in root's profile in the default image
 // (and in ssh with defaultPackages: true).
@@ -55,6 +64,9 @@ func (s *Spec) setDefaults() {
 	}
 	if s.Layers == 0 {
 		s.Layers = DefaultLayers
+	}
+	if s.System.Nix == "" {
+		s.System.Nix = SystemNixRelease
 	}
 	if len(s.System.Packages) == 0 {
 		s.System.Packages = slices.Clone(DefaultSystemPackages)

@@ -62,6 +62,10 @@ func (s *Spec) Position(path string) (Pos, bool) {
 	return p, ok
 }
 
+// OverriddenBy returns the build arg that replaced path or one of its
+// parents (SUBSTITUTERS for "substituters"), or "".
+func (s *Spec) OverriddenBy(path string) string { return s.overriddenBy(path) }
+
 // overriddenBy returns the build arg that replaced path or one of its
 // parents, or "".
 func (s *Spec) overriddenBy(path string) string {

@@ -117,6 +117,23 @@ func TestParseErrors(t *testing.T) {
 		{name: "nixpkgs bad hash", noBase: true, src: "nixpkgs:\n  url: " + nixpkgsURL + "\n  sha256: sha256-AAAA\n",
 			want: []want{{3, 11, "nixpkgs.sha256", "decodes to 3 bytes"}}},
 
+		{name: "nixpkgs sha256 and narHash", noBase: true, src: "nixpkgs:\n  url: " + nixpkgsURL + "\n  sha256: " + helloHex + "\n  narHash: " + helloSRI + "\n",
+			want: []want{{4, 12, "nixpkgs.narHash", "nixpkgs.sha256 and nixpkgs.narHash are exclusive"}}},
+		{name: "nixpkgs bad narHash", noBase: true, src: "nixpkgs:\n  url: " + nixpkgsURL + "\n  narHash: sha256-AAAA\n",
+			want: []want{{3, 12, "nixpkgs.narHash", "decodes to 3 bytes"}}},
+		{name: "nixpkgs without a pin", noBase: true, src: "nixpkgs:\n  url: " + nixpkgsURL + "\n",
+			want: []want{{1, 1, "nixpkgs.sha256", "or set nixpkgs.narHash"}}},
+		{name: "nixpkgs config not a bool", src: "  config:\n    allowUnfree: yes please\n",
+			want: []want{{5, 18, "nixpkgs.config.allowUnfree", "expected true or false"}}},
+		{name: "nixpkgs config unknown key", src: "  config:\n    allowUnfreePredicate: true\n",
+			want: []want{{5, 5, "nixpkgs.config.allowUnfreePredicate", `unknown field "allowUnfreePredicate"`}}},
+		{name: "nixpkgs config insecure names", src: "  config:\n    permittedInsecurePackages: [openssl-1.1.1w, openssl, \"a\\\"-1\", openssl-1.1.1w]\n",
+			want: []want{
+				{5, 49, "nixpkgs.config.permittedInsecurePackages[1]", `invalid package name "openssl"`},
+				{5, 58, "nixpkgs.config.permittedInsecurePackages[2]", `invalid package name "a\"-1"`},
+				{5, 67, "nixpkgs.config.permittedInsecurePackages[3]", "duplicate package"},
+			}},
+
 		// Packages: all errors are reported, in order.
 		{name: "packages", src: "packages:\n  - curl\n  - foo bar\n  - curl\n  - 1abc\n  - python3Packages.requests\n  - \"\"\n",
 			want: []want{
@@ -125,7 +142,9 @@ func TestParseErrors(t *testing.T) {
 				{8, 5, "packages[3]", `invalid package attribute path "1abc"`},
 				{10, 5, "packages[5]", `invalid package attribute path ""`},
 			}},
-		{name: "system packages", src: "system:\n  packages: [nix, \"a..b\"]\n", want: []want{{5, 19, "system.packages[1]", `"a..b"`}}},
+		{name: "system packages", src: "system:\n  packages: [git, \"a..b\"]\n", want: []want{{5, 19, "system.packages[1]", `"a..b"`}}},
+		{name: "system nix value", src: "system:\n  nix: nixos\n", want: []want{{5, 8, "system.nix", `invalid system.nix "nixos": expected "release"`}}},
+		{name: "release nix listed", src: "system:\n  packages: [bash, nix]\n", want: []want{{5, 20, "system.packages[1]", "remove nix from system.packages, or set system.nix: nixpkgs"}}},
 		{name: "image packages", src: "images:\n  ssh:\n    packages: [htop, htop]\n", want: []want{{6, 22, "images.ssh.packages[1]", "duplicate package"}}},
 
 		// Binary caches.
@@ -150,6 +169,8 @@ func TestParseErrors(t *testing.T) {
 				{7, 3, "nixConfig.sandbox", "line break"},
 				{9, 3, "nixConfig.trusted-public-keys", "top-level trustedPublicKeys field"},
 			}},
+		{name: "nixConfig credentials", src: "images:\n  ssh:\n    nixConfig:\n      access-tokens: github.com=ghp_x\n",
+			want: []want{{7, 7, "images.ssh.nixConfig.access-tokens", "build secret nix-access-tokens"}}},
 		{name: "image nixConfig", src: "images:\n  default:\n    nixConfig: {\"a b\": c}\n", want: []want{{6, 17, `images.default.nixConfig["a b"]`, "invalid nix.conf setting name"}}},
 
 		// Layers.
@@ -280,7 +301,7 @@ nixpkgs:
   url: ` + nixpkgsURL + `
   sha256: ` + helloBase32 + `
 system:
-  packages: [nix, bashInteractive, coreutils, cacert, shadow, tzdata]
+  packages: [git, bashInteractive, coreutils, cacert, shadow, tzdata]
 packages:
   - ripgrep
   - python3Packages.requests
@@ -329,7 +350,7 @@ func TestParseValid(t *testing.T) {
 		Version:           1,
 		Nix:               Nix{Version: "2.31.1", Releases: "https://mirror.example.com/nix"},
 		Nixpkgs:           Nixpkgs{URL: nixpkgsURL, SHA256: helloHex},
-		System:            System{Packages: []string{"nix", "bashInteractive", "coreutils", "cacert", "shadow", "tzdata"}},
+		System:            System{Nix: SystemNixRelease, Packages: []string{"git", "bashInteractive", "coreutils", "cacert", "shadow", "tzdata"}},
 		Packages:          []string{"ripgrep", "python3Packages.requests"},
 		Substituters:      []string{"https://cache.example.org", "https://cache.nixos.org"},
 		TrustedPublicKeys: []string{otherKey, DefaultTrustedPublicKey},
@@ -435,5 +456,33 @@ func TestPosition(t *testing.T) {
 	}
 	if pos, ok := s.Position("nix.version"); pos != (Pos{4, 6}) || !ok {
 		t.Errorf("Position(nix.version) = %v, %v", pos, ok)
+	}
+}
+
+// TestParseNixpkgs checks the two kinds of pin and the nixpkgs config.
+func TestParseNixpkgs(t *testing.T) {
+	yes := true
+	tests := []struct {
+		name, src string
+		want      Nixpkgs
+	}{
+		{"sha256", base, Nixpkgs{URL: nixpkgsURL, SHA256: helloHex}},
+		{"narHash SRI", "nixpkgs:\n  url: " + nixpkgsURL + "\n  narHash: " + helloSRI + "\n", Nixpkgs{URL: nixpkgsURL, NarHash: helloSRI}},
+		// nix-prefetch-url --unpack prints base32.
+		{"narHash base32", "nixpkgs:\n  url: " + nixpkgsURL + "\n  narHash: " + helloBase32 + "\n", Nixpkgs{URL: nixpkgsURL, NarHash: helloSRI}},
+		{"config", base + "  config:\n    allowUnfree: true\n    allowBroken: true\n    permittedInsecurePackages: [openssl-1.1.1w, python-2.7.18.8]\n",
+			Nixpkgs{URL: nixpkgsURL, SHA256: helloHex, Config: NixpkgsConfig{AllowUnfree: &yes, AllowBroken: &yes,
+				PermittedInsecurePackages: []string{"openssl-1.1.1w", "python-2.7.18.8"}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Parse("nix-image.yaml", []byte(tc.src))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(s.Nixpkgs, tc.want) {
+				t.Errorf("nixpkgs = %+v, want %+v", s.Nixpkgs, tc.want)
+			}
+		})
 	}
 }

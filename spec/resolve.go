@@ -15,6 +15,10 @@ type Resolved struct {
 	Target  string
 	Nix     Nix
 	Nixpkgs Nixpkgs
+	// SystemNix is system.nix: the system profile's Nix is the release
+	// (SystemNixRelease) or the nixpkgs attribute nix (SystemNixNixpkgs,
+	// then first in SystemPackages).
+	SystemNix string
 	// SystemPackages make up the system profile; ssh adds openssh.
 	SystemPackages []string
 	// Packages go into root's profile: the default packages (if the image
@@ -37,10 +41,13 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 		return nil, fmt.Errorf("unknown target %q: valid targets are %s", target, strings.Join(s.Targets(), ", "))
 	}
 	img := s.Images[target]
+	pkgs := s.Nixpkgs
+	pkgs.Config.PermittedInsecurePackages = slices.Clone(pkgs.Config.PermittedInsecurePackages)
 	r := &Resolved{
 		Target:            target,
 		Nix:               s.Nix,
-		Nixpkgs:           s.Nixpkgs,
+		Nixpkgs:           pkgs,
+		SystemNix:         s.System.Nix,
 		SystemPackages:    slices.Clone(s.System.Packages),
 		Substituters:      slices.Clone(s.Substituters),
 		TrustedPublicKeys: slices.Clone(s.TrustedPublicKeys),
@@ -48,6 +55,9 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 		AuthorizedKeys:    slices.Clone(img.AuthorizedKeys),
 		Layers:            cmp.Or(img.Layers, s.Layers, DefaultLayers),
 		Config:            mergeConfig(s.Config, img.Config),
+	}
+	if r.SystemNix == SystemNixNixpkgs {
+		r.SystemPackages = appendUnique([]string{"nix"}, r.SystemPackages...)
 	}
 	withDefaults := target == TargetDefault
 	if img.DefaultPackages != nil {

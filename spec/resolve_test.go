@@ -11,10 +11,11 @@ func TestResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := []string{"nix", "bashInteractive", "coreutils", "cacert", "shadow", "tzdata"}
+	sys := []string{"git", "bashInteractive", "coreutils", "cacert", "shadow", "tzdata"}
 	common := Resolved{
 		Nix:               Nix{Version: "2.31.1", Releases: "https://mirror.example.com/nix"},
 		Nixpkgs:           Nixpkgs{URL: nixpkgsURL, SHA256: helloHex},
+		SystemNix:         SystemNixRelease,
 		Substituters:      []string{"https://cache.example.org", "https://cache.nixos.org"},
 		TrustedPublicKeys: []string{otherKey, DefaultTrustedPublicKey},
 	}
@@ -85,8 +86,12 @@ func TestResolveDefaults(t *testing.T) {
 			packages: append(append([]string{}, DefaultImagePackages...), "hello", "cowsay"), system: DefaultSystemPackages, layers: DefaultLayers},
 		{name: "ssh with default packages", target: "ssh", src: "images:\n  ssh:\n    defaultPackages: true\n    config:\n      exposedPorts: [\"2222\"]\n",
 			packages: DefaultImagePackages, system: append(append([]string{}, DefaultSystemPackages...), "openssh"), ports: []string{"2222/tcp"}, layers: DefaultLayers},
-		{name: "ssh keeps openssh once", target: "ssh", src: "system:\n  packages: [nix, openssh]\nlayers: 7\n",
-			system: []string{"nix", "openssh"}, ports: []string{"22/tcp"}, layers: 7},
+		{name: "nixpkgs nix first", target: "default", src: "system:\n  nix: nixpkgs\n",
+			packages: DefaultImagePackages, system: append([]string{"nix"}, DefaultSystemPackages...), layers: DefaultLayers},
+		{name: "nixpkgs nix listed once", target: "ssh", src: "system:\n  nix: nixpkgs\n  packages: [bash, nix]\n",
+			system: []string{"nix", "bash", "openssh"}, ports: []string{"22/tcp"}, layers: DefaultLayers},
+		{name: "ssh keeps openssh once", target: "ssh", src: "system:\n  packages: [git, openssh]\nlayers: 7\n",
+			system: []string{"git", "openssh"}, ports: []string{"22/tcp"}, layers: 7},
 		{name: "image clears cmd", target: "ssh", src: "config:\n  cmd: [bash]\nimages:\n  ssh:\n    config:\n      cmd: []\n",
 			system: append(append([]string{}, DefaultSystemPackages...), "openssh"), ports: []string{"22/tcp"}, cmd: []string{}, layers: DefaultLayers},
 		{name: "top-level cmd", target: "default", src: "config:\n  cmd: [bash]\n",

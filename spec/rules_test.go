@@ -19,6 +19,9 @@ func TestSchemaOnlyRules(t *testing.T) {
 		{rules.Substituter, []string{"https://cache.nixos.org", "s3://b?region=x", "ssh-ng://builder", "file:///c", "daemon"}, []string{"cache.nixos.org", "gopher://x"}},
 		{rules.TrustedPublicKey, []string{DefaultTrustedPublicKey, otherKey}, []string{"k:AAAA", "foo"}},
 		{rules.SSHPublicKey, []string{aliceKey, bobKey}, []string{"ssh-dss AAAAB3", "-----BEGIN OPENSSH PRIVATE KEY-----"}},
+		// Names of insecure packages nixpkgs has listed.
+		{rules.PackageNameVersion, []string{"openssl-1.1.1w", "python-2.7.18.8", "qtwebkit-5.212.0-alpha4", "foo-unstable-2023-01-01", "nodejs-16.20.2"},
+			[]string{"openssl", "openssl-", "-1.0", "a b-1.0", `a"-1`, "${x}-1"}},
 	}
 	for _, tt := range tests {
 		re := regexp.MustCompile(tt.pattern)

@@ -57,19 +57,49 @@ type Nix struct {
 	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
 }
 
-// Nixpkgs is a pinned nixpkgs tarball.
+// Nixpkgs is a pinned nixpkgs tarball, pinned by exactly one of SHA256
+// and NarHash, and the nixpkgs config every evaluation of it gets.
 type Nixpkgs struct {
 	// URL of the tarball (http or https), e.g.
 	// https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz.
 	URL string `yaml:"url" json:"url"`
 	// SHA256 of the tarball file: hex, Nix base32 or SRI (sha256-...).
 	// Normalised to lowercase hex by Parse.
-	SHA256 string `yaml:"sha256" json:"sha256"`
+	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
+	// NarHash is the NAR hash of the unpacked tree, the tree inside the
+	// tarball's single top directory: flake.lock's narHash, fetchTarball's
+	// sha256, what `nix-prefetch-url --unpack <url>` prints. SRI
+	// (sha256-...), Nix base32 or hex. Normalised to SRI by Parse.
+	NarHash string `yaml:"narHash,omitempty" json:"narHash,omitempty"`
+	// Config is nixpkgs' config (`import <nixpkgs> { config = ...; }`) for
+	// every evaluation of the build, also written to root's
+	// ~/.config/nixpkgs/config.nix in the image.
+	Config NixpkgsConfig `yaml:"config,omitempty" json:"config,omitempty"`
+}
+
+// NixpkgsConfig holds the nixpkgs config options a spec may set: the ones
+// that decide which packages evaluate at all. They reach Nix as JSON
+// (builtins.fromJSON), never as Nix text.
+type NixpkgsConfig struct {
+	// AllowUnfree lets packages with an unfree license evaluate
+	// (nixpkgs' allowUnfree, NIXPKGS_ALLOW_UNFREE=1).
+	AllowUnfree *bool `yaml:"allowUnfree,omitempty" json:"allowUnfree,omitempty"`
+	// AllowBroken lets packages marked broken evaluate (allowBroken).
+	AllowBroken *bool `yaml:"allowBroken,omitempty" json:"allowBroken,omitempty"`
+	// PermittedInsecurePackages are the name-version of packages with known
+	// vulnerabilities allowed to evaluate, e.g. openssl-1.1.1w (nixpkgs'
+	// permittedInsecurePackages).
+	PermittedInsecurePackages []string `yaml:"permittedInsecurePackages,omitempty" json:"permittedInsecurePackages,omitempty"`
 }
 
 // System is the system profile.
 type System struct {
-	// Packages default to nix, bashInteractive, coreutils, cacert, shadow.
+	// Nix says which Nix the system profile provides: "release" (default),
+	// the store path of the Nix release named by `nix` (its whole closure
+	// goes into the image), or "nixpkgs", the pinned nixpkgs' `nix`
+	// attribute (the release then only realises the image).
+	Nix string `yaml:"nix,omitempty" json:"nix,omitempty"`
+	// Packages default to bashInteractive, coreutils, cacert, shadow.
 	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
 }
 

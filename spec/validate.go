@@ -1,9 +1,8 @@
 package spec
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"path"
@@ -12,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nix-image/nix-image/internal/sshkey"
 	"github.com/nix-image/nix-image/spec/internal/rules"
 )
 
@@ -21,6 +21,7 @@ var (
 	nixConfKeyRE  = regexp.MustCompile(rules.NixConfigKey)
 	envKeyRE      = regexp.MustCompile(rules.EnvKey)
 	exposedPortRE = regexp.MustCompile(rules.ExposedPort)
+	nameVersionRE = regexp.MustCompile(rules.PackageNameVersion)
 )
 
 // validator checks a defaulted Spec, normalising some values in place
@@ -66,6 +67,7 @@ func (s *Spec) validate() ErrorList {
 	}
 	v.nix(&s.Nix)
 	v.nixpkgs(&s.Nixpkgs)
+	v.systemNix(&s.System)
 	v.packages("system.packages", s.System.Packages)
 	v.packages("packages", s.Packages)
 	v.substituters(s.Substituters)
@@ -132,9 +134,12 @@ func (v *validator) nix(n *Nix) {
 const nixpkgsHowTo = "a nixpkgs tarball such as https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz"
 const nixpkgsHashHowTo = "the sha256 of the tarball file, from `nix-prefetch-url <url>` or `sha256sum` of the downloaded tarball"
 
+const nixpkgsNarHashHowTo = "the NAR hash of the unpacked tree, as flake.lock's narHash or `nix-prefetch-url --unpack <url>`"
+
 func (v *validator) nixpkgs(n *Nixpkgs) {
-	if n.URL == "" && n.SHA256 == "" {
-		v.errorf("nixpkgs", "nixpkgs is required: set nixpkgs.url to %s and nixpkgs.sha256 to %s", nixpkgsHowTo, nixpkgsHashHowTo)
+	v.nixpkgsConfig(&n.Config)
+	if n.URL == "" && n.SHA256 == "" && n.NarHash == "" {
+		v.errorf("nixpkgs", "nixpkgs is required: set nixpkgs.url to %s and nixpkgs.sha256 to %s (or nixpkgs.narHash to %s)", nixpkgsHowTo, nixpkgsHashHowTo, nixpkgsNarHashHowTo)
 		return
 	}
 	if n.URL == "" {
@@ -142,10 +147,44 @@ func (v *validator) nixpkgs(n *Nixpkgs) {
 	} else {
 		v.httpURL("nixpkgs.url", n.URL)
 	}
-	if n.SHA256 == "" {
-		v.errorf("nixpkgs.sha256", "nixpkgs.sha256 is required: %s", nixpkgsHashHowTo)
-	} else {
+	switch {
+	case n.SHA256 != "" && n.NarHash != "":
+		v.errorf("nixpkgs.narHash", "nixpkgs.sha256 and nixpkgs.narHash are exclusive: pin the tarball file (sha256) or its unpacked tree (narHash), not both")
+	case n.NarHash != "":
+		n.NarHash = v.narHash("nixpkgs.narHash", n.NarHash)
+	case n.SHA256 == "":
+		v.errorf("nixpkgs.sha256", "nixpkgs.sha256 is required: %s; or set nixpkgs.narHash to %s", nixpkgsHashHowTo, nixpkgsNarHashHowTo)
+	default:
 		n.SHA256 = v.sha256("nixpkgs.sha256", n.SHA256)
+	}
+}
+
+// narHash checks a NAR hash and returns it in SRI form, as flake.lock
+// and Nix's own messages write it.
+func (v *validator) narHash(p, s string) string {
+	h, err := normalizeSHA256(s)
+	if err != nil {
+		v.errorf(p, "%v", err)
+		return s
+	}
+	sum, _ := hex.DecodeString(h)
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum)
+}
+
+func (v *validator) nixpkgsConfig(c *NixpkgsConfig) {
+	p := "nixpkgs.config.permittedInsecurePackages"
+	seen := map[string]int{}
+	for i, name := range c.PermittedInsecurePackages {
+		ip := joinIndex(p, i)
+		if !nameVersionRE.MatchString(name) {
+			v.errorf(ip, "invalid package name %q: expected the name and version of a package as nixpkgs' error names it, such as \"openssl-1.1.1w\"", name)
+			continue
+		}
+		if j, ok := seen[name]; ok {
+			v.errorf(ip, "duplicate package %q (already at %s)", name, joinIndex(p, j))
+			continue
+		}
+		seen[name] = i
 	}
 }
 
@@ -181,6 +220,22 @@ func (v *validator) packages(p string, pkgs []string) {
 	}
 }
 
+// systemNix checks system.nix, and that the release's Nix is not also
+// asked for as the nixpkgs attribute.
+func (v *validator) systemNix(sys *System) {
+	switch sys.Nix {
+	case SystemNixRelease:
+		if i := slices.Index(sys.Packages, "nix"); i >= 0 {
+			v.errorf(joinIndex("system.packages", i), "the system profile already has the Nix release of `nix:`; "+
+				"remove nix from system.packages, or set system.nix: nixpkgs to use the nixpkgs attribute instead")
+		}
+	case SystemNixNixpkgs:
+	default:
+		v.errorf("system.nix", "invalid system.nix %q: expected %q (the Nix release of `nix:`, the default) or %q (the nixpkgs attribute nix)",
+			sys.Nix, SystemNixRelease, SystemNixNixpkgs)
+	}
+}
+
 var substituterSchemes = []string{"daemon", "file", "http", "https", "local", "s3", "ssh", "ssh-ng"}
 
 func (v *validator) substituters(subs []string) {
@@ -199,6 +254,9 @@ func (v *validator) substituters(subs []string) {
 	}
 }
 
+// validSubstituter accepts the store URLs of substituterSchemes, parsed
+// with net/url: Nix reads the query as store settings
+// (https://c.example?priority=40), so it may have one.
 func validSubstituter(s string) bool {
 	if strings.ContainsAny(s, " \t\r\n") {
 		return false
@@ -207,15 +265,19 @@ func validSubstituter(s string) bool {
 	if s == "daemon" || s == "local" {
 		return true
 	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok || rest == "" || !slices.Contains(substituterSchemes, scheme) {
-		return false
-	}
 	u, err := url.Parse(s)
-	if err != nil {
+	// url.Parse lowercases the scheme; Nix matches it as written.
+	if err != nil || !slices.Contains(substituterSchemes, u.Scheme) || !strings.HasPrefix(s, u.Scheme+"://") {
 		return false
 	}
-	return (scheme != "http" && scheme != "https") || u.Host != ""
+	switch u.Scheme {
+	case "http", "https":
+		return u.Host != "" && u.Fragment == ""
+	case "file":
+		return u.Path != ""
+	default:
+		return u.Host != "" || u.Path != ""
+	}
 }
 
 func (v *validator) trustedPublicKeys(keys []string) {
@@ -239,6 +301,8 @@ func (v *validator) nixConfig(p string, m map[string]string) {
 		case k == "substituters" || k == "trusted-public-keys":
 			field := map[string]string{"substituters": "substituters", "trusted-public-keys": "trustedPublicKeys"}[k]
 			v.errorf(kp, "set %s with the top-level %s field, not in nixConfig", k, field)
+		case credentialKeys[k] != "":
+			v.errorf(kp, "%s holds credentials, which nixConfig would write into the image's nix.conf: pass them as the build secret %s (--secret id=%s,env=VAR or src=FILE)", k, credentialKeys[k], credentialKeys[k])
 		case !nixConfKeyRE.MatchString(k):
 			v.errorf(kp, "invalid nix.conf setting name %q: expected lowercase words joined by dashes, such as max-jobs", k)
 		case strings.ContainsAny(m[k], "\r\n"):
@@ -299,13 +363,6 @@ func normalizePort(port string) (string, bool) {
 	return strconv.Itoa(n) + "/" + proto, true
 }
 
-// sshKeyTypes are the OpenSSH public key types sshd accepts today.
-var sshKeyTypes = []string{
-	"ssh-ed25519", "ssh-rsa",
-	"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-	"sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
-}
-
 func (v *validator) authorizedKeys(p string, keys []string) {
 	for i, k := range keys {
 		ip := joinIndex(p, i)
@@ -315,35 +372,11 @@ func (v *validator) authorizedKeys(p string, keys []string) {
 		case strings.ContainsAny(k, "\r\n"):
 			v.errorf(ip, "one public key per list item; this item spans several lines")
 		default:
-			if err := checkSSHPublicKey(k); err != nil {
+			if err := sshkey.Check(k); err != nil {
 				v.errorf(ip, "invalid ssh public key %q: %v; expected a line such as \"ssh-ed25519 AAAAC3Nza... user@host\"", shorten(k), err)
 			}
 		}
 	}
-}
-
-// checkSSHPublicKey checks an authorized_keys line without options: the
-// type, then base64 of a blob that starts with the same type.
-func checkSSHPublicKey(k string) error {
-	f := strings.Fields(k)
-	if len(f) < 2 {
-		return fmt.Errorf("expected <type> <base64> [comment]")
-	}
-	if !slices.Contains(sshKeyTypes, f[0]) {
-		return fmt.Errorf("unsupported key type %q (supported: %s)", f[0], strings.Join(sshKeyTypes, ", "))
-	}
-	blob, err := base64.StdEncoding.DecodeString(f[1])
-	if err != nil {
-		return fmt.Errorf("key data is not base64")
-	}
-	if len(blob) < 4 {
-		return fmt.Errorf("key data too short")
-	}
-	n := binary.BigEndian.Uint32(blob)
-	if uint64(n) > uint64(len(blob)-4) || !bytes.Equal(blob[4:4+n], []byte(f[0])) {
-		return fmt.Errorf("key data does not hold a %s key", f[0])
-	}
-	return nil
 }
 
 // shorten keeps error messages readable when a whole key is quoted.

@@ -338,7 +338,9 @@ func (b *bench) spec(pkgs []string) string {
 	if len(pkgs) > 0 {
 		s += "packages: [" + strings.Join(pkgs, ", ") + "]\n"
 	}
-	return s + "images:\n  default:\n    defaultPackages: false\n"
+	// system.nix: nixpkgs, so that the other ways, which can only
+	// realise attributes of the package set, hold the same closure.
+	return s + "system:\n  nix: nixpkgs\nimages:\n  default:\n    defaultPackages: false\n"
 }
 
 // imagePackages are the packages ours's image holds for pkgs: the system

@@ -145,7 +145,10 @@ PACKAGES = {
         files=deb_bins("openssh", ["ssh", "scp", "sftp", "ssh-keygen", "ssh-add", "ssh-agent",
                                    "ssh-keyscan", "sshd"])
         + [("/usr/lib/openssh/" + n, "libexec/" + n)
-           for n in ["sftp-server", "ssh-keysign", "ssh-pkcs11-helper", "ssh-sk-helper"]],
+           for n in ["sftp-server", "ssh-keysign", "ssh-pkcs11-helper", "ssh-sk-helper"]]
+        # sshd's Diffie-Hellman groups, in etc/ssh as nixpkgs' openssh has them
+        # (NixOS links /etc/ssh/moduli there).
+        + [("/etc/ssh/moduli", "etc/ssh/moduli")],
         man=["openssh-client", "openssh-server", "openssh-sftp-server"],
     ),
     "hello": dict(deb="hello", files=deb_bins("hello", ["hello"]), man=["hello"]),

@@ -11,6 +11,7 @@ for p in "$self"/store/*; do
     name=$(basename "$p")
     if [ ! -e "/nix/store/$name" ]; then
         cp -RPp "$p" "/nix/store/$name.tmp"
+        chmod -R a-w "/nix/store/$name.tmp"
         mv "/nix/store/$name.tmp" "/nix/store/$name"
     fi
 done

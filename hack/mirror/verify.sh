@@ -3,7 +3,8 @@
 # inside a BuildKit build FROM scratch that holds only the installer
 # tarball's store, the relocated Nix registers itself, builds a derivation,
 # installs packages of the set by substituting them from the binary cache
-# over loopback HTTP, and verifies its store.
+# over loopback HTTP, and verifies its store; the release's Nix must be
+# another store path and version than the package set's `nix`.
 #
 #   hack/mirror/verify.sh [OUTDIR]      (default: out/mirror)
 #
@@ -106,6 +107,8 @@ run() { printf 'RUN ["%s", "-euc", "%s"]\n' "$bash" "$1"; }
 	run "out=\$(nix-build --no-out-link -E 'with import /nixpkgs { }; runCommand \\\"greeting\\\" { buildInputs = [ hello ]; } \\\"hello | tr a-z A-Z > \$out\\\"'); cat \$out; nix-shell -I nixpkgs=/nixpkgs -p hello jq --run 'hello; jq --version; curl --version | head -1'"
 	# Terminal descriptions, for an image's TERMINFO_DIRS.
 	run "nix-env -p /tmp/n -f /nixpkgs -iA ncurses >/dev/null 2>&1; c=\$(TERMINFO_DIRS=/tmp/n/share/terminfo TERM=xterm-256color /tmp/n/bin/tput colors); echo xterm-256color colors: \$c; [ \$c = 256 ]"
+	# The release's Nix is not the package set's: another path and version.
+	run "[ \$($NIX_STORE_PATH/bin/nix --version | cut -d' ' -f3) = $NIX_VERSION ]; nix-instantiate --eval -E '(import /nixpkgs { }).nix.outPath' | grep -qF $NIXPKGS_NIX_STORE_PATH; nix-env -p /tmp/n0 -f /nixpkgs -iA nix >/tmp/log 2>&1 || { cat /tmp/log; exit 1; }; echo package set: \$(/tmp/n0/bin/nix --version); [ \$(/tmp/n0/bin/nix --version | cut -d' ' -f3) = $NIXPKGS_NIX_VERSION ]; nix-store -qR /tmp/n0 | grep -qx $NIXPKGS_NIX_STORE_PATH; ! nix-store -qR /tmp/n0 | grep -qx $NIX_STORE_PATH; echo release-differs: ok"
 	# (c) the store is consistent.
 	run "nix-store --verify --check-contents 2>&1 | tee /tmp/verify; if grep -Ei 'modified|invalid|corrupt|error' /tmp/verify; then exit 1; fi; echo verify: clean"
 } >"$ctx/Dockerfile"
@@ -118,4 +121,5 @@ run() { printf 'RUN ["%s", "-euc", "%s"]\n' "$bash" "$1"; }
 }
 grep -E '^#[0-9]+ [0-9.]+ ' "$tmp/build.log" | sed 's/^#[0-9]* [0-9.]* //'
 grep -q 'verify: clean' "$tmp/build.log"
+grep -q 'release-differs: ok' "$tmp/build.log"
 echo "mirror verify: OK"

@@ -26,7 +26,9 @@ type Mirror struct {
 	// URL is where it is served, http://127.0.0.1:PORT.
 	URL string
 	// Vars are the variables of its mirror.env (NIX_VERSION, NIX_SHA256,
-	// NIXPKGS_SHA256, CACHE_PUBLIC_KEY, ...).
+	// NIXPKGS_SHA256, CACHE_PUBLIC_KEY, ...): NIX_VERSION and
+	// NIX_STORE_PATH are the release's Nix, NIXPKGS_NIX_VERSION and
+	// NIXPKGS_NIX_STORE_PATH the package set's `nix`, which differ.
 	Vars map[string]string
 
 	server *http.Server

@@ -1,9 +1,12 @@
 package testenv
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,11 +21,33 @@ const SpecFile = "nix-image.yaml"
 // (BUILDKIT_HOST=Addr) and returns its stdout and stderr. A non-zero exit is
 // an error; the output is returned either way.
 func (e *Env) Buildctl(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	return e.buildctl(ctx, nil, args...)
+}
+
+// buildctl is Buildctl; when watch is set, it is called with every line
+// of stderr as buildctl writes it.
+func (e *Env) buildctl(ctx context.Context, watch func(line string), args ...string) (stdout, stderr string, err error) {
 	cmd := exec.CommandContext(ctx, e.BuildctlPath, args...)
 	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+e.Addr)
 	var out, errb bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &errb
+	if watch != nil {
+		pr, pw := io.Pipe()
+		cmd.Stderr = io.MultiWriter(&errb, pw)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			sc := bufio.NewScanner(pr)
+			sc.Buffer(make([]byte, 1<<20), 16<<20)
+			for sc.Scan() {
+				watch(sc.Text())
+			}
+			io.Copy(io.Discard, pr)
+		}()
+		defer func() { <-done }()
+		defer pw.Close()
+	}
 	err = cmd.Run()
 	if err != nil {
 		err = fmt.Errorf("buildctl %s: %w", strings.Join(args, " "), err)
@@ -79,6 +104,37 @@ func (e *Env) BuildSpec(ctx context.Context, dir string, args ...string) (*Build
 
 // Build is BuildSpec for any file name in dir (a Dockerfile too).
 func (e *Env) Build(ctx context.Context, dir, filename string, args ...string) (*BuildResult, error) {
+	return e.BuildWatch(ctx, dir, filename, nil, args...)
+}
+
+// BuildWatch is Build, calling watch (when not nil) while the build runs
+// with the name of every vertex and sub-task ("exporting layers") that
+// starts and every chunk of output a vertex writes, in the order buildctl
+// reports them: a test can act at a point of the build (kill the daemon
+// while a step runs, say).
+func (e *Env) BuildWatch(ctx context.Context, dir, filename string, watch func(event string), args ...string) (*BuildResult, error) {
+	var lines func(string)
+	if watch != nil {
+		lines = func(line string) {
+			var st solveStatus
+			if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &st) != nil {
+				return
+			}
+			for _, v := range st.Vertexes {
+				if v.Started != nil && v.Completed == nil {
+					watch(v.Name)
+				}
+			}
+			for _, s := range st.Statuses {
+				if s.Started != nil && s.Completed == nil {
+					watch(s.ID)
+				}
+			}
+			for _, l := range st.Logs {
+				watch(string(l.Data))
+			}
+		}
+	}
 	full := append([]string{"build",
 		"--frontend", "dockerfile.v0",
 		"--local", "context=" + dir,
@@ -86,7 +142,7 @@ func (e *Env) Build(ctx context.Context, dir, filename string, args ...string) (
 		"--opt", "filename=" + filename,
 		"--progress=rawjson",
 	}, args...)
-	stdout, stderr, err := e.Buildctl(ctx, full...)
+	stdout, stderr, err := e.buildctl(ctx, lines, full...)
 	prog, rest := ParseProgress(stderr)
 	res := &BuildResult{Stdout: stdout, Stderr: rest, Progress: prog}
 	if err != nil {

@@ -50,6 +50,8 @@ type Env struct {
 // daemon is a started process in its own process group.
 type daemon struct {
 	name string
+	bin  string
+	args []string
 	cmd  *exec.Cmd
 	log  string
 	done chan struct{} // closed when the process has exited
@@ -138,7 +140,18 @@ func Start(ctx context.Context) (_ *Env, retErr error) {
 	if err := os.WriteFile(bkConf, []byte(buildkitdConfig(e.RegistryAddr)), 0o644); err != nil {
 		return nil, fmt.Errorf("writing buildkitd config: %w", err)
 	}
-	if err := e.startBuildkitd(ctx); err != nil {
+	e.buildkitd, err = startDaemon("buildkitd", filepath.Join(e.Dir, "buildkitd.log"), buildkitdPath,
+		"--config", bkConf,
+		"--root", filepath.Join(e.Dir, "buildkitd"),
+		"--addr", e.Addr,
+		// RUN steps share the host's network, so that they reach servers
+		// the tests start on 127.0.0.1 (mirrors, binary caches).
+		"--oci-worker-net=host",
+	)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, e.buildkitd, e.buildkitdReady); err != nil {
 		return nil, err
 	}
 
@@ -149,25 +162,6 @@ func Start(ctx context.Context) (_ *Env, retErr error) {
 		return nil, err
 	}
 	return e, nil
-}
-
-// startBuildkitd starts buildkitd on the state directory Dir/buildkitd
-// (with the config Start wrote) and waits until it answers. Its log is
-// appended to, so that a restarted daemon's log follows the first one's.
-func (e *Env) startBuildkitd(ctx context.Context) error {
-	var err error
-	e.buildkitd, err = startDaemon("buildkitd", filepath.Join(e.Dir, "buildkitd.log"), filepath.Join(e.Root, "bin", "buildkitd"),
-		"--config", filepath.Join(e.Dir, "buildkitd.toml"),
-		"--root", filepath.Join(e.Dir, "buildkitd"),
-		"--addr", e.Addr,
-		// RUN steps share the host's network, so that they reach servers
-		// the tests start on 127.0.0.1 (mirrors, binary caches).
-		"--oci-worker-net=host",
-	)
-	if err != nil {
-		return err
-	}
-	return waitReady(ctx, e.buildkitd, e.buildkitdReady)
 }
 
 // PushFrontend builds the frontend image from the Dockerfile's `prebuilt`
@@ -370,10 +364,10 @@ func (e *Env) buildkitdReady(ctx context.Context) error {
 	return nil
 }
 
-// startDaemon starts bin with args in its own process group, output
-// appended to log.
+// startDaemon starts bin with args in its own process group, output to
+// log (appended: a restarted daemon keeps the log of its predecessor).
 func startDaemon(name, log, bin string, args ...string) (*daemon, error) {
-	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s log: %w", name, err)
 	}
@@ -393,7 +387,7 @@ func startDaemon(name, log, bin string, args ...string) (*daemon, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	d := &daemon{name: name, cmd: cmd, log: log, done: make(chan struct{})}
+	d := &daemon{name: name, bin: bin, args: args, cmd: cmd, log: log, done: make(chan struct{})}
 	go func() {
 		d.err = cmd.Wait()
 		close(d.done)

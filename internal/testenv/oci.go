@@ -43,11 +43,12 @@ type ociManifest struct {
 
 // ImageConfig is the part of an image's config that running it uses.
 type ImageConfig struct {
-	User       string   `json:"User"`
-	Env        []string `json:"Env"`
-	Entrypoint []string `json:"Entrypoint"`
-	Cmd        []string `json:"Cmd"`
-	WorkingDir string   `json:"WorkingDir"`
+	User       string            `json:"User"`
+	Env        []string          `json:"Env"`
+	Entrypoint []string          `json:"Entrypoint"`
+	Cmd        []string          `json:"Cmd"`
+	WorkingDir string            `json:"WorkingDir"`
+	Labels     map[string]string `json:"Labels"`
 }
 
 type ociImage struct {

@@ -61,9 +61,18 @@ type Warning struct {
 // solveStatus is one rawjson line (the JSON form of BuildKit's
 // client.SolveStatus; only what tests use).
 type solveStatus struct {
-	Vertexes []*Vertex   `json:"vertexes"`
-	Logs     []VertexLog `json:"logs"`
-	Warnings []Warning   `json:"warnings"`
+	Vertexes []*Vertex     `json:"vertexes"`
+	Statuses []statusEntry `json:"statuses"`
+	Logs     []VertexLog   `json:"logs"`
+	Warnings []Warning     `json:"warnings"`
+}
+
+// statusEntry is a vertex's sub-task ("exporting layers", "pushing
+// layers", a download), as BuildWatch reports them.
+type statusEntry struct {
+	ID        string     `json:"id"`
+	Started   *time.Time `json:"started"`
+	Completed *time.Time `json:"completed"`
 }
 
 // ParseProgress splits buildctl's stderr into the rawjson progress stream

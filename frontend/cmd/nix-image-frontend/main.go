@@ -90,16 +90,24 @@ func step(ctx context.Context, args []string) error {
 		fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
 		marker := fs.String("marker", "", "file that marks the root of the tree")
 		source := fs.String("source", "", "what SRC is (a URL, a named context), for errors")
+		narHash := fs.String("nar-hash", "", "NAR hash (SRI) the unpacked tree must have")
+		where := fs.String("where", "", "spec field of the NAR hash, for errors")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 2 || *marker == "" {
-			return fmt.Errorf("step prepare: usage: prepare --marker FILE [--source DESCRIPTION] SRC DST")
+			return fmt.Errorf("step prepare: usage: prepare --marker FILE [--source DESCRIPTION] [--nar-hash SRI --where FIELD] SRC DST")
 		}
 		if *source == "" {
 			*source = fs.Arg(0)
 		}
-		return nixstep.Prepare(fs.Arg(0), fs.Arg(1), *marker, *source)
+		if err := nixstep.Prepare(fs.Arg(0), fs.Arg(1), *marker, *source); err != nil {
+			return err
+		}
+		if *narHash != "" {
+			return nixstep.CheckNarHash(fs.Arg(1), *narHash, *where)
+		}
+		return nil
 	case "realise":
 		data, err := os.ReadFile(nixstep.ConfigFile)
 		if err != nil {

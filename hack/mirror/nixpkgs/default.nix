@@ -4,9 +4,30 @@
 # relocates them into the store. Built only there (sandboxed, with /usr and
 # /lib bound in); anywhere else the same .drv files come out and Nix
 # substitutes their outputs from the mirror's binary cache.
-{ system ? builtins.currentSystem, config ? { }, overlays ? [ ], ... }:
+#
+# Without a config argument it reads the user's, as nixpkgs does:
+# $NIXPKGS_CONFIG, else ~/.config/nixpkgs/config.nix, else ~/.nixpkgs/config.nix.
+{ system ? builtins.currentSystem
+, config ? (
+    let
+      home = builtins.getEnv "HOME";
+      files = builtins.filter (f: f != "" && builtins.pathExists f) [
+        (builtins.getEnv "NIXPKGS_CONFIG")
+        (if home == "" then "" else home + "/.config/nixpkgs/config.nix")
+        (if home == "" then "" else home + "/.nixpkgs/config.nix")
+      ];
+    in
+    if files == [ ] then { } else import (builtins.head files))
+, overlays ? [ ]
+, ...
+}:
 let
-  manifest = import ./manifest.nix;
+  # As nixpkgs' default.nix: refuse a Nix older than lib/minver.nix.
+  minver = import ./lib/minver.nix;
+  manifest = if builtins.compareVersions minver builtins.nixVersion == 1
+    then abort "This version of Nixpkgs requires Nix >= ${minver}, please upgrade."
+    else import ./manifest.nix;
+  checkMeta = import ./check-meta.nix { inherit config; };
   busybox = "${./bootstrap}/bin/busybox";
 
   mkDerivation = { pname, version, ... }@attrs:
@@ -67,16 +88,37 @@ let
     inherit initialPath;
   } // {
     mkDerivation = { name ? "${attrs.pname}-${attrs.version}", ... }@attrs:
-      derivation ({
+      checkMeta.check (attrs // { inherit name; }) (derivation ({
         inherit system stdenv;
         builder = "${packages.bash}/bin/bash";
         args = [ "-ec" "source $stdenv/setup; genericBuild" ];
-      } // removeAttrs attrs [ "pname" "version" "meta" "passthru" ] // { inherit name; });
+      } // removeAttrs attrs [ "pname" "version" "meta" "passthru" ] // { inherit name; }));
   };
   runCommand = name: env: buildCommand: stdenv.mkDerivation ({ inherit name buildCommand; } // env);
   writeText = name: text: runCommand name { inherit text; passAsFile = [ "text" ]; } ''cp "$textPath" "$out"'';
 
-  pkgs = packages // aliases // {
+  # Packages nixpkgs' config must allow (see check-meta.nix): tiny programs
+  # made with the set's stdenv. hello-unfree is named after nixpkgs' own.
+  hello-variant = pname: meta: stdenv.mkDerivation {
+    inherit pname meta;
+    version = "1.0";
+    buildCommand = ''
+      mkdir -p $out/bin
+      printf '#!%s\necho "Hello from ${pname}!"\n' ${packages.bash}/bin/bash > $out/bin/${pname}
+      chmod +x $out/bin/${pname}
+    '';
+  };
+  restricted = {
+    hello-unfree = hello-variant "hello-unfree" {
+      license = { shortName = "unfree"; fullName = "Unfree"; free = false; redistributable = false; };
+    };
+    hello-insecure = hello-variant "hello-insecure" {
+      knownVulnerabilities = [ "CVE-0000-0000: a stand-in vulnerability of the offline package set" ];
+    };
+    hello-broken = hello-variant "hello-broken" { broken = true; };
+  };
+
+  pkgs = packages // aliases // restricted // {
     inherit glibc libraries system stdenv runCommand writeText pkgs;
     runCommandLocal = runCommand;
     # nix-shell -p uses runCommandCC when there is one; there is no compiler.

@@ -16,6 +16,9 @@ const (
 	// ExposedPort is a port with an optional protocol; the number must
 	// also be in 1..65535.
 	ExposedPort = `^(\d{1,5})(/(tcp|udp|sctp))?$`
+	// PackageNameVersion is a derivation name with its version, as
+	// nixpkgs' permittedInsecurePackages lists them (openssl-1.1.1w).
+	PackageNameVersion = `^[A-Za-z0-9_+][A-Za-z0-9_+.-]*-[0-9][A-Za-z0-9_+.-]*$`
 )
 
 // Patterns the JSON Schema uses where Parse checks by code (decoding the

@@ -75,6 +75,10 @@ var extras = map[string]func(s schema){
 		s["properties"] = schema{spec.TargetDefault: ref, spec.TargetSSH: ref}
 		closed(s)
 	},
+	"System.Nix": func(s schema) {
+		s["enum"] = []string{spec.SystemNixRelease, spec.SystemNixNixpkgs}
+		s["default"] = spec.SystemNixRelease
+	},
 	"Nix.Version":  func(s schema) { s["pattern"] = rules.NixVersion; s["default"] = spec.DefaultNixVersion },
 	"Nix.Releases": func(s schema) { s["pattern"] = rules.HTTPURL; s["default"] = spec.DefaultNixReleases },
 	"Nix.URL":      func(s schema) { s["pattern"] = rules.HTTPURL },
@@ -82,6 +86,10 @@ var extras = map[string]func(s schema){
 	"Nixpkgs.URL":  func(s schema) { s["pattern"] = rules.HTTPURL },
 	"Nixpkgs.SHA256": func(s schema) {
 		s["pattern"] = rules.SHA256
+	},
+	"Nixpkgs.NarHash": func(s schema) { s["pattern"] = rules.SHA256 },
+	"NixpkgsConfig.PermittedInsecurePackages": func(s schema) {
+		items(s, pattern(rules.PackageNameVersion))
 	},
 	"Image.AuthorizedKeys": func(s schema) {
 		items(s, schema{"type": "string", "pattern": rules.SSHPublicKey, "not": schema{"pattern": "PRIVATE KEY"}})
@@ -99,7 +107,10 @@ var typeExtras = map[string]func(s schema){
 		s["not"] = schema{"required": []string{"url", "version"}}
 		s["dependentRequired"] = schema{"url": []string{"sha256"}, "sha256": []string{"url"}}
 	},
-	"Nixpkgs": func(s schema) { s["required"] = []string{"url", "sha256"} },
+	"Nixpkgs": func(s schema) {
+		s["required"] = []string{"url"}
+		s["oneOf"] = []schema{{"required": []string{"sha256"}}, {"required": []string{"narHash"}}}
+	},
 }
 
 func items(s, item schema) {
