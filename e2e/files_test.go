@@ -162,3 +162,9 @@ func walkOCI(t *testing.T, image string, fn func(ociEntry)) (layers, files int) 
 	}
 	return layers, files
 }
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

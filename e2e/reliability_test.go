@@ -209,9 +209,3 @@ func TestRegistryGoneDuringPush(t *testing.T) {
 		}
 	}
 }
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}

@@ -65,7 +65,7 @@ func TestSBOM(t *testing.T) {
 		cmd = withArgs(cmd, append([]string{"--platform", "linux/amd64", "-o", "type=oci,dest=" + oci}, buildxMirrorArgs(m)...)...)
 		res, err := e.BuildxJSON(ctx, dir, cmd...)
 		if err != nil {
-			t.Fatalf("docker buildx build: %v\n%s", err, tailLines(res.Progress.Output("realise"), 30))
+			t.Fatalf("docker buildx build: %v\n%s", err, lastLines(res.Progress.Output("realise"), 30))
 		}
 		return res, oci
 	}
@@ -419,15 +419,6 @@ func httpGet(t *testing.T, req *http.Request) ([]byte, string) {
 		t.Fatalf("GET %s: %s %v\n%s", req.URL, resp.Status, err, body)
 	}
 	return body, resp.Header.Get("Content-Type")
-}
-
-// tailLines is the last n lines of s.
-func tailLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }
 
 // diffLines returns the lines of a that b lacks, at most 20.

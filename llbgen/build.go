@@ -214,7 +214,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsCheck(s, r, opt), locate(s, opt, "nixpkgs.narHash")...)
+	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsSourceName(r, opt), nixpkgsCheck(s, r, opt), locate(s, opt, "nixpkgs.narHash")...)
 	pkgsConfig, err := nixpkgsConfig(r)
 	if err != nil {
 		return llb.State{}, err
@@ -235,6 +235,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	cfg.NixpkgsConfig = pkgsConfig
 	cfg.NixpkgsConfigWhere = where(s, opt, "nixpkgs.config")
 	cfg.NixWhere = nixWhere(s, r, opt)
+	cfg.ReleaseSource = nixReleaseSource(s, r, system, opt)
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return llb.State{}, fmt.Errorf("encoding the realise config: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -250,6 +251,25 @@ func TestRealiseConfig(t *testing.T) {
 	}
 	if strings.Join(cfg.Substituters, " ") != "http://127.0.0.1:1234" {
 		t.Errorf("substituters = %v", cfg.Substituters)
+	}
+	if want := "https://releases.nixos.org/nix/nix-2.24.9/nix-2.24.9-x86_64-linux.tar.xz, given at nix-image.yaml:1:6 (nix.version)"; cfg.ReleaseSource != want {
+		t.Errorf("release source = %q, want %q", cfg.ReleaseSource, want)
+	}
+}
+
+// TestPrepareSource: the unpack step names its source (the URL) for its
+// errors.
+func TestPrepareSource(t *testing.T) {
+	_, _, def := testBuild(t, "default", nil)
+	var args []string
+	for _, op := range ops(t, def) {
+		if e := op.GetExec(); e != nil && slices.Contains(e.Meta.Args, "prepare") {
+			args = e.Meta.Args
+		}
+	}
+	i := slices.Index(args, "--source")
+	if i < 0 || i+1 >= len(args) || !strings.HasPrefix(args[i+1], "https://") || !strings.HasSuffix(args[i+1], ".tar.gz") {
+		t.Errorf("prepare args = %q, want --source URL", args)
 	}
 }
 

@@ -60,13 +60,44 @@ func nixpkgsCheck(s *spec.Spec, r *spec.Resolved, opt Options) []string {
 	return []string{"--nar-hash", r.Nixpkgs.NarHash, "--where", cmp.Or(where(s, opt, "nixpkgs.narHash"), "nixpkgs.narHash")}
 }
 
-// prepare unpacks a source into a tree whose root holds marker, with the
-// frontend binary (Go decompressors: no xz needed on the daemon's host).
-// check are extra arguments of `step prepare` (nixpkgsCheck), loc the
+// nixReleaseSource names the Nix release in the realise step's errors.
+func nixReleaseSource(s *spec.Spec, r *spec.Resolved, system string, opt Options) string {
+	if opt.NixContext != nil {
+		return `the named context "nix"`
+	}
+	field := "nix.version"
+	if r.Nix.URL != "" {
+		field = "nix.url"
+	}
+	return describeURL(ReleaseTarballURL(r.Nix, system), where(s, opt, field))
+}
+
+// nixpkgsSourceName names the nixpkgs source in the unpack step's errors:
+// its URL only, not the spec line, which would make the step's cache key
+// change whenever the line moves.
+func nixpkgsSourceName(r *spec.Resolved, opt Options) string {
+	if opt.NixpkgsContext != nil {
+		return `the named context "nixpkgs"`
+	}
+	return r.Nixpkgs.URL
+}
+
+// describeURL is a download with the spec field that gave it, if the spec
+// has it.
+func describeURL(url, where string) string {
+	if where == "" {
+		return url
+	}
+	return url + ", given at " + where
+}
+
+// prepare unpacks a source (described in errors by source) into a tree
+// whose root holds marker, with the frontend binary (Go decompressors: no
+// xz needed on the daemon's host). check are extra arguments of `step prepare` (nixpkgsCheck), loc the
 // spec location a failing check points at.
-func prepare(opt Options, name string, src llb.State, marker string, check []string, loc ...llb.ConstraintsOpt) llb.State {
+func prepare(opt Options, name string, src llb.State, marker, source string, check []string, loc ...llb.ConstraintsOpt) llb.State {
 	const in, out = "/in", "/out"
-	args := append([]string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", marker}, check...)
+	args := append([]string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", marker, "--source", source}, check...)
 	ropts := []llb.RunOption{
 		llb.Args(append(args, in, out)),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),

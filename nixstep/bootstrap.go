@@ -49,8 +49,9 @@ var (
 // the same file system) and its store paths moved into place, each at
 // once, so that an interrupted build never leaves half a store path; its
 // other files stay in releases/<sha256 of the tarball>, where a later
-// build with the same tarball finds them and unpacks nothing.
-func installRelease(src, store, releases string) (release, error) {
+// build with the same tarball finds them and unpacks nothing. source names
+// the release in errors.
+func installRelease(src, store, releases, source string) (release, error) {
 	p, tarball, err := locate(src, ".reginfo")
 	if err != nil {
 		return release{}, fmt.Errorf("finding the Nix release: %w", err)
@@ -58,7 +59,7 @@ func installRelease(src, store, releases string) (release, error) {
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return release{}, fmt.Errorf("creating %s: %w", store, err)
 	}
-	rel, err := placeRelease(p, tarball, store, releases)
+	rel, err := placeRelease(p, tarball, store, releases, source)
 	if err != nil {
 		return rel, fmt.Errorf("installing the Nix release: %w", err)
 	}
@@ -73,7 +74,7 @@ func installRelease(src, store, releases string) (release, error) {
 
 // placeRelease puts the release's store paths into store (see
 // installRelease).
-func placeRelease(p string, tarball bool, store, releases string) (release, error) {
+func placeRelease(p string, tarball bool, store, releases, source string) (release, error) {
 	if !tarball {
 		return copyRelease(p, store)
 	}
@@ -85,7 +86,7 @@ func placeRelease(p string, tarball bool, store, releases string) (release, erro
 	if rel, err := readRelease(dir); err == nil && rel.installedIn(store) {
 		return rel, nil
 	}
-	return unpackRelease(p, dir, store)
+	return unpackRelease(p, dir, store, source)
 }
 
 // makeReadOnly clears the write bits of every file and directory under p,
@@ -138,7 +139,7 @@ func installPath(src, dst string) error {
 // unpackRelease unpacks the release tarball next to dir (on the file
 // system of store), moves the store paths store lacks into it, and leaves
 // the release's other files and the list of its store paths in dir.
-func unpackRelease(tarball, dir, store string) (release, error) {
+func unpackRelease(tarball, dir, store, source string) (release, error) {
 	fmt.Fprintf(os.Stderr, "unpacking the Nix release %s\n", filepath.Base(tarball))
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return release{}, err
@@ -148,12 +149,12 @@ func unpackRelease(tarball, dir, store string) (release, error) {
 		return release{}, err
 	}
 	defer os.RemoveAll(tmp)
-	if err := unpackTree(tarball, tmp, ".reginfo"); err != nil {
+	if err := unpackTree(tarball, tmp, ".reginfo", source); err != nil {
 		return release{}, err
 	}
 	names, err := storeNames(filepath.Join(tmp, "store"))
 	if err != nil {
-		return release{}, err
+		return release{}, fmt.Errorf("unpacking %s: %w", source, err)
 	}
 	for _, name := range names {
 		dst := filepath.Join(store, name)
@@ -203,8 +204,12 @@ func (r release) installedIn(store string) bool {
 	return true
 }
 
-// storeNames lists the entries of a release's store directory, sorted.
+// storeNames lists the entries of a release's store directory (a real
+// directory, not a symlink of the archive), sorted.
 func storeNames(store string) ([]string, error) {
+	if fi, err := os.Lstat(store); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("the Nix release has no store directory")
+	}
 	entries, err := os.ReadDir(store)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Nix release: %w", err)

@@ -1,11 +1,14 @@
 package nixstep
 
 import (
+	"archive/tar"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nix-image/nix-image/internal/archive"
 )
 
 func TestInstallRelease(t *testing.T) {
@@ -44,11 +47,21 @@ func TestInstallRelease(t *testing.T) {
 		{
 			name: "unpacked release",
 			source: func(t *testing.T, dir string) string {
-				if err := Unpack(writeTemp(t, tarball(t, "")), dir, 0); err != nil {
+				if err := archive.Unpack(writeTemp(t, tarball(t, "")), dir, "test"); err != nil {
 					t.Fatal(err)
 				}
 				return dir
 			},
+		},
+		{
+			name: "tarball whose store is a symlink",
+			source: func(t *testing.T, dir string) string {
+				return writeTemp(t, rawTar(t,
+					&tar.Header{Name: "nix/.reginfo", Typeflag: tar.TypeReg},
+					&tar.Header{Name: "nix/store", Typeflag: tar.TypeSymlink, Linkname: dir},
+				))
+			},
+			wantErr: "unpacking test release: the Nix release has no store directory",
 		},
 		{
 			name:    "no release",
@@ -67,7 +80,7 @@ func TestInstallRelease(t *testing.T) {
 			if tc.before != nil {
 				tc.before(t, store)
 			}
-			rel, err := installRelease(src, store, releases)
+			rel, err := installRelease(src, store, releases, "test release")
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -108,13 +121,13 @@ func TestInstallRelease(t *testing.T) {
 			}
 			// A later build finds the release; a store path gone from
 			// the store (garbage) is unpacked again.
-			again, err := installRelease(src, store, releases)
+			again, err := installRelease(src, store, releases, "test release")
 			if err != nil || again.dir != rel.dir {
 				t.Fatalf("again: %+v, %v; want %+v", again, err, rel)
 			}
 			os.Chmod(filepath.Join(store, "a-nix"), 0o755)
 			os.RemoveAll(filepath.Join(store, "a-nix"))
-			if _, err := installRelease(src, store, releases); err != nil || !rel.installedIn(store) {
+			if _, err := installRelease(src, store, releases, "test release"); err != nil || !rel.installedIn(store) {
 				t.Errorf("after the store path was removed: %v, installed %v", err, rel.installedIn(store))
 			}
 			entries, _ := os.ReadDir(releases)

@@ -75,6 +75,9 @@ type RealiseConfig struct {
 	// RegistrationTime is written into the image's Nix DB for every path,
 	// so that the DB does not change from one build to the next.
 	RegistrationTime int64 `json:"registrationTime"`
+	// ReleaseSource names the Nix release (its URL and spec field, or the
+	// named context) in errors about its tarball.
+	ReleaseSource string `json:"releaseSource,omitempty"`
 }
 
 // Closure describes the store paths of an image, as written by the

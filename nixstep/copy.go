@@ -2,12 +2,14 @@ package nixstep
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 )
 
 // storeTime is the modification time of every file in a Nix store.
@@ -61,12 +63,15 @@ func CopyTree(src, dst string) error {
 // returns the first error.
 func parallel(n int, f func(i int) error) error {
 	var g errgroup.Group
-	g.SetLimit(2 * runtime.GOMAXPROCS(0))
+	g.SetLimit(parallelism())
 	for i := range n {
 		g.Go(func() error { return f(i) })
 	}
 	return g.Wait()
 }
+
+// parallelism is how many goroutines parallel runs at once.
+func parallelism() int { return 2 * runtime.GOMAXPROCS(0) }
 
 func copyFile(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)
@@ -74,5 +79,28 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	defer in.Close()
-	return writeFile(dst, in, mode)
+	// dst is new (O_EXCL): never a symlink followed.
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Chmod(mode); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// setMtime sets the access and modification time of p, not following a
+// symlink, so copied trees do not carry the time of the copy.
+func setMtime(p string, t time.Time) error {
+	ts := unix.NsecToTimespec(t.UnixNano())
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting times of %s: %w", p, err)
+	}
+	return nil
 }

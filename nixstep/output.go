@@ -22,9 +22,7 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 	if err := r.writeMeta(ctx, roots, infos, out); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "writing the layer trees of %d store paths\n", len(infos))
-	err = parallel(len(infos), func(i int) error { return writeLayerTree(out, infos[i].Path) })
-	if err != nil {
+	if err := r.writeCheckedLayerTrees(ctx, out, infos); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(Closure{Roots: roots, Paths: infos}, "", "  ")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/nix-image/nix-image/internal/archive"
 )
 
 // Prepare turns a source as a user may give it into an unpacked tree in
@@ -12,25 +14,29 @@ import (
 // directory whose only entry is that tree or a tarball, or a tarball file
 // itself (a download). Tarballs usually wrap their content in one top
 // directory, as the official Nix releases and GitHub archives do; that
-// directory is dropped.
-func Prepare(src, dst, marker string) error {
+// directory is dropped. source names src in errors (its URL, or the named
+// context).
+func Prepare(src, dst, marker, source string) error {
 	p, tarball, err := locate(src, marker)
 	if err != nil {
 		return err
 	}
 	if tarball {
-		return unpackTree(p, dst, marker)
+		return unpackTree(p, dst, marker, source)
 	}
 	return copyChildren(p, dst)
 }
 
-// unpackTree unpacks a tarball into dst and drops its top directories
-// until dst holds marker.
-func unpackTree(tarball, dst, marker string) error {
-	if err := Unpack(tarball, dst, 0); err != nil {
+// unpackTree unpacks a tarball (described in errors by source) into dst,
+// confined to it, and drops its top directories until dst holds marker.
+func unpackTree(tarball, dst, marker, source string) error {
+	if err := archive.Unpack(tarball, dst, source); err != nil {
 		return err
 	}
-	return hoist(dst, marker)
+	if err := hoist(dst, marker); err != nil {
+		return fmt.Errorf("unpacking %s: %w", source, err)
+	}
+	return nil
 }
 
 // locate finds in src (see Prepare) the tree whose root holds marker, or
@@ -54,37 +60,53 @@ func locate(src, marker string) (p string, tarball bool, err error) {
 }
 
 // hoist moves the content of dst's only directory up into dst, as often as
-// needed until dst holds marker.
+// needed until dst holds marker. It works in an os.Root of dst and moves
+// only real directories' entries: a top "directory" that is a symlink of
+// the archive is not followed.
 func hoist(dst, marker string) error {
-	for !exists(filepath.Join(dst, marker)) {
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	noMarker := fmt.Errorf("the tarball has no %s at its root, nor in a single top directory", marker)
+	for {
+		if _, err := root.Lstat(marker); err == nil {
+			return nil
+		}
 		only, err := onlyEntry(dst)
 		if err != nil {
-			return fmt.Errorf("the tarball has no %s at its root, nor in a single top directory", marker)
+			return noMarker
 		}
-		fi, err := os.Stat(only)
+		name := filepath.Base(only)
+		fi, err := root.Lstat(name)
 		if err != nil || !fi.IsDir() {
-			return fmt.Errorf("the tarball has no %s at its root, nor in a single top directory", marker)
+			return noMarker
 		}
 		// Rename the top directory aside first: it may hold an entry of
 		// its own name.
-		aside := filepath.Join(dst, ".nix-image-hoist")
-		if err := os.Rename(only, aside); err != nil {
+		const aside = ".nix-image-hoist"
+		if err := root.Rename(name, aside); err != nil {
 			return err
 		}
-		entries, err := os.ReadDir(aside)
+		dir, err := root.Open(aside)
+		if err != nil {
+			return err
+		}
+		entries, err := dir.ReadDir(-1)
+		dir.Close()
 		if err != nil {
 			return err
 		}
 		for _, e := range entries {
-			if err := os.Rename(filepath.Join(aside, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			if err := root.Rename(filepath.Join(aside, e.Name()), e.Name()); err != nil {
 				return err
 			}
 		}
-		if err := os.Remove(aside); err != nil {
+		if err := root.Remove(aside); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 // onlyEntry returns the path of dir's single entry.

@@ -35,7 +35,7 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 	if err := r.configure(); err != nil {
 		return err
 	}
-	rel, err := installRelease(ReleaseDir, storeDir, releasesDir)
+	rel, err := installRelease(ReleaseDir, storeDir, releasesDir, cfg.ReleaseSource)
 	if err != nil {
 		return err
 	}

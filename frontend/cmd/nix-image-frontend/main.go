@@ -90,15 +90,19 @@ func step(ctx context.Context, args []string) error {
 	case "prepare":
 		fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
 		marker := fs.String("marker", "", "file that marks the root of the tree")
+		source := fs.String("source", "", "what SRC is (a URL, a named context), for errors")
 		narHash := fs.String("nar-hash", "", "NAR hash (SRI) the unpacked tree must have")
 		where := fs.String("where", "", "spec field of the NAR hash, for errors")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 2 || *marker == "" {
-			return fmt.Errorf("step prepare: usage: prepare --marker FILE [--nar-hash SRI --where FIELD] SRC DST")
+			return fmt.Errorf("step prepare: usage: prepare --marker FILE [--source DESCRIPTION] [--nar-hash SRI --where FIELD] SRC DST")
 		}
-		if err := nixstep.Prepare(fs.Arg(0), fs.Arg(1), *marker); err != nil {
+		if *source == "" {
+			*source = fs.Arg(0)
+		}
+		if err := nixstep.Prepare(fs.Arg(0), fs.Arg(1), *marker, *source); err != nil {
 			return err
 		}
 		if *narHash != "" {

@@ -6,9 +6,11 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nix-image/nix-image/internal/archive"
 	"github.com/ulikunitz/xz"
 )
 
@@ -69,7 +71,7 @@ func TestPrepare(t *testing.T) {
 			}
 			dst := filepath.Join(dir, "out")
 			os.Mkdir(dst, 0o755)
-			if err := Prepare(src, dst, ".reginfo"); err != nil {
+			if err := Prepare(src, dst, ".reginfo", "test"); err != nil {
 				t.Fatal(err)
 			}
 			checkTree(t, dst)
@@ -78,12 +80,12 @@ func TestPrepare(t *testing.T) {
 	t.Run("directory holding the tree", func(t *testing.T) {
 		dir := t.TempDir()
 		unpacked := filepath.Join(dir, "ctx")
-		if err := Unpack(writeTemp(t, tarball(t, "gz")), unpacked, 0); err != nil {
+		if err := archive.Unpack(writeTemp(t, tarball(t, "gz")), unpacked, "test"); err != nil {
 			t.Fatal(err)
 		}
 		dst := filepath.Join(dir, "out")
 		os.Mkdir(dst, 0o755)
-		if err := Prepare(unpacked, dst, ".reginfo"); err != nil {
+		if err := Prepare(unpacked, dst, ".reginfo", "test"); err != nil {
 			t.Fatal(err)
 		}
 		checkTree(t, dst)
@@ -92,10 +94,48 @@ func TestPrepare(t *testing.T) {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, "a"), nil, 0o644)
 		os.WriteFile(filepath.Join(dir, "b"), nil, 0o644)
-		if err := Prepare(dir, t.TempDir(), ".reginfo"); err == nil {
+		if err := Prepare(dir, t.TempDir(), ".reginfo", "test"); err == nil {
 			t.Fatal("want an error for a tree without .reginfo")
 		}
 	})
+}
+
+// rawTar is a tar of the given headers, with no content.
+func rawTar(t *testing.T, hdrs ...*tar.Header) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, h := range hdrs {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestPrepareSymlinkedTop: a tarball whose only entry is a symlink to a
+// directory outside (here one holding the marker and a file) is refused;
+// hoisting it would move that directory's entries into dst.
+func TestPrepareSymlinkedTop(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(dir, "outside")
+	os.Mkdir(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "keep"), []byte("x"), 0o644)
+	os.Mkdir(filepath.Join(outside, "sub"), 0o755)
+	os.WriteFile(filepath.Join(outside, "sub", "default.nix"), []byte("x"), 0o644)
+	src := writeTemp(t, rawTar(t, &tar.Header{Name: "top", Typeflag: tar.TypeSymlink, Linkname: outside}))
+	dst := filepath.Join(dir, "out")
+	os.Mkdir(dst, 0o755)
+	err := Prepare(src, dst, "default.nix", "https://example.org/nixpkgs.tar.gz")
+	if err == nil || !strings.Contains(err.Error(), "unpacking https://example.org/nixpkgs.tar.gz: the tarball has no default.nix") {
+		t.Errorf("err = %v, want the tarball's missing default.nix named", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 2 {
+		t.Errorf("outside holds %d entries, want its 2", len(entries))
+	}
 }
 
 func writeTemp(t *testing.T, data []byte) string {
@@ -124,26 +164,5 @@ func checkTree(t *testing.T, dst string) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dst, "store/a-nix/copy")); err != nil || string(b) != "#!nix" {
 		t.Errorf("hard link = %q, %v", b, err)
-	}
-}
-
-func TestStripComponents(t *testing.T) {
-	tests := []struct {
-		name string
-		n    int
-		want string
-		ok   bool
-	}{
-		{"top/a/b", 1, "a/b", true},
-		{"top/", 1, "", false},
-		{"./top/a", 1, "a", true},
-		{"../../etc/passwd", 0, "etc/passwd", true},
-		{"a", 0, "a", true},
-	}
-	for _, tc := range tests {
-		got, ok := stripComponents(tc.name, tc.n)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("stripComponents(%q, %d) = %q, %v; want %q, %v", tc.name, tc.n, got, ok, tc.want, tc.ok)
-		}
 	}
 }

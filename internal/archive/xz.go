@@ -1,4 +1,4 @@
-package nixstep
+package archive
 
 import (
 	"bufio"
@@ -186,8 +186,11 @@ func (s *xzStream) decodeBlock(f io.ReaderAt, i int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xz block %d: %w", i, err)
 	}
-	out := bytes.NewBuffer(make([]byte, 0, b.uncompressed))
-	if _, err := io.Copy(out, zr); err != nil {
+	// The index only claims the size: allocate no more than the block can
+	// plausibly hold, and decode no more than the index says (plus one
+	// byte, to see a lie).
+	out := bytes.NewBuffer(make([]byte, 0, min(b.uncompressed, 16*b.unpadded+64<<10)))
+	if _, err := io.Copy(out, io.LimitReader(zr, b.uncompressed+1)); err != nil {
 		return nil, fmt.Errorf("xz block %d: %w", i, err)
 	}
 	if int64(out.Len()) != b.uncompressed {

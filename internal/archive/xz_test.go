@@ -1,4 +1,4 @@
-package nixstep
+package archive
 
 import (
 	"bytes"

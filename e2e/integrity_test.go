@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nix-image/nix-image/internal/testenv"
+)
+
+// TestTamperedStorePath changes store paths in the realise step's /nix
+// cache mount between builds, as a killed build, a full disk or a person
+// with access to the builder could: a Dockerfile step on the same daemon
+// mounts the same cache (same id, in a cache namespace of this test's own)
+// and changes a byte of a file of jq, then adds a file to the nixpkgs
+// source. The next builds that use those paths must never ship them: jq
+// (which the binary cache has) is repaired and the image verifies; the
+// nixpkgs source (which no substituter has) fails the build, named.
+func TestTamperedStorePath(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	ns := fmt.Sprintf("tamper-%d", time.Now().UnixNano())
+	// BuildKit leaves cache mount ids out of cache keys: an epoch of its
+	// own makes the first realise step run, in this test's cache.
+	opts := append(m.BuildctlOpts(), "--opt", "build-arg:BUILDKIT_CACHE_MOUNT_NS="+ns,
+		"--opt", fmt.Sprintf("build-arg:SOURCE_DATE_EPOCH=%d", time.Now().Unix()))
+	// cacheID is llbgen's id of the /nix cache, without the namespace
+	// (the Dockerfile frontend adds it too).
+	cacheID := "nix-image/nix/" + m.Vars["NIX_SYSTEM"] + "/" + m.Vars["NIX_SHA256"]
+
+	spec := exampleSpec(t, "default")
+	ref := e.RegistryAddr + "/test/tamper:" + ns
+	res, err := e.BuildSpec(ctx, e.SpecContext(t, spec, nil), append(opts, "--output", "type=image,name="+ref+",push=true")...)
+	if err != nil {
+		t.Fatalf("first build: %v\n%s", err, lastLines(res.Progress.Output("[nix-image]"), 30))
+	}
+
+	// tamper runs script in the image just built, with the cache mounted
+	// at /cache, and returns the store path it names in /tampered.
+	tamper := func(t *testing.T, script string) string {
+		t.Helper()
+		dockerfile := fmt.Sprintf(`FROM %s AS tamper
+RUN --mount=type=cache,id=%s,target=/cache,sharing=locked set -e; %s
+FROM scratch
+COPY --from=tamper /tampered /
+`, ref, cacheID, script)
+		dir := t.TempDir()
+		if err := writeFile(filepath.Join(dir, "Dockerfile"), dockerfile); err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		res, err := e.Build(ctx, dir, "Dockerfile", append(opts, "--output", "type=local,dest="+out)...)
+		if err != nil {
+			t.Fatalf("tampering with the cache: %v\n%s", err, res.Stderr)
+		}
+		p := strings.TrimSpace(readFile(t, filepath.Join(out, "tampered")))
+		if !strings.HasPrefix(p, "/nix/store/") {
+			t.Fatalf("tampered with %q, not a store path", p)
+		}
+		return p
+	}
+	// build builds the spec with extra packages (so that the realise step
+	// runs again) and returns the result and the realise step's log.
+	build := func(t *testing.T, out string, packages ...string) (*testenv.BuildResult, string, error) {
+		t.Helper()
+		s := strings.Replace(spec, "packages:\n  - sqlite\n", "packages:\n  - sqlite\n  - "+strings.Join(packages, "\n  - ")+"\n", 1)
+		if s == spec {
+			t.Fatal("examples/default has no `packages: [sqlite]` list to extend")
+		}
+		res, err := e.BuildSpec(ctx, e.SpecContext(t, s, nil), append(opts, "--output", "type=oci,dest="+out)...)
+		return res, res.Progress.Output("[nix-image] realise"), err
+	}
+
+	t.Run("repaired from the binary cache", func(t *testing.T) {
+		// The cache's jq is the image's, until a byte of it changes.
+		jq := tamper(t, `p=$(readlink -f /root/.nix-profile/bin/jq); p=${p#/nix/store/}; f=/cache/store/$p; `+
+			`sum() { sha256sum < "$1"; }; test "$(sum "$f")" = "$(sum "/nix/store/$p")"; `+
+			`printf X | dd of="$f" bs=1 seek=200 conv=notrunc; test "$(sum "$f")" != "$(sum "/nix/store/$p")"; `+
+			`echo "/nix/store/${p%%/*}" > /tampered`)
+		out := filepath.Join(t.TempDir(), "img.tar")
+		res, log, err := build(t, out, "hello")
+		if err != nil {
+			t.Fatalf("build after changing %s: %v\n%s", jq, err, res.Stderr)
+		}
+		if want := "store path " + jq + " does not match its registration"; !strings.Contains(log, want) {
+			t.Errorf("the realise step's log does not say %q:\n%s", want, log)
+		}
+		if want := "checked them against their registered NAR hashes"; !strings.Contains(log, want) {
+			t.Errorf("the realise step's log does not say %q", want)
+		} else {
+			i := strings.Index(log, "copied ")
+			t.Logf("realise step: %s", strings.SplitN(log[i:], "\n", 2)[0])
+		}
+		rootfs := filepath.Join(t.TempDir(), "rootfs")
+		cfg, err := testenv.UnpackOCI(out, rootfs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"/bin/sh", "-c",
+			"nix-store --verify --check-contents 2>&1 && echo '{\"a\":42}' | jq .a && hello"}})
+		if err != nil || !strings.Contains(stdout, "42") || !strings.Contains(stdout, "Hello, world!") {
+			t.Errorf("in the image: %v\n%s\n%s", err, stdout, stderr)
+		}
+	})
+
+	t.Run("not repairable: the build fails naming the path", func(t *testing.T) {
+		src := tamper(t, `p=$(readlink -f /root/.nix-defexpr/channels/nixpkgs); touch "/cache/store/${p#/nix/store/}/planted"; echo "$p" > /tampered`)
+		out := filepath.Join(t.TempDir(), "img.tar")
+		res, _, err := build(t, out, "which")
+		if err == nil {
+			t.Fatalf("built an image from a nixpkgs source changed in the cache (%s)", src)
+		}
+		all := res.Stderr + res.Progress.Output("")
+		if want := "store path " + src + " does not match its registration"; !strings.Contains(all, want) {
+			t.Errorf("error output does not say %q:\n%s", want, all)
+		}
+		// buildctl creates the file before the build: it must stay empty.
+		if fi, err := os.Stat(out); err == nil && fi.Size() > 0 {
+			t.Errorf("an image was exported: %s (%d bytes)", out, fi.Size())
+		}
+	})
+}
+
+// TestHostileTarballs serves a nixpkgs tarball and a Nix release tarball
+// that try to write outside their destination: each build fails, and the
+// error names the entry and the URL it came from.
+func TestHostileTarballs(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	pkgs := tarOfEntries(t,
+		&tar.Header{Name: "nixpkgs/default.nix", Typeflag: tar.TypeReg, Mode: 0o644},
+		&tar.Header{Name: "nixpkgs/lib", Typeflag: tar.TypeSymlink, Linkname: "/out"},
+		&tar.Header{Name: "nixpkgs/lib/default.nix", Typeflag: tar.TypeReg, Mode: 0o644},
+	)
+	pkgsURL := m.Serve("hostile-nixpkgs.tar.gz", pkgs)
+	pkgsSum := sha256.Sum256(pkgs)
+	release := tarOfEntries(t,
+		&tar.Header{Name: "nix-2.8.0-x86_64-linux/.reginfo", Typeflag: tar.TypeReg, Mode: 0o644},
+		&tar.Header{Name: "nix-2.8.0-x86_64-linux/../../var/nix/evil", Typeflag: tar.TypeReg, Mode: 0o644},
+	)
+	releaseURL := m.Serve("hostile-nix.tar.gz", release)
+	releaseSum := sha256.Sum256(release)
+	tests := []struct {
+		name   string
+		args   []string
+		except []string
+		want   []string
+	}{
+		{
+			name: "nixpkgs writes through its own symlink",
+			args: []string{"--opt", "build-arg:NIXPKGS_URL=" + pkgsURL, "--opt", "build-arg:NIXPKGS_SHA256=" + hex.EncodeToString(pkgsSum[:])},
+			want: []string{"unpacking " + pkgsURL + ":", `entry "nixpkgs/lib/default.nix"`, `goes through the symlink "nixpkgs/lib"`},
+		},
+		{
+			name:   "the Nix release climbs out with ..",
+			args:   []string{"--opt", "build-arg:NIX_URL=" + releaseURL, "--opt", "build-arg:NIX_SHA256=" + hex.EncodeToString(releaseSum[:])},
+			except: []string{"NIX_VERSION", "NIX_RELEASES"},
+			want:   []string{"unpacking " + releaseURL + ":", `entry "nix-2.8.0-x86_64-linux/../../var/nix/evil"`, `".." in the name: refused`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			res, err := e.BuildSpec(ctx, e.SpecContext(t, minimalSpec, nil), append(m.BuildctlOpts(tc.except...), tc.args...)...)
+			if err == nil {
+				t.Fatal("the build succeeded")
+			}
+			all := res.Stderr + res.Progress.Output("")
+			for _, want := range tc.want {
+				if !strings.Contains(all, want) {
+					t.Errorf("error output lacks %q:\n%s", want, all)
+				}
+			}
+		})
+	}
+}
+
+// tarOfEntries is a gzip tarball of hdrs, each regular file holding its
+// own name.
+func tarOfEntries(t *testing.T, hdrs ...*tar.Header) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, h := range hdrs {
+		body := ""
+		if h.Typeflag == tar.TypeReg {
+			body = h.Name
+		}
+		h.Size = int64(len(body))
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
