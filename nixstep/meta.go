@@ -42,6 +42,9 @@ type PackageMeta struct {
 	Licenses    []License `json:"licenses,omitempty"`
 	Homepage    string    `json:"homepage,omitempty"`
 	Description string    `json:"description,omitempty"`
+	// Source says where a package that is no nixpkgs attribute (Attr "")
+	// comes from: the Nix release of the system profile.
+	Source string `json:"source,omitempty"`
 }
 
 // License is one nixpkgs license: its SPDX id when it has one, and its
@@ -127,6 +130,9 @@ func (r *realiser) writeMeta(ctx context.Context, roots Roots, infos []PathInfo,
 	pkgs, err := r.packageMeta(ctx, roots.Nixpkgs)
 	if err != nil {
 		return err
+	}
+	if r.cfg.ReleaseNix {
+		pkgs = append(pkgs, releaseMeta(r.boot.nix, r.cfg.ReleaseSource))
 	}
 	var drvs []string
 	for _, info := range infos {
@@ -221,4 +227,23 @@ func sourceURLs(d *derivation, read func(string) *derivation) []string {
 		return urls
 	}
 	return nil
+}
+
+// releaseMeta describes the Nix of the release in the system profile
+// (system.nix: release), which no nixpkgs attribute made: its store path
+// is named nix-<version>, and Nix is licensed LGPL-2.1-or-later.
+func releaseMeta(nix, source string) PackageMeta {
+	name := filepath.Base(nix)
+	if len(name) > 33 {
+		name = name[33:]
+	}
+	_, version, _ := strings.Cut(name, "-")
+	return PackageMeta{
+		Name: name, Pname: "nix", Version: version,
+		Outputs:     []string{nix},
+		Licenses:    []License{{SPDXID: "LGPL-2.1-or-later", ShortName: "lgpl21Plus"}},
+		Homepage:    "https://nixos.org/",
+		Description: "Powerful package manager that makes package management reliable and reproducible",
+		Source:      "the Nix release " + source,
+	}
 }

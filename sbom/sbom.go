@@ -158,6 +158,9 @@ func storePackage(p nixstep.PathInfo, drv nixstep.DrvInfo, req *nixstep.PackageM
 	}
 	if req != nil {
 		pkg.PackageSourceInfo = "nixpkgs attribute " + req.Attr
+		if req.Attr == "" {
+			pkg.PackageSourceInfo = req.Source
+		}
 		pkg.PackageHomePage = req.Homepage
 		pkg.PackageSummary = req.Description
 		if lic := licenseExpression(req.Licenses, others); lic != "" {
