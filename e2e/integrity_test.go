@@ -3,11 +3,13 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,6 +206,139 @@ func tarOfEntries(t *testing.T, hdrs ...*tar.Header) []byte {
 			t.Fatal(err)
 		}
 		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestBrokenInputs feeds the build sources that are broken rather than
+// hostile: each build fails with an error naming the source (URL), and
+// what is wrong with it.
+func TestBrokenInputs(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	serve := func(name string, data []byte) []string {
+		sum := sha256.Sum256(data)
+		return []string{"--opt", "build-arg:NIXPKGS_URL=" + m.Serve(name, data), "--opt", "build-arg:NIXPKGS_SHA256=" + hex.EncodeToString(sum[:])}
+	}
+	html := []byte("<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>Not Found</body></html>\n")
+	release := tarOfEntries(t,
+		&tar.Header{Name: "nix-2.8.1-x86_64-linux/install", Typeflag: tar.TypeReg, Mode: 0o755},
+		&tar.Header{Name: "nix-2.8.1-x86_64-linux/store/", Typeflag: tar.TypeDir, Mode: 0o755},
+	)
+	releaseURL := m.Serve("release-without-reginfo.tar.gz", release)
+	releaseSum := sha256.Sum256(release)
+	// An install script of a release that has no x86_64-linux tarball.
+	m.Serve("releases/nix-9.9.9/install", []byte("#!/bin/sh\ncase \"$(uname -s).$(uname -m)\" in\n"+
+		"    Linux.aarch64)\n        hash=0000000000000000000000000000000000000000000000000000000000000000\n        path=x\n        system=aarch64-linux\n        ;;\nesac\n"))
+	// The offline set plus a package that no cache has and that fails to
+	// build.
+	missing := retarNixpkgs(t, filepath.Join(m.Dir, m.Vars["NIXPKGS_TARBALL"]), func(name string, data []byte) []byte {
+		if name != "nixpkgs/default.nix" {
+			return data
+		}
+		return []byte(strings.TrimSuffix(string(data), "pkgs\n") +
+			"pkgs // { in-no-cache = derivation { name = \"in-no-cache-1.0\"; inherit system; builder = \"/no/such/builder\"; }; }\n")
+	})
+	tests := []struct {
+		name   string
+		spec   string
+		args   []string
+		except []string
+		want   []string
+	}{
+		{
+			name: "a package no substituter has",
+			spec: minimalSpec + "packages: [in-no-cache]\n",
+			args: serve("nixpkgs-missing.tar.gz", missing),
+			want: []string{"none of the substituters (" + m.URL + "/cache) has these store paths", "-in-no-cache-1.0.drv"},
+		},
+		{
+			name: "nixpkgs is an HTML page",
+			args: serve("nixpkgs-404.html", html),
+			want: []string{m.URL + "/extra/nixpkgs-404.html", "not a tar archive"},
+		},
+		{
+			name: "nixpkgs is an empty file",
+			args: serve("nixpkgs-empty.tar.gz", nil),
+			want: []string{m.URL + "/extra/nixpkgs-empty.tar.gz", "empty"},
+		},
+		{
+			name:   "the release has no .reginfo",
+			args:   []string{"--opt", "build-arg:NIX_URL=" + releaseURL, "--opt", "build-arg:NIX_SHA256=" + hex.EncodeToString(releaseSum[:])},
+			except: []string{"NIX_VERSION", "NIX_RELEASES"},
+			want:   []string{releaseURL, ".reginfo"},
+		},
+		{
+			name:   "the install script lacks the system",
+			args:   []string{"--opt", "build-arg:NIX_RELEASES=" + m.URL + "/extra/releases", "--opt", "build-arg:NIX_VERSION=9.9.9"},
+			except: []string{"NIX_VERSION", "NIX_RELEASES"},
+			want:   []string{m.URL + "/extra/releases/nix-9.9.9/install", "no tarball for x86_64-linux"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			spec := cmp.Or(tc.spec, minimalSpec)
+			res, err := e.BuildSpec(ctx, e.SpecContext(t, spec, nil), append(m.BuildctlOpts(tc.except...), tc.args...)...)
+			if err == nil {
+				t.Fatal("the build succeeded")
+			}
+			all := res.Stderr + res.Progress.Output("")
+			for _, want := range tc.want {
+				if !strings.Contains(all, want) {
+					t.Errorf("error output lacks %q:\n%s", want, lastLines(all, 30))
+				}
+			}
+		})
+	}
+}
+
+// retarNixpkgs returns the gzip tarball at src with each regular file's
+// content passed through edit.
+func retarNixpkgs(t *testing.T, src string, edit func(name string, data []byte) []byte) []byte {
+	t.Helper()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	tr := tar.NewReader(zr)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			data = edit(hdr.Name, data)
+			hdr.Size = int64(len(data))
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, r *sp
 		return fmt.Errorf("nix-image: reading the install script of Nix %s: %w", r.Nix.Version, err)
 	}
 	if opt.NixSHA256, err = llbgen.ParseInstallHash(script, system); err != nil {
-		return fmt.Errorf("nix-image: Nix %s: %w", r.Nix.Version, err)
+		return fmt.Errorf("nix-image: Nix %s: %s: %w", r.Nix.Version, llbgen.InstallScriptURL(r.Nix), err)
 	}
 	return nil
 }

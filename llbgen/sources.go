@@ -23,8 +23,14 @@ func releaseDir(n spec.Nix) string {
 // alone pins the tarball: the frontend reads it (ParseInstallHash) before
 // fetching the tarball with that checksum. Only for specs without nix.url.
 func InstallScript(n spec.Nix, opt Options) llb.State {
-	url := releaseDir(n) + "/install"
+	url := InstallScriptURL(n)
 	return llb.HTTP(url, stepOpts[llb.HTTPOption](opt, llb.Filename(InstallScriptName), llb.WithCustomName("[nix-image] fetch "+url))...)
+}
+
+// InstallScriptURL is where the official install script of the release n
+// lives.
+func InstallScriptURL(n spec.Nix) string {
+	return releaseDir(n) + "/install"
 }
 
 // ReleaseTarballURL is where the release tarball of n for system lives.

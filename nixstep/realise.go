@@ -386,7 +386,7 @@ func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Pack
 		args = append(args, p.Attr)
 	}
 	if err := r.profileNixEnv(ctx, profile, args...); err != nil {
-		return "", err
+		return "", r.explainBuild(ctx, profile, args, err)
 	}
 	gen, err := filepath.EvalSymlinks(profile)
 	if err != nil {
@@ -400,9 +400,55 @@ func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Pack
 // (XDG_CACHE_HOME/nix/binary-cache-v6.sqlite): two Nix processes writing
 // the same one at once fail with "constraint failed" (seen with Nix 2.8).
 func (r *realiser) profileNixEnv(ctx context.Context, profile string, args ...string) error {
-	env := append(slices.Clone(r.env), "XDG_CACHE_HOME="+filepath.Join(scratchDir, "cache", filepath.Base(profile)))
-	_, err := run(ctx, env, nil, filepath.Join(r.boot.nix, "bin", "nix-env"), args...)
+	_, err := run(ctx, r.profileEnv(profile), nil, filepath.Join(r.boot.nix, "bin", "nix-env"), args...)
 	return err
+}
+
+func (r *realiser) profileEnv(profile string) []string {
+	return append(slices.Clone(r.env), "XDG_CACHE_HOME="+filepath.Join(scratchDir, "cache", filepath.Base(profile)))
+}
+
+// explainBuild adds to the error of a failed nix-env what Nix had to
+// build, asking it again with --dry-run: the store paths none of the
+// substituters has. nix-image expects the closure in a binary cache, and
+// a failed build is most often a path the caches lack (a pin the cache
+// never built, a package nixpkgs.config changed, a private package), so
+// the error names those paths and the caches asked.
+func (r *realiser) explainBuild(ctx context.Context, profile string, args []string, err error) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(r.boot.nix, "bin", "nix-env"), append(slices.Clone(args), "--dry-run")...)
+	cmd.Env = r.profileEnv(profile)
+	out, _ := cmd.CombinedOutput()
+	built := toBuild(string(out))
+	if len(built) == 0 {
+		return err
+	}
+	var subs []string
+	for _, s := range r.substituters() {
+		subs = append(subs, s.url)
+	}
+	return fmt.Errorf("%w\nnone of the substituters (%s) has these store paths, so Nix tried to build them, and failed:\n  %s",
+		err, strings.Join(subs, ", "), strings.Join(built, "\n  "))
+}
+
+// toBuild returns the derivations that the output of a Nix --dry-run says
+// "will be built", but nix-env's user environment.
+func toBuild(dryRun string) []string {
+	var drvs []string
+	in := false
+	for _, line := range strings.Split(dryRun, "\n") {
+		switch {
+		case strings.Contains(line, "will be built:"):
+			in = true
+		case in && strings.HasPrefix(line, "  "+storeDir+"/"):
+			// nix-env's own user environment is always built.
+			if d := strings.TrimSpace(line); !strings.HasSuffix(d, "-user-environment.drv") {
+				drvs = append(drvs, d)
+			}
+		default:
+			in = false
+		}
+	}
+	return drvs
 }
 
 // removeProfile deletes a profile and its generation links left by an

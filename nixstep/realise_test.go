@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -108,5 +109,22 @@ func TestReleaseNix(t *testing.T) {
 				t.Errorf("releaseNix = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestToBuild(t *testing.T) {
+	out := `these 2 derivations will be built:
+  /nix/store/aaaa-missing-1.0.drv
+  /nix/store/bbbb-user-environment.drv
+these 3 paths will be fetched (0.05 MiB download, 0.14 MiB unpacked):
+  /nix/store/cccc-gzip-1.12
+`
+	got := toBuild(out)
+	want := []string{"/nix/store/aaaa-missing-1.0.drv"}
+	if !slices.Equal(got, want) {
+		t.Errorf("toBuild = %q, want %q", got, want)
+	}
+	if got := toBuild("this path will be fetched (0.05 MiB download):\n  /nix/store/cccc-gzip-1.12\n"); len(got) != 0 {
+		t.Errorf("toBuild of a fetch-only run = %q", got)
 	}
 }

@@ -126,7 +126,34 @@ func decompress(r io.ReaderAt, size int64) (io.ReadCloser, error) {
 	case bytes.HasPrefix(magic, []byte("BZh")):
 		return io.NopCloser(bzip2.NewReader(br)), nil
 	}
+	if err := checkPlainTar(br); err != nil {
+		return nil, err
+	}
 	return io.NopCloser(br), nil
+}
+
+// checkPlainTar tells, from its first block, whether an uncompressed
+// stream is a tar archive: its first header carries the ustar magic (POSIX,
+// GNU and pax tar all write it). What else it is goes into the error: a
+// download that is an HTML page (an error page served with status 200)
+// otherwise fails as "unexpected EOF".
+func checkPlainTar(br *bufio.Reader) error {
+	block, err := br.Peek(512)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if len(block) == 0 {
+		return fmt.Errorf("the file is empty, not a tar archive")
+	}
+	if len(block) == 512 && bytes.HasPrefix(block[257:], []byte("ustar")) {
+		return nil
+	}
+	start := block[:min(len(block), 40)]
+	what := ""
+	if lower := bytes.ToLower(bytes.TrimSpace(block)); bytes.HasPrefix(lower, []byte("<!doctype html")) || bytes.HasPrefix(lower, []byte("<html")) {
+		what = " (an HTML page: is it an error page served in place of the tarball?)"
+	}
+	return fmt.Errorf("not a tar archive (plain, gzip, bzip2 or xz): it starts with %q%s", start, what)
 }
 
 // extractor writes the entries of one archive into root.

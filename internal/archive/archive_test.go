@@ -139,6 +139,23 @@ func TestExtractRefuses(t *testing.T) {
 		entry, want string
 	}{
 		{
+			name: "an HTML page served in place of the tarball",
+			archive: func(*testing.T, world) []byte {
+				return []byte("<!DOCTYPE html>\n<html><body>404 Not Found</body></html>\n")
+			},
+			want: "not a tar archive (plain, gzip, bzip2 or xz): it starts with \"<!DOCTYPE html>",
+		},
+		{
+			name:    "an empty file",
+			archive: func(*testing.T, world) []byte { return nil },
+			want:    "the file is empty",
+		},
+		{
+			name:    "text that is no archive",
+			archive: func(*testing.T, world) []byte { return []byte(strings.Repeat("not a tarball ", 100)) },
+			want:    "not a tar archive",
+		},
+		{
 			name: "write through an absolute symlink to outside",
 			archive: func(t *testing.T, w world) []byte {
 				return tarOf(t, symlink("a", w.outside), file("a/victim", "pwned"))
