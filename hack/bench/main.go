@@ -503,7 +503,7 @@ func lastLine(s string) string {
 // (the Dockerfile frontend, which forwards a nix-image.yaml to the frontend
 // its `# syntax=` line names), pushing ref unless ref is "". It returns the
 // wall time of the build and push in seconds, and the build's vertices.
-func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref string, extra ...string) (timing, []*vertex, error) {
+func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref string, extra ...string) (timing, *testenv.Progress, error) {
 	dir, err := os.MkdirTemp(b.tmp, w.name+"-")
 	if err != nil {
 		return timing{}, nil, err
@@ -543,18 +543,18 @@ func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref s
 		}
 		return took, nil, fmt.Errorf("%w\n%s", err, strings.Join(msgs[max(0, len(msgs)-30):], "\n"))
 	}
-	vs := parseVertices(stderr)
+	p, _ := testenv.ParseProgress(stderr)
 	if b.verbose {
-		for _, v := range vs {
+		for _, v := range p.Vertices {
 			var at, took time.Duration
-			if !v.first.IsZero() && !v.last.IsZero() {
-				at, took = v.first.Sub(start), v.last.Sub(v.first)
+			if v.FirstStarted != nil && v.Completed != nil {
+				at, took = v.FirstStarted.Sub(start), v.Completed.Sub(*v.FirstStarted)
 			}
 			fmt.Fprintf(os.Stderr, "    ran=%-5v cached=%-5v starts=%d at %6.2fs took %6.2fs %s\n",
-				v.ran(), v.cached, len(v.starts), at.Seconds(), took.Seconds(), v.name)
+				v.Ran(), v.Cached, v.Starts(), at.Seconds(), took.Seconds(), v.Name)
 		}
 	}
-	return took, vs, nil
+	return took, p, nil
 }
 
 // describe reads the cold image back from the registry: layers, sizes,
