@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,21 +82,79 @@ func TestLayerReuse(t *testing.T) {
 	}
 }
 
-// TestReproducible builds the same spec on two daemons with empty state:
-// the image digests are the same.
+// TestReproducible builds the same spec on two fresh stacks, neither of
+// which has built anything (their own state directories, empty build
+// caches), one after the other (the wall clock differs by the first
+// build's time and more; SOURCE_DATE_EPOCH is fixed): the daemons get the
+// same LLB (every vertex's digest is the digest of its marshalled op, and
+// both builds report the same set) and export the same image.
 func TestReproducible(t *testing.T) {
-	e := testenv.Need(t, env)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	testenv.Need(t, env)
+	m := needMirror(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	other, err := testenv.Start(ctx)
-	if err != nil {
-		t.Fatalf("second stack: %v", err)
+	var stacks [2]*testenv.Env
+	for i := range stacks {
+		s, err := testenv.Start(ctx)
+		if err != nil {
+			t.Fatalf("stack %d: %v", i+1, err)
+		}
+		defer s.Stop()
+		stacks[i] = s
 	}
-	defer other.Stop()
-	spec := minimalSpec + "packages: [hello]\n"
-	a, _ := buildOCI(t, e, spec)
-	b, _ := buildOCI(t, other, spec)
-	ia, ib := readOCI(t, a), readOCI(t, b)
+	if stacks[0].Dir == stacks[1].Dir {
+		t.Fatalf("both stacks in %s", stacks[0].Dir)
+	}
+	// Both builds name the first stack's frontend image (the second daemon
+	// pulls it from there), so that their LLB can be the same.
+	dir := stacks[0].SpecContext(t, minimalSpec+"packages: [hello]\n", nil)
+	const epoch = 1700000000
+	var images [2]ociImage
+	var ops [2]map[string]string
+	var configs [2]string
+	for i, s := range stacks {
+		if i == 1 {
+			time.Sleep(2 * time.Second) // another second of the clock, whatever the first build took
+		}
+		out := filepath.Join(t.TempDir(), "image.tar")
+		args := append(m.BuildctlOpts(), "--opt", fmt.Sprintf("build-arg:SOURCE_DATE_EPOCH=%d", epoch), "--output", "type=oci,dest="+out)
+		res, err := s.BuildSpec(ctx, dir, args...)
+		if err != nil {
+			t.Fatalf("build on stack %d: %v\n%s", i+1, err, res.Stderr)
+		}
+		if len(res.Progress.ExecutedSteps("[nix-image] realise ")) == 0 {
+			t.Fatalf("stack %d did not run the realise step: it was not empty", i+1)
+		}
+		images[i] = readOCI(t, out)
+		ops[i] = map[string]string{}
+		for _, v := range res.Progress.Vertices {
+			// The Dockerfile frontend's reads of the spec (local sources
+			// with the session's ID) and the exporter are not the image's
+			// LLB.
+			if !testenv.EveryBuild(v.Name) {
+				ops[i][v.Digest] = v.Name
+			}
+		}
+		blobs, _ := readOCIBlobs(t, out)
+		configs[i] = imageCreated(t, blobs, images[i].Manifest)
+	}
+	if len(ops[0]) < 10 {
+		t.Errorf("only %d vertices in the first build: %v", len(ops[0]), ops[0])
+	}
+	for i, o := range ops {
+		for d, name := range o {
+			if _, ok := ops[1-i][d]; !ok {
+				t.Errorf("vertex %s %q only in the build on stack %d", d, name, i+1)
+			}
+		}
+	}
+	want := time.Unix(epoch, 0).UTC().Format(time.RFC3339)
+	for i, c := range configs {
+		if c != want {
+			t.Errorf("stack %d: image created %q, want SOURCE_DATE_EPOCH %s", i+1, c, want)
+		}
+	}
+	ia, ib := images[0], images[1]
 	if ia.Manifest != ib.Manifest {
 		t.Errorf("manifests differ: %s and %s", ia.Manifest, ib.Manifest)
 		for i := range min(len(ia.Layers), len(ib.Layers)) {
@@ -103,6 +163,27 @@ func TestReproducible(t *testing.T) {
 			}
 		}
 	}
+}
+
+// imageCreated returns the `created` time of the image config that the
+// manifest (a blob of blobs) names.
+func imageCreated(t *testing.T, blobs map[string][]byte, manifest string) string {
+	t.Helper()
+	var man struct {
+		Config struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(blobs[manifest], &man); err != nil {
+		t.Fatalf("manifest %s: %v", manifest, err)
+	}
+	var cfg struct {
+		Created string `json:"created"`
+	}
+	if err := json.Unmarshal(blobs[man.Config.Digest], &cfg); err != nil {
+		t.Fatalf("config %s: %v", man.Config.Digest, err)
+	}
+	return cfg.Created
 }
 
 // TestCopyFallback forces the stacking of layers with copies (daemons
