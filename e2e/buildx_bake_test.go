@@ -166,8 +166,10 @@ func TestBakeExample(t *testing.T) {
 	}
 	pushed := checkPushedImages(ctx, t, e, "bake/nix", []pushedImage{{tag: "v1"}, {tag: "v1-ssh", ports: []string{"22/tcp"}}})
 	// The file's promise: the ssh image reuses the Nix image's store
-	// layers (from its cache).
-	if shared := sharedLayers(pushed["v1"], pushed["v1-ssh"]); shared < len(pushed["v1"].Layers)-2 {
+	// layers (from its cache). Four differ: /etc, the Nix DB and profiles,
+	// and root's profile (its user environment and manifest), which holds
+	// sshd too.
+	if shared := sharedLayers(pushed["v1"], pushed["v1-ssh"]); shared < len(pushed["v1"].Layers)-4 {
 		t.Errorf("the ssh image shares %d of the Nix image's %d layers", shared, len(pushed["v1"].Layers))
 	}
 
@@ -176,11 +178,16 @@ func TestBakeExample(t *testing.T) {
 		t.Fatalf("second stack: %v", err)
 	}
 	defer other.Stop()
-	res, err := other.BuildxJSON(ctx, dir, args...)
-	if err != nil {
-		t.Fatalf("docker buildx bake --push on the second builder: %v", err)
+	// One target at a time: in the progress of one bake of both, the
+	// second build's cache check of a source both share (the Nix release)
+	// looks like the source's download.
+	for _, target := range []string{"nix", "nix-ssh"} {
+		res, err := other.BuildxJSON(ctx, dir, append(args, target)...)
+		if err != nil {
+			t.Fatalf("docker buildx bake --push %s on the second builder: %v", target, err)
+		}
+		checkFromCache(t, e, res, "the bake of "+target+" on a second builder")
 	}
-	checkFromCache(t, e, res, "the bake on a second builder")
 	for tag, img := range pushed {
 		if got := registryImage(t, e.RegistryAddr, "bake/nix", tag, "amd64"); got != img.Manifest {
 			t.Errorf("%s: the second builder pushed %s, the first %s", tag, got, img.Manifest)

@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +209,189 @@ func TestCopyFallback(t *testing.T) {
 	stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: copied, Args: []string{"/bin/sh", "-c", "nix --version && nix-store --verify --check-contents && echo ok"}})
 	if err != nil || !strings.Contains(stdout, "ok") {
 		t.Errorf("running the copied image: %v\n%s\n%s", err, stdout, stderr)
+	}
+}
+
+// TestLayerReuseOverBudget adds a package to examples/default, the one
+// image whose closure is larger than its layer budget (100): the most
+// popular store paths keep a layer each and the least popular share the
+// last store layer (llbgen's planLayers). Only the expected layers may
+// change: every path that keeps a layer of its own keeps its layer
+// (digest); new layers are those of the new paths, the shared layer and
+// the system layers (no store path); a path loses its own layer only to
+// join the shared one, displaced by a new path.
+func TestLayerReuseOverBudget(t *testing.T) {
+	e := testenv.Need(t, env)
+	base := exampleSpec(t, "default")
+	added := strings.Replace(base, "\n  - sqlite\n", "\n  - sqlite\n  - hello\n", 1)
+	if added == base {
+		t.Fatalf("examples/default/nix-image.yaml lists no `  - sqlite` package to add one after")
+	}
+	oldTar, _ := buildOCI(t, e, base)
+	newTar, res := buildOCI(t, e, added)
+	oldL, newL := storeLayers(t, oldTar), storeLayers(t, newTar)
+	if len(oldL) != 100 {
+		t.Fatalf("examples/default has %d layers, want the budget, 100 (is its closure still over the budget?)", len(oldL))
+	}
+	oldPaths, newPaths := map[string]bool{}, map[string]bool{}
+	oldSingle := map[string]string{} // path -> digest of its own layer
+	oldDigests := map[string]bool{}
+	grouped := 0
+	for _, l := range oldL {
+		oldDigests[l.digest] = true
+		for p := range l.paths {
+			oldPaths[p] = true
+		}
+		if len(l.paths) == 1 {
+			for p := range l.paths {
+				oldSingle[p] = l.digest
+			}
+		}
+		if len(l.paths) > 1 {
+			grouped++
+		}
+	}
+	if grouped != 1 || len(oldPaths) <= 98 {
+		t.Fatalf("examples/default: %d store paths, %d shared layers; want over 98 paths in one shared layer", len(oldPaths), grouped)
+	}
+	newSingles, newShared, newSystem := 0, 0, 0
+	inShared := map[string]bool{}
+	var reused, total int64
+	for _, l := range newL {
+		total += l.size
+		for p := range l.paths {
+			newPaths[p] = true
+		}
+		if len(l.paths) > 1 {
+			for p := range l.paths {
+				inShared[p] = true
+			}
+		}
+		if oldDigests[l.digest] {
+			reused += l.size
+			continue
+		}
+		switch {
+		case len(l.paths) == 0:
+			newSystem++
+		case len(l.paths) > 1:
+			newShared++
+		default:
+			for p := range l.paths {
+				if oldPaths[p] {
+					t.Errorf("unchanged store path %s got a new layer %s", p, l.digest)
+				}
+				newSingles++
+			}
+		}
+	}
+	if newSystem > 2 || newShared > 1 {
+		t.Errorf("%d new system layers (want <= 2), %d new shared layers (want <= 1)", newSystem, newShared)
+	}
+	displaced := 0
+	for p, d := range oldSingle {
+		if slices.ContainsFunc(newL, func(l layerPaths) bool { return l.digest == d }) {
+			continue
+		}
+		if !inShared[p] {
+			t.Errorf("store path %s lost its layer %s without joining the shared layer", p, d)
+		}
+		displaced++
+	}
+	if displaced > newSingles {
+		t.Errorf("%d paths lost their own layer, but only %d new paths got one", displaced, newSingles)
+	}
+	if len(newPaths) <= len(oldPaths) {
+		t.Errorf("adding hello: %d store paths, before %d", len(newPaths), len(oldPaths))
+	}
+	t.Logf("%d -> %d store paths; new layers: %d own, %d shared, %d system; %d displaced; %.3f of the new image's bytes reused",
+		len(oldPaths), len(newPaths), newSingles, newShared, newSystem, displaced, float64(reused)/float64(total))
+	// The unchanged paths' copies were cache hits.
+	for _, v := range res.Progress.ExecutedSteps("[nix-image] layer: ") {
+		if name := strings.TrimPrefix(v.Name, "[nix-image] layer: "); !strings.Contains(name, "hello") && !strings.Contains(name, "store paths") &&
+			!strings.Contains(name, "user-environment") && !strings.Contains(name, "env-manifest") && !strings.HasPrefix(name, "/") && !strings.Contains(name, "Nix DB") {
+			t.Errorf("re-copied an unchanged store path: %s", v.Name)
+		}
+	}
+}
+
+// layerPaths is one layer of an exported image: its digest, compressed
+// size and the store paths (base names) it holds files of.
+type layerPaths struct {
+	digest string
+	size   int64
+	paths  map[string]bool
+}
+
+// storeLayers reads the layers of an `--output type=oci,dest=X.tar`
+// export of a single-platform image, in order.
+func storeLayers(t *testing.T, path string) []layerPaths {
+	t.Helper()
+	img := readOCI(t, path)
+	byDigest := map[string]map[string]bool{}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		d, ok := strings.CutPrefix(h.Name, "blobs/sha256/")
+		if !ok || !slices.ContainsFunc(img.Layers, func(l ociLayer) bool { return l.Digest == "sha256:"+d }) {
+			continue
+		}
+		paths := map[string]bool{}
+		if err := listStorePaths(tr, paths); err != nil {
+			t.Fatalf("%s: layer %s: %v", path, d, err)
+		}
+		byDigest["sha256:"+d] = paths
+	}
+	var out []layerPaths
+	for _, l := range img.Layers {
+		paths, ok := byDigest[l.Digest]
+		if !ok {
+			t.Fatalf("%s: no blob for layer %s", path, l.Digest)
+		}
+		out = append(out, layerPaths{digest: l.Digest, size: l.Size, paths: paths})
+	}
+	return out
+}
+
+// listStorePaths adds the store paths a (gzipped or plain) layer tar holds
+// files of to paths.
+func listStorePaths(r io.Reader, paths map[string]bool) error {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return err
+		}
+		defer gz.Close()
+		r = gz
+	} else {
+		r = br
+	}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rest, ok := strings.CutPrefix(strings.TrimPrefix(h.Name, "./"), "nix/store/")
+		if !ok || rest == "" || strings.HasPrefix(rest, ".") {
+			continue
+		}
+		first, _, _ := strings.Cut(rest, "/")
+		paths[first] = true
 	}
 }

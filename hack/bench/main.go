@@ -74,10 +74,27 @@ func main() {
 		add1:    append(strings.Fields(*pkgs), strings.Fields(*add)...),
 		verbose: *verbose,
 	}
-	if err := b.main(ctx, *out); err != nil {
+	targets, err := b.main(ctx, *out)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
+	if m := missed(targets); len(m) > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d targets missed: %s\n", len(m), strings.Join(m, "; "))
+		os.Exit(1)
+	}
+}
+
+// missed names the targets that failed, leaving out the informational
+// ones (named "(extra) ...").
+func missed(targets []target) []string {
+	var out []string
+	for _, t := range targets {
+		if !t.Pass && !strings.HasPrefix(t.Name, "(extra)") {
+			out = append(out, t.Name)
+		}
+	}
+	return out
 }
 
 // way is one way of building an image with the packages.
@@ -192,23 +209,25 @@ type machine struct {
 	Modified []string `json:"modified,omitempty"`
 }
 
-func (b *bench) main(ctx context.Context, out string) error {
+// main runs the rounds, prints the table and the targets, writes the
+// results file and returns the targets.
+func (b *bench) main(ctx context.Context, out string) ([]target, error) {
 	var err error
 	if b.root, err = repoRoot(); err != nil {
-		return err
+		return nil, err
 	}
 	if b.tmp, err = os.MkdirTemp("", "nix-image-bench-"); err != nil {
-		return fmt.Errorf("creating temp dir: %w", err)
+		return nil, fmt.Errorf("creating temp dir: %w", err)
 	}
 	defer os.RemoveAll(b.tmp)
 	if b.mirror, err = mirror.Start(ctx, b.root); err != nil {
-		return fmt.Errorf("offline mirror: %w", err)
+		return nil, fmt.Errorf("offline mirror: %w", err)
 	}
 	defer b.mirror.Close()
 	b.ways = b.defineWays()
 	mach, err := machineInfo(ctx, b.root)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	started := time.Now()
@@ -218,7 +237,7 @@ func (b *bench) main(ctx context.Context, out string) error {
 	for n := 1; n <= b.runs; n++ {
 		got, err := b.round(ctx, n)
 		if err != nil {
-			return fmt.Errorf("round %d: %w", n, err)
+			return nil, fmt.Errorf("round %d: %w", n, err)
 		}
 		for _, w := range b.ways {
 			s := got[w.name]
@@ -267,20 +286,20 @@ func (b *bench) main(ctx context.Context, out string) error {
 	}
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p := out
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(b.root, out)
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(p, append(data, '\n'), 0o644); err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Printf("\nwrote %s\n", p)
-	return nil
+	return targets, nil
 }
 
 // defineWays returns the three ways, in the order each phase runs them.
@@ -327,7 +346,30 @@ ENV PATH=/profile/bin
 			},
 			args: dockerfileArgs,
 		},
+		{
+			// nixenv as the seed's users add a package without re-running
+			// the first install: a second RUN line for the new packages
+			// only, so that the add-one build adds one layer.
+			name: "nixenv2",
+			file: "Dockerfile",
+			content: func(r *round, pkgs []string) string {
+				return nixenvLines(r.base, b.pkgs, pkgs)
+			},
+			args: dockerfileArgs,
+		},
 	}
+}
+
+// nixenvLines is the Dockerfile of nixenv2 for pkgs: FROM base, one RUN
+// nix-env -iA for the benchmarked packages first, another for the packages
+// after them (the add-one package).
+func nixenvLines(base string, first, pkgs []string) string {
+	n := min(len(first), len(pkgs))
+	s := fmt.Sprintf("FROM %s\nRUN nix-env -iA %s\n", base, attrs(pkgs[:n]))
+	if len(pkgs) > n {
+		s += fmt.Sprintf("RUN nix-env -iA %s\n", attrs(pkgs[n:]))
+	}
+	return s
 }
 
 // spec is the nix-image.yaml of ours (without its syntax line): the system
@@ -603,7 +645,6 @@ func (b *bench) addOne(ctx context.Context, r *round, w way, s *sample, oldRef, 
 	if err != nil {
 		return err
 	}
-	oldPaths := s.info.storePaths()
 	newDigests := map[string]bool{}
 	counted := map[string]bool{}
 	for _, l := range newIm.layers {
@@ -612,19 +653,8 @@ func (b *bench) addOne(ctx context.Context, r *round, w way, s *sample, oldRef, 
 			s.Add1NewBytes += l.compressed
 			counted[l.digest] = true
 		}
-		if oldDigests[l.digest] {
-			continue
-		}
-		expected := len(l.storePaths) == 0
-		for p := range l.storePaths {
-			if !oldPaths[p] {
-				expected = true
-			}
-		}
-		if expected {
-			s.Add1AllowanceBytes += l.compressed
-		}
 	}
+	s.Add1AllowanceBytes = allowance(newIm.layers, oldDigests, s.info.storePaths())
 	var reused int64
 	for _, l := range oldM.Layers {
 		if newDigests[l.Digest] {
@@ -636,6 +666,29 @@ func (b *bench) addOne(ctx context.Context, r *round, w way, s *sample, oldRef, 
 	}
 	b.logf("round %d: %-6s add-one   %6.1f s, %6.1f CPU s, %d new bytes, %.3f of the old bytes reused", r.n, w.name, d.wall, d.cpu, s.Add1NewBytes, s.Add1ReusedRatio)
 	return nil
+}
+
+// allowance is what an add-one push may upload: the compressed bytes of
+// the new image's layers that the old image lacks and that hold either
+// only store paths the old image lacks (the new package's) or no store
+// path at all (the system layers: /etc, the Nix DB and profiles). A layer
+// that holds an old path too (a shared layer re-uploading unchanged paths)
+// is not allowed for.
+func allowance(layers []layerInfo, oldDigests, oldPaths map[string]bool) int64 {
+	var n int64
+	for _, l := range layers {
+		if oldDigests[l.digest] {
+			continue
+		}
+		onlyNew := true
+		for p := range l.storePaths {
+			onlyNew = onlyNew && !oldPaths[p]
+		}
+		if onlyNew {
+			n += l.compressed
+		}
+	}
+	return n
 }
 
 // summarize takes the medians over the rounds (every figure but the times

@@ -184,22 +184,41 @@ func (p *Progress) ExecutedSteps(substr string) []*Vertex {
 }
 
 // EveryBuild reports whether a vertex name is one of what every build runs
-// whatever changed: the exporter's and the push's progress, the Dockerfile
-// frontend's reads of its input (the build definition, .dockerignore, the
-// context) and the image metadata lookups (resolving `# syntax=` and FROM
-// references in the registry), which are not LLB operations of the image.
+// whatever changed: the exporter's and the push's progress, the cache
+// import's manifest read, the Dockerfile frontend's reads of its input (the
+// build definition, .dockerignore, the context) and the image metadata
+// lookups (resolving `# syntax=` and FROM references in the registry),
+// which are not LLB operations of the image. Bake's target prefixes
+// ("[nix] exporting to image", "[nix internal] load build definition")
+// are ignored.
 func EveryBuild(name string) bool {
-	for _, prefix := range []string{
-		"exporting ", "pushing ", "writing image", "naming to", "[auth]",
-		"[internal] load build definition", "[internal] load .dockerignore",
-		"[internal] load metadata for ", "resolve image config for ",
-		"[internal] load build context",
-	} {
-		if strings.HasPrefix(name, prefix) {
-			return true
+	for _, n := range []string{name, unprefixBake(name)} {
+		for _, prefix := range []string{
+			"exporting ", "pushing ", "writing image", "naming to", "[auth]",
+			"importing cache manifest from ",
+			"[internal] load build definition", "[internal] load .dockerignore",
+			"[internal] load metadata for ", "resolve image config for ",
+			"[internal] load build context",
+		} {
+			if strings.HasPrefix(n, prefix) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// unprefixBake removes the target prefix docker buildx bake puts in front
+// of vertex names: "[tgt] x" is "x", "[tgt internal] x" is "[internal] x".
+func unprefixBake(name string) string {
+	head, rest, ok := strings.Cut(strings.TrimPrefix(name, "["), "] ")
+	if !ok || !strings.HasPrefix(name, "[") {
+		return name
+	}
+	if _, inner, ok := strings.Cut(head, " "); ok {
+		return "[" + inner + "] " + rest
+	}
+	return rest
 }
 
 // Find returns the vertices whose name contains substr.

@@ -112,6 +112,14 @@ not json`,
 {"vertexes":[{"digest":"sha256:e","name":"[internal] load build definition from Dockerfile","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"},{"digest":"sha256:e","started":"2026-01-01T00:00:02Z","completed":"2026-01-01T00:00:03Z"}]}`,
 		},
 		{
+			name: "bake's prefixes and the cache import: left out",
+			stderr: `{"vertexes":[{"digest":"sha256:g","name":"[nix internal] load build definition from nix-image.yaml","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"},{"digest":"sha256:g","started":"2026-01-01T00:00:02Z","completed":"2026-01-01T00:00:03Z"}]}
+{"vertexes":[{"digest":"sha256:h","inputs":["sha256:a"],"name":"[nix-ssh] exporting to image","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"}]}
+{"vertexes":[{"digest":"sha256:i","name":"importing cache manifest from r/nix:cache","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"},{"digest":"sha256:i","started":"2026-01-01T00:00:02Z","completed":"2026-01-01T00:00:03Z"}]}
+{"vertexes":[{"digest":"sha256:j","inputs":["sha256:a"],"name":"[nix nix-image] realise","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"}]}`,
+			want: []string{"[nix nix-image] realise"},
+		},
+		{
 			name:   "failed op: not counted",
 			stderr: `{"vertexes":[{"digest":"sha256:f","inputs":["sha256:a"],"name":"run","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z","error":"exit code 1"}]}`,
 		},
