@@ -147,12 +147,17 @@ func TestReproducible(t *testing.T) {
 	if len(ops[0]) < 10 {
 		t.Errorf("only %d vertices in the first build: %v", len(ops[0]), ops[0])
 	}
+	var only []string
 	for i, o := range ops {
 		for d, name := range o {
 			if _, ok := ops[1-i][d]; !ok {
-				t.Errorf("vertex %s %q only in the build on stack %d", d, name, i+1)
+				only = append(only, fmt.Sprintf("stack %d: %s %q", i+1, d, name))
 			}
 		}
+	}
+	if len(only) > 0 {
+		slices.Sort(only)
+		t.Errorf("the daemons got different LLB: %d vertices only in one build, e.g.\n%s", len(only), strings.Join(only[:min(10, len(only))], "\n"))
 	}
 	want := time.Unix(epoch, 0).UTC().Format(time.RFC3339)
 	for i, c := range configs {
