@@ -134,9 +134,9 @@ func TestNixenvLines(t *testing.T) {
 		pkgs []string
 		want string
 	}{
-		{"the benchmarked packages: one line", first, "FROM base\nRUN nix-env -iA nixpkgs.curl nixpkgs.git\n"},
+		{"the benchmarked packages: one line", first, "FROM base\nENV NIX_IMAGE_BENCH_WAY=nixenv2\nRUN nix-env -iA nixpkgs.curl nixpkgs.git\n"},
 		{"add-one: a second line for the new package only", []string{"curl", "git", "jq"},
-			"FROM base\nRUN nix-env -iA nixpkgs.curl nixpkgs.git\nRUN nix-env -iA nixpkgs.jq\n"},
+			"FROM base\nENV NIX_IMAGE_BENCH_WAY=nixenv2\nRUN nix-env -iA nixpkgs.curl nixpkgs.git\nRUN nix-env -iA nixpkgs.jq\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
