@@ -135,11 +135,14 @@ func registryCatalog(t *testing.T, e *testenv.Env) []string {
 
 // TestBakeExample runs examples/bake/docker-bake.hcl, the file users copy
 // next to their nix-image.yaml, with the README's command: both images and
-// both caches land in the registry.
+// both caches land in the registry, and the images work. Then the same
+// command on another builder that never built anything (a CI runner):
+// with the caches in the registry, no Nix step runs and the same images
+// are pushed.
 func TestBakeExample(t *testing.T) {
 	e := testenv.Need(t, env)
 	m := needMirror(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	dir := e.SpecContext(t, minimalSpec, map[string]string{
 		"docker-bake.hcl": readFile(t, "../examples/bake/docker-bake.hcl"),
@@ -150,8 +153,8 @@ func TestBakeExample(t *testing.T) {
 	for _, k := range mirror.ArgNames {
 		args = append(args, "--set", "*.args."+k+"="+m.Args()[k])
 	}
-	if _, err := e.BuildxJSON(ctx, dir, args...); err != nil {
-		t.Fatalf("docker buildx bake --push: %v", err)
+	if res, err := e.BuildxJSON(ctx, dir, args...); err != nil {
+		t.Fatalf("docker buildx bake --push: %v\n%s", err, lastLines(res.Progress.Output("nix-image]"), 30))
 	}
 	var tags struct {
 		Tags []string `json:"tags"`
@@ -159,6 +162,96 @@ func TestBakeExample(t *testing.T) {
 	getJSON(t, "http://"+e.RegistryAddr+"/v2/bake/nix/tags/list", &tags)
 	slices.Sort(tags.Tags)
 	if want := []string{"cache", "cache-ssh", "v1", "v1-ssh"}; !slices.Equal(tags.Tags, want) {
-		t.Errorf("registry tags %v, want %v", tags.Tags, want)
+		t.Fatalf("registry tags %v, want %v", tags.Tags, want)
 	}
+	pushed := checkPushedImages(ctx, t, e, "bake/nix", []pushedImage{{tag: "v1"}, {tag: "v1-ssh", ports: []string{"22/tcp"}}})
+	// The file's promise: the ssh image reuses the Nix image's store
+	// layers (from its cache). Four differ: /etc, the Nix DB and profiles,
+	// and root's profile (its user environment and manifest), which holds
+	// sshd too.
+	if shared := sharedLayers(pushed["v1"], pushed["v1-ssh"]); shared < len(pushed["v1"].Layers)-4 {
+		t.Errorf("the ssh image shares %d of the Nix image's %d layers", shared, len(pushed["v1"].Layers))
+	}
+
+	other, err := testenv.Start(ctx)
+	if err != nil {
+		t.Fatalf("second stack: %v", err)
+	}
+	defer other.Stop()
+	// One target at a time: in the progress of one bake of both, the
+	// second build's cache check of a source both share (the Nix release)
+	// looks like the source's download.
+	for _, target := range []string{"nix", "nix-ssh"} {
+		res, err := other.BuildxJSON(ctx, dir, append(args, target)...)
+		if err != nil {
+			t.Fatalf("docker buildx bake --push %s on the second builder: %v", target, err)
+		}
+		checkFromCache(t, e, res, "the bake of "+target+" on a second builder")
+	}
+	for tag, img := range pushed {
+		if got := registryImage(t, e.RegistryAddr, "bake/nix", tag, "amd64"); got != img.Manifest {
+			t.Errorf("%s: the second builder pushed %s, the first %s", tag, got, img.Manifest)
+		}
+	}
+}
+
+// pushedImage is an image a test expects in the registry: its tag, the
+// ports it exposes and labels it must carry.
+type pushedImage struct {
+	tag    string
+	ports  []string
+	labels map[string]string
+}
+
+// checkPushedImages pulls each image from the registry and checks it as a
+// user would get it: a linux/amd64 image, with the expected exposed ports
+// and labels, layers, whose Nix runs. It returns the images by tag.
+func checkPushedImages(ctx context.Context, t *testing.T, e *testenv.Env, repo string, want []pushedImage) map[string]ociImage {
+	t.Helper()
+	m := needMirror(t)
+	out := map[string]ociImage{}
+	for _, w := range want {
+		tar := filepath.Join(t.TempDir(), "image.tar")
+		if _, err := testenv.PullOCI(ctx, e.RegistryAddr, repo, w.tag, tar); err != nil {
+			t.Errorf("pulling %s:%s: %v", repo, w.tag, err)
+			continue
+		}
+		info := inspectOCI(t, tar, "amd64")
+		img := readOCI(t, tar)
+		out[w.tag] = img
+		var ports []string
+		for p := range info.Config.Config.ExposedPorts {
+			ports = append(ports, p)
+		}
+		slices.Sort(ports)
+		if info.Config.OS != "linux" || !slices.Equal(ports, w.ports) {
+			t.Errorf("%s:%s: %s image exposing %v, want linux exposing %v", repo, w.tag, info.Config.OS, ports, w.ports)
+		}
+		for k, v := range w.labels {
+			if got := info.Config.Config.Labels[k]; got != v {
+				t.Errorf("%s:%s: label %s = %q, want %q", repo, w.tag, k, got, v)
+			}
+		}
+		// Store layers, the system tree, /etc: an image of a few layers is
+		// not the layered image.
+		if len(img.Layers) < 5 {
+			t.Errorf("%s:%s: only %d layers", repo, w.tag, len(img.Layers))
+		}
+		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: tar, Args: []string{"/bin/sh", "-c", "nix --version && nix-store --verify && echo verified"}})
+		if err != nil || !strings.Contains(stdout, "nix (Nix) "+m.Vars["NIX_VERSION"]) || !strings.Contains(stdout, "verified") {
+			t.Errorf("%s:%s: nix --version && nix-store --verify: %q, %v\n%s", repo, w.tag, stdout, err, stderr)
+		}
+	}
+	return out
+}
+
+// sharedLayers counts the layers of a that b holds too.
+func sharedLayers(a, b ociImage) int {
+	n := 0
+	for _, l := range a.Layers {
+		if slices.Contains(b.Layers, l) {
+			n++
+		}
+	}
+	return n
 }

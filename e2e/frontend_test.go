@@ -9,8 +9,9 @@ import (
 	"github.com/nix-image/nix-image/internal/testenv"
 )
 
-// A valid spec that no build of these tests downloads anything for: the
-// subrequests and spec errors are answered before any source is fetched.
+// A valid spec whose pin cannot be fetched: the subrequests are answered
+// before any source is fetched. (TestSpecErrorsShowTheYAMLLine points it
+// at the mirror, so that its errors are not the pin's.)
 const pinnedSpec = `nixpkgs:
   url: https://github.com/NixOS/nixpkgs/archive/0000000000000000000000000000000000000000.tar.gz
   sha256: 1111111111111111111111111111111111111111111111111111111111111111
@@ -93,12 +94,28 @@ func testSpecErrors(t *testing.T, e *testenv.Env) {
 			want: []string{`unknown target "nope"`, "default, ssh"},
 		},
 	}
+	// The mirror's build args make every pin fetchable: were a bad spec
+	// not stopped before the build, its realise step would run (the
+	// control case shows it does for the good spec).
+	m := needMirror(t)
+	t.Run("control: the good spec realises", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		res, err := e.BuildSpec(ctx, e.SpecContext(t, pinnedSpec, nil), m.BuildctlOpts()...)
+		if err != nil {
+			t.Fatalf("build: %v\n%s", err, res.Stderr)
+		}
+		if len(res.Progress.Find("[nix-image] realise ")) == 0 {
+			t.Errorf("no realise step: %v", vertexNames(res.Progress.Vertices))
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			dir := e.SpecContext(t, tc.spec, nil)
-			res, err := e.BuildSpec(ctx, dir, tc.args...)
+			// The case's args come last: they override the mirror's.
+			res, err := e.BuildSpec(ctx, dir, append(m.BuildctlOpts(), tc.args...)...)
 			if err == nil {
 				t.Fatalf("build of a bad spec succeeded")
 			}
@@ -107,8 +124,8 @@ func testSpecErrors(t *testing.T, e *testenv.Env) {
 					t.Errorf("error output lacks %q:\n%s", want, res.Stderr)
 				}
 			}
-			if len(res.Progress.Executed("realise")) > 0 {
-				t.Errorf("a bad spec started the realise step")
+			if v := res.Progress.Find("[nix-image] realise "); len(v) > 0 {
+				t.Errorf("a bad spec started the realise step: %v", vertexNames(v))
 			}
 		})
 	}

@@ -40,7 +40,9 @@ func testDefaultImage(t *testing.T, e *testenv.Env) {
 
 	run := func(t *testing.T, script string) string {
 		t.Helper()
-		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"/bin/sh", "-c", script}})
+		// pipefail: a pipeline fails when any of its programs does, not
+		// only its last (`curl --version | head -1`).
+		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"/bin/sh", "-c", "set -o pipefail\n" + script}})
 		if err != nil {
 			t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", script, err, stdout, stderr)
 		}

@@ -1,8 +1,16 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,21 +90,84 @@ func testLayerReuse(t *testing.T, e *testenv.Env) {
 	}
 }
 
-// TestReproducible builds the same spec on two daemons with empty state:
-// the image digests are the same.
+// TestReproducible builds the same spec on two fresh stacks, neither of
+// which has built anything (their own state directories, empty build
+// caches), one after the other (the wall clock differs by the first
+// build's time and more; SOURCE_DATE_EPOCH is fixed): the daemons get the
+// same LLB (every vertex's digest is the digest of its marshalled op, and
+// both builds report the same set) and export the same image.
 func TestReproducible(t *testing.T) {
-	e := testenv.Need(t, env)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	testenv.Need(t, env)
+	m := needMirror(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	other, err := testenv.Start(ctx)
-	if err != nil {
-		t.Fatalf("second stack: %v", err)
+	var stacks [2]*testenv.Env
+	for i := range stacks {
+		s, err := testenv.Start(ctx)
+		if err != nil {
+			t.Fatalf("stack %d: %v", i+1, err)
+		}
+		defer s.Stop()
+		stacks[i] = s
 	}
-	defer other.Stop()
-	spec := minimalSpec + "packages: [hello]\n"
-	a, _ := buildOCI(t, e, spec)
-	b, _ := buildOCI(t, other, spec)
-	ia, ib := readOCI(t, a), readOCI(t, b)
+	if stacks[0].Dir == stacks[1].Dir {
+		t.Fatalf("both stacks in %s", stacks[0].Dir)
+	}
+	// Both builds name the first stack's frontend image (the second daemon
+	// pulls it from there), so that their LLB can be the same.
+	dir := stacks[0].SpecContext(t, minimalSpec+"packages: [hello]\n", nil)
+	const epoch = 1700000000
+	var images [2]ociImage
+	var ops [2]map[string]string
+	var configs [2]string
+	for i, s := range stacks {
+		if i == 1 {
+			time.Sleep(2 * time.Second) // another second of the clock, whatever the first build took
+		}
+		out := filepath.Join(t.TempDir(), "image.tar")
+		args := append(m.BuildctlOpts(), "--opt", fmt.Sprintf("build-arg:SOURCE_DATE_EPOCH=%d", epoch), "--output", "type=oci,dest="+out)
+		res, err := s.BuildSpec(ctx, dir, args...)
+		if err != nil {
+			t.Fatalf("build on stack %d: %v\n%s", i+1, err, res.Stderr)
+		}
+		if len(res.Progress.ExecutedSteps("[nix-image] realise ")) == 0 {
+			t.Fatalf("stack %d did not run the realise step: it was not empty", i+1)
+		}
+		images[i] = readOCI(t, out)
+		ops[i] = map[string]string{}
+		for _, v := range res.Progress.Vertices {
+			// The Dockerfile frontend's reads of the spec (local sources
+			// with the session's ID) and the exporter are not the image's
+			// LLB.
+			if !testenv.EveryBuild(v.Name) {
+				ops[i][v.Digest] = v.Name
+			}
+		}
+		blobs, _ := readOCIBlobs(t, out)
+		configs[i] = imageCreated(t, blobs, images[i].Manifest)
+	}
+	if len(ops[0]) < 10 {
+		t.Errorf("only %d vertices in the first build: %v", len(ops[0]), ops[0])
+	}
+	var only []string
+	for i, o := range ops {
+		for d, name := range o {
+			if _, ok := ops[1-i][d]; !ok {
+				only = append(only, fmt.Sprintf("stack %d: %s %q", i+1, d, name))
+			}
+		}
+	}
+	if len(only) > 0 {
+		slices.Sort(only)
+		t.Errorf("the daemons got different LLB: %d vertices only in one build, e.g.\n%s", len(only), strings.Join(only[:min(10, len(only))], "\n"))
+	}
+	want := time.Unix(epoch, 0).UTC().Format(time.RFC3339)
+	for i, c := range configs {
+		if c != want {
+			t.Errorf("stack %d: image created %q, want SOURCE_DATE_EPOCH %s", i+1, c, want)
+		}
+	}
+	ia, ib := images[0], images[1]
 	if ia.Manifest != ib.Manifest {
 		t.Errorf("manifests differ: %s and %s", ia.Manifest, ib.Manifest)
 		for i := range min(len(ia.Layers), len(ib.Layers)) {
@@ -105,6 +176,27 @@ func TestReproducible(t *testing.T) {
 			}
 		}
 	}
+}
+
+// imageCreated returns the `created` time of the image config that the
+// manifest (a blob of blobs) names.
+func imageCreated(t *testing.T, blobs map[string][]byte, manifest string) string {
+	t.Helper()
+	var man struct {
+		Config struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(blobs[manifest], &man); err != nil {
+		t.Fatalf("manifest %s: %v", manifest, err)
+	}
+	var cfg struct {
+		Created string `json:"created"`
+	}
+	if err := json.Unmarshal(blobs[man.Config.Digest], &cfg); err != nil {
+		t.Fatalf("config %s: %v", man.Config.Digest, err)
+	}
+	return cfg.Created
 }
 
 // TestCopyFallback forces the stacking of layers with copies (daemons
@@ -126,5 +218,189 @@ func testCopyFallback(t *testing.T, e *testenv.Env) {
 	stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: copied, Args: []string{"/bin/sh", "-c", "nix --version && nix-store --verify --check-contents && echo ok"}})
 	if err != nil || !strings.Contains(stdout, "ok") {
 		t.Errorf("running the copied image: %v\n%s\n%s", err, stdout, stderr)
+	}
+}
+
+// TestLayerReuseOverBudget adds a package to examples/default, the one
+// image whose closure is larger than its layer budget (100): the most
+// popular store paths keep a layer each and the least popular share the
+// last store layer (llbgen's planLayers). Only the expected layers may
+// change: every path that keeps a layer of its own keeps its layer
+// (digest); new layers are those of the new paths, the shared layer and
+// the system layers (no store path); a path loses its own layer only to
+// join the shared one, displaced by a new path.
+func TestLayerReuseOverBudget(t *testing.T) {
+	e := testenv.Need(t, env)
+	base := exampleSpec(t, "default")
+	added := strings.Replace(base, "\n  - sqlite\n", "\n  - sqlite\n  - hello\n", 1)
+	if added == base {
+		t.Fatalf("examples/default/nix-image.yaml lists no `  - sqlite` package to add one after")
+	}
+	oldTar, _ := buildOCI(t, e, base)
+	newTar, res := buildOCI(t, e, added)
+	oldL, newL := storeLayers(t, oldTar), storeLayers(t, newTar)
+	if len(oldL) != 100 {
+		t.Fatalf("examples/default has %d layers, want the budget, 100 (is its closure still over the budget?)", len(oldL))
+	}
+	oldPaths, newPaths := map[string]bool{}, map[string]bool{}
+	oldSingle := map[string]string{} // path -> digest of its own layer
+	oldDigests := map[string]bool{}
+	grouped := 0
+	for _, l := range oldL {
+		oldDigests[l.digest] = true
+		for p := range l.paths {
+			oldPaths[p] = true
+		}
+		if len(l.paths) == 1 {
+			for p := range l.paths {
+				oldSingle[p] = l.digest
+			}
+		}
+		if len(l.paths) > 1 {
+			grouped++
+		}
+	}
+	if grouped != 1 || len(oldPaths) <= 98 {
+		t.Fatalf("examples/default: %d store paths, %d shared layers; want over 98 paths in one shared layer", len(oldPaths), grouped)
+	}
+	newSingles, newShared, newSystem := 0, 0, 0
+	inShared := map[string]bool{}
+	var reused, total int64
+	for _, l := range newL {
+		total += l.size
+		for p := range l.paths {
+			newPaths[p] = true
+		}
+		if len(l.paths) > 1 {
+			for p := range l.paths {
+				inShared[p] = true
+			}
+		}
+		if oldDigests[l.digest] {
+			reused += l.size
+			continue
+		}
+		switch {
+		case len(l.paths) == 0:
+			newSystem++
+		case len(l.paths) > 1:
+			newShared++
+		default:
+			for p := range l.paths {
+				if oldPaths[p] {
+					t.Errorf("unchanged store path %s got a new layer %s", p, l.digest)
+				}
+				newSingles++
+			}
+		}
+	}
+	if newSystem > 2 || newShared > 1 {
+		t.Errorf("%d new system layers (want <= 2), %d new shared layers (want <= 1)", newSystem, newShared)
+	}
+	displaced := 0
+	for p, d := range oldSingle {
+		if slices.ContainsFunc(newL, func(l layerPaths) bool { return l.digest == d }) {
+			continue
+		}
+		if !inShared[p] {
+			t.Errorf("store path %s lost its layer %s without joining the shared layer", p, d)
+		}
+		displaced++
+	}
+	if displaced > newSingles {
+		t.Errorf("%d paths lost their own layer, but only %d new paths got one", displaced, newSingles)
+	}
+	if len(newPaths) <= len(oldPaths) {
+		t.Errorf("adding hello: %d store paths, before %d", len(newPaths), len(oldPaths))
+	}
+	t.Logf("%d -> %d store paths; new layers: %d own, %d shared, %d system; %d displaced; %.3f of the new image's bytes reused",
+		len(oldPaths), len(newPaths), newSingles, newShared, newSystem, displaced, float64(reused)/float64(total))
+	// The unchanged paths' copies were cache hits.
+	for _, v := range res.Progress.ExecutedSteps("[nix-image] layer: ") {
+		if name := strings.TrimPrefix(v.Name, "[nix-image] layer: "); !strings.Contains(name, "hello") && !strings.Contains(name, "store paths") &&
+			!strings.Contains(name, "user-environment") && !strings.Contains(name, "env-manifest") && !strings.HasPrefix(name, "/") && !strings.Contains(name, "Nix DB") {
+			t.Errorf("re-copied an unchanged store path: %s", v.Name)
+		}
+	}
+}
+
+// layerPaths is one layer of an exported image: its digest, compressed
+// size and the store paths (base names) it holds files of.
+type layerPaths struct {
+	digest string
+	size   int64
+	paths  map[string]bool
+}
+
+// storeLayers reads the layers of an `--output type=oci,dest=X.tar`
+// export of a single-platform image, in order.
+func storeLayers(t *testing.T, path string) []layerPaths {
+	t.Helper()
+	img := readOCI(t, path)
+	byDigest := map[string]map[string]bool{}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		d, ok := strings.CutPrefix(h.Name, "blobs/sha256/")
+		if !ok || !slices.ContainsFunc(img.Layers, func(l ociLayer) bool { return l.Digest == "sha256:"+d }) {
+			continue
+		}
+		paths := map[string]bool{}
+		if err := listStorePaths(tr, paths); err != nil {
+			t.Fatalf("%s: layer %s: %v", path, d, err)
+		}
+		byDigest["sha256:"+d] = paths
+	}
+	var out []layerPaths
+	for _, l := range img.Layers {
+		paths, ok := byDigest[l.Digest]
+		if !ok {
+			t.Fatalf("%s: no blob for layer %s", path, l.Digest)
+		}
+		out = append(out, layerPaths{digest: l.Digest, size: l.Size, paths: paths})
+	}
+	return out
+}
+
+// listStorePaths adds the store paths a (gzipped or plain) layer tar holds
+// files of to paths.
+func listStorePaths(r io.Reader, paths map[string]bool) error {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return err
+		}
+		defer gz.Close()
+		r = gz
+	} else {
+		r = br
+	}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rest, ok := strings.CutPrefix(strings.TrimPrefix(h.Name, "./"), "nix/store/")
+		if !ok || rest == "" || strings.HasPrefix(rest, ".") {
+			continue
+		}
+		first, _, _ := strings.Cut(rest, "/")
+		paths[first] = true
 	}
 }

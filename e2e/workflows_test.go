@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nix-image/nix-image/internal/mirror"
 	"github.com/nix-image/nix-image/internal/testenv"
 )
 
@@ -132,11 +135,16 @@ func buildxArgs(t *testing.T, with map[string]string, ref, cacheRepo string) []s
 // TestExampleWorkflow runs the build steps of the example workflow
 // (examples/github-actions/nix-image.yml) with the real buildx on the test
 // stack, in a repository holding a nix-image.yaml: each step's image is
-// pushed (and the cache written and read in the test registry).
+// pushed (and the cache written and read in the test registry) and works.
+// Then it checks the workflow's promise, "a rerun with the same spec runs
+// no Nix step": the same steps on another builder that never built
+// anything (a new runner) run none and push the same images. The registry
+// cache stands in for type=gha (the Actions cache service needs the
+// Actions runtime), with the same scopes and mode=max.
 func TestExampleWorkflow(t *testing.T) {
 	e := testenv.Need(t, env)
 	m := needMirror(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
 	steps := buildPushSteps(t, "../examples/github-actions/nix-image.yml")
@@ -145,20 +153,26 @@ func TestExampleWorkflow(t *testing.T) {
 	}
 	repo := e.SpecContext(t, minimalSpec, nil)
 	image := e.RegistryAddr + "/example/repo"
-	for i, with := range steps {
-		ref := image + ":step" + string(rune('1'+i))
+	tag := func(i int) string { return "step" + string(rune('1'+i)) }
+	run := func(b *testenv.Env, i int) *testenv.BuildResult {
+		t.Helper()
 		args := append([]string{"build", "--build-arg", "BUILDKIT_SYNTAX=" + e.FrontendRef}, buildxMirrorArgs(m)...)
-		args = append(args, buildxArgs(t, with, ref, e.RegistryAddr+"/example/cache")...)
+		args = append(args, buildxArgs(t, steps[i], image+":"+tag(i), e.RegistryAddr+"/example/cache")...)
 		t.Logf("step %d: docker buildx %s", i+1, strings.Join(args, " "))
-		if _, err := e.BuildxJSON(ctx, repo, args...); err != nil {
+		res, err := b.BuildxJSON(ctx, repo, args...)
+		if err != nil {
 			t.Fatalf("step %d: %v", i+1, err)
 		}
+		return res
+	}
+	for i := range steps {
+		run(e, i)
 		var tags struct {
 			Tags []string `json:"tags"`
 		}
 		getJSON(t, "http://"+e.RegistryAddr+"/v2/example/repo/tags/list", &tags)
-		if !slices.Contains(tags.Tags, "step"+string(rune('1'+i))) {
-			t.Errorf("step %d did not push %s: tags %v", i+1, ref, tags.Tags)
+		if !slices.Contains(tags.Tags, tag(i)) {
+			t.Errorf("step %d did not push %s:%s: tags %v", i+1, image, tag(i), tags.Tags)
 		}
 	}
 	// One cache per scope, as the Actions cache would hold.
@@ -169,6 +183,23 @@ func TestExampleWorkflow(t *testing.T) {
 	slices.Sort(caches.Tags)
 	if want := []string{"nix-image", "nix-image-ssh"}; !slices.Equal(caches.Tags, want) {
 		t.Errorf("caches written: %v, want %v", caches.Tags, want)
+	}
+	pushed := checkPushedImages(ctx, t, e, "example/repo", []pushedImage{
+		{tag: tag(0), labels: map[string]string{"org.opencontainers.image.source": "https://github.com/example/repo"}},
+		{tag: tag(1), ports: []string{"22/tcp"}},
+	})
+
+	rerun, err := testenv.Start(ctx)
+	if err != nil {
+		t.Fatalf("second stack: %v", err)
+	}
+	defer rerun.Stop()
+	for i := range steps {
+		res := run(rerun, i)
+		checkFromCache(t, e, res, fmt.Sprintf("step %d of the rerun", i+1))
+		if got := registryImage(t, e.RegistryAddr, "example/repo", tag(i), "amd64"); got != pushed[tag(i)].Manifest {
+			t.Errorf("step %d of the rerun pushed %s, the first run %s", i+1, got, pushed[tag(i)].Manifest)
+		}
 	}
 }
 
@@ -248,8 +279,14 @@ func TestReadmeBuildxCommands(t *testing.T) {
 		if err != nil {
 			t.Fatalf("docker buildx %s: %v\n%s", strings.Join(cmd, " "), err, stderr)
 		}
-		if slices.Contains(cmd, "--call") && !strings.Contains(stdout, "default") {
-			t.Errorf("docker buildx %s: output lacks the default target:\n%s", strings.Join(cmd, " "), stdout)
+		if i := slices.Index(cmd, "--call"); i >= 0 {
+			// The columns' widths follow the mirror's values: compare
+			// the words of each line.
+			var lines []string
+			for _, line := range strings.Split(mirrorPlaceholders(m, stdout), "\n") {
+				lines = append(lines, strings.Join(strings.Fields(line), " "))
+			}
+			checkGolden(t, "call-"+cmd[i+1]+".txt", strings.Join(lines, "\n"))
 		}
 	}
 	var tags struct {
@@ -263,4 +300,40 @@ func TestReadmeBuildxCommands(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "nix.oci.tar")); err != nil {
 		t.Errorf("the -o type=oci command wrote no archive: %v", err)
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/ with what the tests got")
+
+// checkGolden compares got with testdata/name (-update rewrites it): the
+// text users see, whole.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := readFile(t, p); got != want {
+		t.Errorf("output differs from %s (go test -run %s -update rewrites it):\ngot:\n%s\nwant:\n%s", p, t.Name(), got, want)
+	}
+}
+
+// mirrorPlaceholders replaces the mirror's build arg values (loopback
+// ports, generated keys and hashes) in s with $NAME.
+func mirrorPlaceholders(m *mirror.Mirror, s string) string {
+	args := m.Args()
+	names := slices.Clone(mirror.ArgNames)
+	// Longer values first: NIX_RELEASES holds the mirror's URL, which
+	// other values start with.
+	slices.SortStableFunc(names, func(a, b string) int { return len(args[b]) - len(args[a]) })
+	for _, k := range names {
+		if args[k] != "" {
+			s = strings.ReplaceAll(s, args[k], "$"+k)
+		}
+	}
+	return s
 }

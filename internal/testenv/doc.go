@@ -25,10 +25,12 @@
 //   - SpecContext, BuildSpec, Build: a context dir with nix-image.yaml
 //     (`# syntax=FrontendRef` prepended) built through the Dockerfile
 //     frontend with --progress=rawjson, parsed into a Progress (vertices,
-//     logs, warnings). Progress.Executed lists the vertices that ran
-//     uncached; Progress.ExecutedSteps leaves out sources (no inputs),
-//     which BuildKit re-checks on every build: a no-change rebuild must
-//     have no ExecutedSteps.
+//     logs, warnings). Progress.Executed lists the vertices reported
+//     completed uncached; Progress.ExecutedSteps those that really ran
+//     (Vertex.Ran: a source, which BuildKit re-checks on every build,
+//     only when started twice), named or not, without what every build
+//     runs (EveryBuild): a no-change rebuild must have no
+//     ExecutedSteps(""). hack/bench counts with the same rule.
 //   - Buildx, BuildxJSON: `docker buildx ...` (build, bake) with a
 //     remote-driver builder for the daemon, in a Docker config dir of the
 //     Env's own; BuildxJSON parses its rawjson progress like BuildSpec.

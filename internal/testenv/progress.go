@@ -28,6 +28,12 @@ type Vertex struct {
 	Completed *time.Time `json:"completed"`
 	Cached    bool       `json:"cached"`
 	Error     string     `json:"error"`
+
+	// FirstStarted is the earliest start reported (Started is the latest),
+	// Completed the latest completion: together, how long the vertex took.
+	FirstStarted *time.Time `json:"-"`
+	// starts are the distinct times the vertex was reported started.
+	starts map[time.Time]bool
 }
 
 // Executed reports whether the vertex ran: it completed without error and
@@ -35,6 +41,24 @@ type Vertex struct {
 func (v *Vertex) Executed() bool {
 	return v.Completed != nil && !v.Cached && v.Error == ""
 }
+
+// Ran reports whether the vertex did its work in this build rather than
+// taking its result from the cache: the one rule of the tests' no-change
+// checks and of the bench.
+//
+// BuildKit reports a vertex without inputs (a source: image, HTTP, local
+// files; or a file operation on scratch) as started and completed, not
+// cached, while it computes the vertex's cache key; when the key hits the
+// cache and the result is never loaded, that report is all there is. Such
+// a vertex ran only when it was reported started a second time (its
+// execution). A vertex with inputs is reported only when it is loaded from
+// the cache (cached) or executed.
+func (v *Vertex) Ran() bool {
+	return v.Executed() && (!v.IsSource() || len(v.starts) > 1)
+}
+
+// Starts is the number of distinct times the vertex was reported started.
+func (v *Vertex) Starts() int { return len(v.starts) }
 
 // IsSource reports whether the vertex has no inputs: a source (local
 // context, image, HTTP, Git) or an op on scratch. BuildKit re-checks
@@ -93,10 +117,9 @@ func ParseProgress(stderr string) (p *Progress, rest string) {
 		for _, v := range st.Vertexes {
 			cur, ok := byDigest[v.Digest]
 			if !ok {
-				cp := *v
-				byDigest[v.Digest] = &cp
-				p.Vertices = append(p.Vertices, &cp)
-				continue
+				cur = &Vertex{Digest: v.Digest, starts: map[time.Time]bool{}}
+				byDigest[v.Digest] = cur
+				p.Vertices = append(p.Vertices, cur)
 			}
 			cur.merge(v)
 		}
@@ -117,8 +140,12 @@ func (v *Vertex) merge(u *Vertex) {
 	}
 	if u.Started != nil {
 		v.Started = u.Started
+		v.starts[*u.Started] = true
+		if v.FirstStarted == nil || u.Started.Before(*v.FirstStarted) {
+			v.FirstStarted = u.Started
+		}
 	}
-	if u.Completed != nil {
+	if u.Completed != nil && (v.Completed == nil || u.Completed.After(*v.Completed)) {
 		v.Completed = u.Completed
 	}
 	if u.Cached {
@@ -142,17 +169,57 @@ func (p *Progress) Executed(substr string) []*Vertex {
 	return out
 }
 
-// ExecutedSteps is Executed without the sources (see Vertex.IsSource):
-// the vertices that did work from inputs, which a no-change rebuild must
-// not have.
+// ExecutedSteps returns the vertices that ran (see Vertex.Ran) and whose
+// name contains substr ("" for all), sorted by name, leaving out what every
+// build runs whatever changed (see EveryBuild). Named or not (the copy
+// fallback's copies have no name), every other vertex counts: a no-change
+// rebuild must have no ExecutedSteps("").
 func (p *Progress) ExecutedSteps(substr string) []*Vertex {
 	var out []*Vertex
 	for _, v := range p.Executed(substr) {
-		if !v.IsSource() {
+		if v.Ran() && !EveryBuild(v.Name) {
 			out = append(out, v)
 		}
 	}
 	return out
+}
+
+// EveryBuild reports whether a vertex name is one of what every build runs
+// whatever changed: the exporter's and the push's progress, the cache
+// import's manifest read, the Dockerfile frontend's reads of its input (the
+// build definition, .dockerignore, the context) and the image metadata
+// lookups (resolving `# syntax=` and FROM references in the registry),
+// which are not LLB operations of the image. Bake's target prefixes
+// ("[nix] exporting to image", "[nix internal] load build definition")
+// are ignored.
+func EveryBuild(name string) bool {
+	for _, n := range []string{name, unprefixBake(name)} {
+		for _, prefix := range []string{
+			"exporting ", "pushing ", "writing image", "naming to", "[auth]",
+			"importing cache manifest from ",
+			"[internal] load build definition", "[internal] load .dockerignore",
+			"[internal] load metadata for ", "resolve image config for ",
+			"[internal] load build context",
+		} {
+			if strings.HasPrefix(n, prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unprefixBake removes the target prefix docker buildx bake puts in front
+// of vertex names: "[tgt] x" is "x", "[tgt internal] x" is "[internal] x".
+func unprefixBake(name string) string {
+	head, rest, ok := strings.Cut(strings.TrimPrefix(name, "["), "] ")
+	if !ok || !strings.HasPrefix(name, "[") {
+		return name
+	}
+	if _, inner, ok := strings.Cut(head, " "); ok {
+		return "[" + inner + "] " + rest
+	}
+	return rest
 }
 
 // Find returns the vertices whose name contains substr.

@@ -74,6 +74,77 @@ func TestVertexExecuted(t *testing.T) {
 	}
 }
 
+// TestExecutedSteps: the one rule of what ran (Vertex.Ran, EveryBuild),
+// which the no-change checks and the bench share.
+func TestExecutedSteps(t *testing.T) {
+	tests := []struct {
+		name   string
+		stderr string
+		want   []string
+	}{
+		{
+			name: "cache key of a source only: not run",
+			stderr: `{"vertexes":[{"digest":"sha256:a","name":"[nix-image] fetch x","started":"2026-01-01T00:00:00Z"}]}
+{"vertexes":[{"digest":"sha256:a","name":"[nix-image] fetch x","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:00Z"}]}`,
+		},
+		{
+			name: "source started twice: run",
+			stderr: `{"vertexes":[{"digest":"sha256:a","name":"fetch","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:00Z"}]}
+{"vertexes":[{"digest":"sha256:a","name":"fetch","started":"2026-01-01T00:00:01Z","completed":"2026-01-01T00:00:02Z"}]}`,
+			want: []string{"fetch"},
+		},
+		{
+			name: "op with inputs: run unless cached",
+			stderr: `{"vertexes":[{"digest":"sha256:b","inputs":["sha256:a"],"name":"copy","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"}]}
+{"vertexes":[{"digest":"sha256:c","inputs":["sha256:a"],"name":"cached copy","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:00Z","cached":true}]}
+not json`,
+			want: []string{"copy"},
+		},
+		{
+			// The copy fallback's copies have no name: they count too.
+			name:   "unnamed op: run",
+			stderr: `{"vertexes":[{"digest":"sha256:u","inputs":["sha256:a","sha256:b"],"started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"}]}`,
+			want:   []string{""},
+		},
+		{
+			name: "exporter and frontend input reads: left out",
+			stderr: `{"vertexes":[{"digest":"sha256:d","name":"exporting to image","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"},{"digest":"sha256:d","name":"exporting to image","started":"2026-01-01T00:00:02Z","completed":"2026-01-01T00:00:03Z"}]}
+{"vertexes":[{"digest":"sha256:e","name":"[internal] load build definition from Dockerfile","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"},{"digest":"sha256:e","started":"2026-01-01T00:00:02Z","completed":"2026-01-01T00:00:03Z"}]}`,
+		},
+		{
+			name: "bake's prefixes and the cache import: left out",
+			stderr: `{"vertexes":[{"digest":"sha256:g","name":"[nix internal] load build definition from nix-image.yaml","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"},{"digest":"sha256:g","started":"2026-01-01T00:00:02Z","completed":"2026-01-01T00:00:03Z"}]}
+{"vertexes":[{"digest":"sha256:h","inputs":["sha256:a"],"name":"[nix-ssh] exporting to image","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"}]}
+{"vertexes":[{"digest":"sha256:i","name":"importing cache manifest from r/nix:cache","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"},{"digest":"sha256:i","started":"2026-01-01T00:00:02Z","completed":"2026-01-01T00:00:03Z"}]}
+{"vertexes":[{"digest":"sha256:j","inputs":["sha256:a"],"name":"[nix nix-image] realise","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"}]}`,
+			want: []string{"[nix nix-image] realise"},
+		},
+		{
+			name:   "failed op: not counted",
+			stderr: `{"vertexes":[{"digest":"sha256:f","inputs":["sha256:a"],"name":"run","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z","error":"exit code 1"}]}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _ := ParseProgress(tt.stderr)
+			if got := vertexNames(p.ExecutedSteps("")); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ExecutedSteps = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestVertexTimes: FirstStarted is the earliest start, Completed the latest
+// completion, whatever order the updates come in.
+func TestVertexTimes(t *testing.T) {
+	p, _ := ParseProgress(`{"vertexes":[{"digest":"sha256:a","started":"2026-01-01T00:00:05Z","completed":"2026-01-01T00:00:09Z"}]}
+{"vertexes":[{"digest":"sha256:a","started":"2026-01-01T00:00:01Z","completed":"2026-01-01T00:00:02Z"}]}`)
+	v := p.Vertices[0]
+	if got := v.Completed.Sub(*v.FirstStarted); got != 8*time.Second || v.Starts() != 2 {
+		t.Errorf("took %v with %d starts, want 8s with 2", got, v.Starts())
+	}
+}
+
 func vertexNames(vs []*Vertex) []string {
 	var out []string
 	for _, v := range vs {

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestMissed(t *testing.T) {
+	tests := []struct {
+		name    string
+		targets []target
+		want    []string
+	}{
+		{"all pass", []target{{Name: "a", Pass: true}, {Name: "b", Pass: true}}, nil},
+		{"one missed", []target{{Name: "a", Pass: true}, {Name: "b"}}, []string{"b"}},
+		{"an extra missed is informational", []target{{Name: "(extra) c"}, {Name: "a", Pass: true}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := missed(tt.targets); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("missed = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTargetsCanFail: a bench result that misses each target fails it.
+func TestTargetsCanFail(t *testing.T) {
+	good := func() map[string]*metrics {
+		res := map[string]*metrics{"ours": {
+			Add1ReusedBytesRatio: 0.99, Add1NewBytes: 100, ImageBytes: 1000, ClosureBytes: 1000,
+			Reproducible: true, ColdEmptyS: 5, ColdCacheFromS: 2, ColdS: 2,
+		}}
+		for _, b := range baselines {
+			res[b] = &metrics{Add1NewBytes: 10000, ColdEmptyS: 5, ColdS: 5}
+		}
+		return res
+	}
+	ours := []*sample{{Add1AllowanceBytes: 100, Digest: "sha256:a", ColdEmptyDigest: "sha256:a"}}
+	b := &bench{}
+	if m := missed(b.targets(good(), ours)); len(m) > 0 {
+		t.Fatalf("good results miss %q", m)
+	}
+	tests := []struct {
+		name   string
+		break_ func(map[string]*metrics)
+		target string
+	}{
+		{"no-change ran an op", func(r map[string]*metrics) { r["ours"].NochangeOpsExecuted = 1 }, "nochange_ops_executed"},
+		{"reuse", func(r map[string]*metrics) { r["ours"].Add1ReusedBytesRatio = 0.9 }, "add1_reused_bytes_ratio"},
+		{"new bytes over the allowance", func(r map[string]*metrics) { r["ours"].Add1NewBytes = 106 }, "layers of only new store paths"},
+		{"image over the closure", func(r map[string]*metrics) { r["ours"].ImageBytes = 1031 }, "image_bytes"},
+		{"not reproducible", func(r map[string]*metrics) { r["ours"].Reproducible = false }, "reproducible"},
+		{"cold slower than flat", func(r map[string]*metrics) { r["ours"].ColdEmptyS = 6.1 }, "ours.cold_s <= 1.2 x flat.cold_s"},
+		{"cold with the cache slower than nixenv2", func(r map[string]*metrics) { r["nixenv2"].ColdEmptyS = 1 }, "ours.cold_cache_from_s <= 1.2 x nixenv2.cold_s"},
+		{"cold with the cache slower than nixenv", func(r map[string]*metrics) { r["nixenv"].ColdEmptyS = 1 }, "ours.cold_cache_from_s <= 1.2 x nixenv.cold_s"},
+		{"upload not far below a baseline", func(r map[string]*metrics) { r["nixenv2"].Add1NewBytes = 300 }, "far below every baseline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := good()
+			tt.break_(res)
+			m := missed(b.targets(res, ours))
+			if len(m) != 1 || !strings.Contains(m[0], tt.target) {
+				t.Errorf("missed %q, want only the target %q", m, tt.target)
+			}
+		})
+	}
+}
+
+func TestAllowance(t *testing.T) {
+	paths := func(ps ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, p := range ps {
+			m[p] = true
+		}
+		return m
+	}
+	old := map[string]bool{"sha256:old": true}
+	oldPaths := paths("a-glibc", "b-bash", "c-curl")
+	tests := []struct {
+		name   string
+		layers []layerInfo
+		want   int64
+	}{
+		{"reused layer: nothing", []layerInfo{{digest: "sha256:old", compressed: 5, storePaths: paths("a-glibc")}}, 0},
+		{"new path's layer", []layerInfo{{digest: "sha256:n", compressed: 7, storePaths: paths("d-jq")}}, 7},
+		{"system layer (no store path)", []layerInfo{{digest: "sha256:s", compressed: 3, storePaths: paths()}}, 3},
+		{"shared layer re-uploading an old path", []layerInfo{{digest: "sha256:g", compressed: 11, storePaths: paths("d-jq", "c-curl")}}, 0},
+		{"old path in a new layer", []layerInfo{{digest: "sha256:x", compressed: 13, storePaths: paths("b-bash")}}, 0},
+		{"all", []layerInfo{
+			{digest: "sha256:old", compressed: 5, storePaths: paths("a-glibc")},
+			{digest: "sha256:n", compressed: 7, storePaths: paths("d-jq", "e-libjq")},
+			{digest: "sha256:s", compressed: 3},
+			{digest: "sha256:g", compressed: 11, storePaths: paths("d-jq", "c-curl")},
+		}, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := allowance(tt.layers, old, oldPaths); got != tt.want {
+				t.Errorf("allowance = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDURecords(t *testing.T) {
+	tests := []struct {
+		name, out string
+		want      []string
+		err       bool
+	}{
+		{"empty after prune", "[]\n", nil, false},
+		{"null", "null\n", nil, false},
+		{"the /nix cache mount left", `[{"id":"abc","description":"cached mount /nix from exec /bin/x","recordType":"exec.cachemount","size":42}]`,
+			[]string{`exec.cachemount abc "cached mount /nix from exec /bin/x" (42 bytes)`}, false},
+		{"not JSON", "ID RECLAIMABLE SIZE\n", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := duRecords(tt.out)
+			if (err != nil) != tt.err || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("duRecords = %q, %v; want %q (error %v)", got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+func TestNixenvLines(t *testing.T) {
+	first := []string{"curl", "git"}
+	tests := []struct {
+		name string
+		pkgs []string
+		want string
+	}{
+		{"the benchmarked packages: one line", first, "FROM base\nENV NIX_IMAGE_BENCH_WAY=nixenv2\nRUN nix-env -iA nixpkgs.curl nixpkgs.git\n"},
+		{"add-one: a second line for the new package only", []string{"curl", "git", "jq"},
+			"FROM base\nENV NIX_IMAGE_BENCH_WAY=nixenv2\nRUN nix-env -iA nixpkgs.curl nixpkgs.git\nRUN nix-env -iA nixpkgs.jq\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := nixenvLines("base", first, tt.pkgs); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
