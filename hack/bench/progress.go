@@ -1,7 +1,9 @@
 package main
 
 import (
+	"regexp"
 	"sort"
+	"strconv"
 
 	"github.com/nix-image/nix-image/internal/testenv"
 )
@@ -35,4 +37,21 @@ func slowest(p *testenv.Progress, n int) []step {
 	}
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Seconds > steps[j].Seconds })
 	return steps[:min(n, len(steps))]
+}
+
+// checkLine is the realise step's log line with the cost of checking the
+// store paths against their registered NAR hashes (nixstep's
+// writeCheckedLayerTrees): the hashing's CPU time, summed over its
+// goroutines.
+var checkLine = regexp.MustCompile(`checked them against their registered NAR hashes .* checking ([0-9.]+)s \(summed`)
+
+// verifyCPU returns the CPU seconds the realise step of ours spent
+// checking store paths, and false when its log has no such line.
+func verifyCPU(p *testenv.Progress) (float64, bool) {
+	m := checkLine.FindStringSubmatch(p.Output("[nix-image] realise "))
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
 }
