@@ -259,6 +259,15 @@ func TestBrokenInputs(t *testing.T) {
 			want: []string{"none of the substituters (" + m.URL + "/cache) has these store paths", "-in-no-cache-1.0.drv"},
 		},
 		{
+			// Without this check the build gives an image labelled
+			// arm64 whose binaries are all x86_64.
+			name: "a release of another system than the image's",
+			args: []string{"--opt", "platform=linux/arm64",
+				"--opt", "build-arg:NIX_URL=" + m.URL + "/" + m.Vars["NIX_TARBALL"], "--opt", "build-arg:NIX_SHA256=" + m.Vars["NIX_SHA256"]},
+			except: []string{"NIX_VERSION", "NIX_RELEASES"},
+			want:   []string{"is built for x86_64-linux, but the image is for aarch64-linux"},
+		},
+		{
 			name: "nixpkgs is an HTML page",
 			args: serve("nixpkgs-404.html", html),
 			want: []string{m.URL + "/extra/nixpkgs-404.html", "not a tar archive"},

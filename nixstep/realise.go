@@ -46,6 +46,9 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 	r.boot = boot
 	r.rel = rel
 	r.env = append(r.env, "PATH="+boot.nix+"/bin")
+	if err := r.checkSystem(ctx); err != nil {
+		return err
+	}
 	ca, err := r.caBundle(boot.caBundle)
 	if err != nil {
 		return err
@@ -119,6 +122,28 @@ func (r *realiser) configure() error {
 		"NIX_PAGER=cat",
 	}
 	r.env = append(r.env, proxyEnv(os.Environ())...)
+	return nil
+}
+
+// checkSystem refuses a Nix release built for another system than the
+// image's: nixpkgs would evaluate for the release's system, and an image
+// labelled with one platform would hold binaries of another (a
+// linux/arm64 build whose nix.url names an x86_64 tarball runs that Nix
+// natively on an amd64 builder).
+func (r *realiser) checkSystem(ctx context.Context) error {
+	out, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--json", "-E", "builtins.currentSystem")
+	if err != nil {
+		return fmt.Errorf("asking the Nix release (%s) for its system: %w", r.cfg.ReleaseSource, err)
+	}
+	var system string
+	if err := json.Unmarshal([]byte(out), &system); err != nil {
+		return fmt.Errorf("asking the Nix release (%s) for its system: unexpected answer %q", r.cfg.ReleaseSource, out)
+	}
+	if system != r.cfg.System {
+		return fmt.Errorf("the Nix release (%s) is built for %s, but the image is for %s: "+
+			"give the release of %s (nix.url or the named context nix), or build for the platform of that release",
+			r.cfg.ReleaseSource, system, r.cfg.System, r.cfg.System)
+	}
 	return nil
 }
 
