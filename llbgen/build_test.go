@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
+	"github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -345,19 +345,13 @@ func TestStoreLayers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, res, def := testBuild(t, "default", func(o *Options) { o.MergeOp = tc.mergeOp })
-			var copies []string
 			merges := 0
 			for _, op := range ops(t, def) {
 				if op.GetMerge() != nil {
 					merges++
 				}
-				for _, a := range op.GetFile().GetActions() {
-					if c := a.GetCopy(); c != nil && c.Src != "/" {
-						copies = append(copies, c.Src)
-					}
-				}
 			}
-			sort.Strings(copies)
+			copies := layerSources(t, def)
 			if got := strings.Join(copies, " | "); got != tc.want {
 				t.Errorf("copies = %s\nwant %s", got, tc.want)
 			}
@@ -370,4 +364,52 @@ func TestStoreLayers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// layerSources returns, in layer order as the image stacks them, the
+// sources that the layers copy out of other states ("/" copies, of the
+// files of /etc and of one layer onto the stack, left out): the merge
+// op's inputs in order, or the chain of copies without MergeOp.
+func layerSources(t *testing.T, def *llb.Definition) []string {
+	t.Helper()
+	byDigest := map[digest.Digest]*pb.Op{}
+	var last *pb.Op
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatal(err)
+		}
+		byDigest[digest.FromBytes(dt)] = &op
+		last = &op
+	}
+	// The last op of a definition is the terminal one: its input is the
+	// image's root state.
+	top := byDigest[digest.Digest(last.Inputs[0].Digest)]
+	var layers []*pb.Op
+	if m := top.GetMerge(); m != nil {
+		for _, in := range top.Inputs {
+			layers = append(layers, byDigest[digest.Digest(in.Digest)])
+		}
+	} else {
+		// Each copy puts one layer (input 1) onto the stack so far
+		// (input 0), down to the first layer.
+		for op := top; ; {
+			cp := op.GetFile().GetActions()[0].GetCopy()
+			if cp == nil || cp.Src != "/" || len(op.Inputs) != 2 {
+				layers = append([]*pb.Op{op}, layers...)
+				break
+			}
+			layers = append([]*pb.Op{byDigest[digest.Digest(op.Inputs[1].Digest)]}, layers...)
+			op = byDigest[digest.Digest(op.Inputs[0].Digest)]
+		}
+	}
+	var srcs []string
+	for _, l := range layers {
+		for _, a := range l.GetFile().GetActions() {
+			if c := a.GetCopy(); c != nil && c.Src != "/" {
+				srcs = append(srcs, strings.TrimSuffix(c.Src, "/"))
+			}
+		}
+	}
+	return srcs
 }

@@ -119,16 +119,27 @@ func TestInstallRelease(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(store, "a-nix", "copy")); tc.before == nil && (err != nil || string(b) != "#!nix") {
 				t.Errorf("store path file = %q, %v", b, err)
 			}
-			// A later build finds the release; a store path gone from
-			// the store (garbage) is unpacked again.
+			// A later build finds the release and unpacks nothing: an
+			// unpack would replace the release's directory. A store path
+			// gone from the store (garbage) is unpacked again.
+			first, err := os.Stat(rel.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			again, err := installRelease(src, store, releases, "test release")
 			if err != nil || again.dir != rel.dir {
 				t.Fatalf("again: %+v, %v; want %+v", again, err, rel)
+			}
+			if now, err := os.Stat(rel.dir); err != nil || !os.SameFile(first, now) {
+				t.Errorf("the release was unpacked again although its store paths are there (%v)", err)
 			}
 			os.Chmod(filepath.Join(store, "a-nix"), 0o755)
 			os.RemoveAll(filepath.Join(store, "a-nix"))
 			if _, err := installRelease(src, store, releases, "test release"); err != nil || !rel.installedIn(store) {
 				t.Errorf("after the store path was removed: %v, installed %v", err, rel.installedIn(store))
+			}
+			if now, err := os.Stat(rel.dir); err != nil || os.SameFile(first, now) {
+				t.Errorf("a store path was missing, but the release was not unpacked again (%v)", err)
 			}
 			entries, _ := os.ReadDir(releases)
 			if len(entries) != 1 {

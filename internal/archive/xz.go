@@ -52,20 +52,33 @@ type xzStream struct {
 // concatenated streams, an index it cannot read) is decoded sequentially.
 // Either way the decoder checks every block's check (CRC64 for releases).
 func openXZ(f io.ReaderAt, size int64) (io.ReadCloser, error) {
-	if s, err := readXZStream(f, size); err == nil && len(s.blocks) > 1 {
-		workers := runtime.GOMAXPROCS(0)
-		if biggest := s.largestBlock(); biggest > 0 {
-			workers = int(min(int64(workers), max(1, xzMaxParallelBytes/biggest-1)))
-		}
-		if workers > 1 {
-			return s.decodeParallel(f, workers), nil
-		}
+	s, err := readXZStream(f, size)
+	if err != nil {
+		s = nil
+	}
+	if workers := xzWorkers(s, runtime.GOMAXPROCS(0)); workers > 1 {
+		return s.decodeParallel(f, workers), nil
 	}
 	r, err := xz.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<20), 0)
 	if err != nil {
 		return nil, err
 	}
 	return io.NopCloser(r), nil
+}
+
+// xzWorkers is how many goroutines openXZ decodes the stream s with, on
+// procs CPUs: 1 (the sequential decoder) for a file it could not split (s
+// nil: several streams, padding) or of one block, else as many as procs
+// and the memory bound on decoded blocks allow.
+func xzWorkers(s *xzStream, procs int) int {
+	if s == nil || len(s.blocks) < 2 {
+		return 1
+	}
+	workers := procs
+	if biggest := s.largestBlock(); biggest > 0 {
+		workers = int(min(int64(workers), max(1, xzMaxParallelBytes/biggest-1)))
+	}
+	return max(workers, 1)
 }
 
 // readXZStream reads the index of a single-stream xz file.

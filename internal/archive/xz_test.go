@@ -99,6 +99,38 @@ func TestOpenXZ(t *testing.T) {
 	}
 }
 
+// TestXZWorkers: openXZ decodes a multi-block stream in parallel, and
+// sequentially what it cannot split or has one block, or on one CPU.
+func TestXZWorkers(t *testing.T) {
+	data := sample(3<<20 + 12345)
+	multi := xzData(t, data, 256<<10)
+	single := xzData(t, data, 64<<20)
+	tests := []struct {
+		name  string
+		file  []byte
+		procs int
+		want  int
+	}{
+		{"many blocks", multi, 8, 8},
+		{"many blocks, 2 CPUs", multi, 2, 2},
+		{"many blocks, 1 CPU", multi, 1, 1},
+		{"one block", single, 8, 1},
+		{"two streams", append(bytes.Clone(single), multi...), 8, 1},
+		{"stream padding", append(bytes.Clone(multi), 0, 0, 0, 0), 8, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := readXZStream(bytes.NewReader(tt.file), int64(len(tt.file)))
+			if err != nil {
+				s = nil
+			}
+			if got := xzWorkers(s, tt.procs); got != tt.want {
+				t.Errorf("xzWorkers = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestOpenXZStopsWhenClosed checks that closing the reader early stops the
 // decoding goroutines' output (the tar reader failed).
 func TestOpenXZStopsWhenClosed(t *testing.T) {
