@@ -6,7 +6,9 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -167,4 +169,94 @@ func walkOCI(t *testing.T, image string, fn func(ociEntry)) (layers, files int) 
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// tarEntry is one entry of a tarball a test writes.
+type tarEntry struct {
+	hdr  *tar.Header
+	body []byte
+}
+
+// gzipTar is a gzip tarball of entries, each header's size set to its body.
+func gzipTar(t *testing.T, entries []tarEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, e := range entries {
+		e.hdr.Size = int64(len(e.body))
+		if err := tw.WriteHeader(e.hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// tarGz builds a gzip tarball of files (path -> content), in name order.
+func tarGz(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var entries []tarEntry
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		entries = append(entries, tarEntry{&tar.Header{Name: name, Mode: 0o644, Typeflag: tar.TypeReg}, []byte(files[name])})
+	}
+	return gzipTar(t, entries)
+}
+
+// tarOfEntries is a gzip tarball of hdrs, each regular file holding its
+// own name.
+func tarOfEntries(t *testing.T, hdrs ...*tar.Header) []byte {
+	t.Helper()
+	var entries []tarEntry
+	for _, h := range hdrs {
+		var body []byte
+		if h.Typeflag == tar.TypeReg {
+			body = []byte(h.Name)
+		}
+		entries = append(entries, tarEntry{h, body})
+	}
+	return gzipTar(t, entries)
+}
+
+// retarNixpkgs returns the gzip tarball at src with each regular file's
+// content passed through edit.
+func retarNixpkgs(t *testing.T, src string, edit func(name string, data []byte) []byte) []byte {
+	t.Helper()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []tarEntry
+	tr := tar.NewReader(zr)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			data = edit(hdr.Name, data)
+		}
+		entries = append(entries, tarEntry{hdr, data})
+	}
+	return gzipTar(t, entries)
 }

@@ -91,20 +91,9 @@ in map try (builtins.fromJSON (builtins.readFile %s))`
 // packageMeta evaluates the nixpkgs meta of the requested packages, in
 // one evaluation.
 func (r *realiser) packageMeta(ctx context.Context, src string) ([]PackageMeta, error) {
-	var all []Package
-	all = append(all, r.cfg.SystemPackages...)
-	all = append(all, r.cfg.Packages...)
-	attrs := make([][]string, len(all))
-	for i, p := range all {
-		attrs[i] = strings.Split(p.Attr, ".")
-	}
-	data, err := json.Marshal(attrs)
+	all, file, err := r.writeRequested()
 	if err != nil {
-		return nil, fmt.Errorf("realise: %w", err)
-	}
-	file := filepath.Join(scratchDir, "meta-attrs.json")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		return nil, fmt.Errorf("realise: %w", err)
+		return nil, err
 	}
 	out, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", "-E", fmt.Sprintf(metaExpr, src, r.pkgsConfig, file))
 	if err != nil {

@@ -351,10 +351,11 @@ func (r *realiser) copySigs(ctx context.Context, paths []string) {
 	}
 }
 
-// checkAttrs evaluates nixpkgs once and reports every requested attribute
-// it lacks or refuses to evaluate (unfree, insecure, broken), with the
-// spec line that asked for it and the nixpkgs.config field that allows it.
-func (r *realiser) checkAttrs(ctx context.Context, src string) error {
+// writeRequested writes the attribute paths of the requested packages
+// (system packages, then root's, in spec order) as a JSON list of lists
+// for an expression to read with builtins.fromJSON, and returns the
+// packages in that order and the file.
+func (r *realiser) writeRequested() ([]Package, string, error) {
 	var all []Package
 	all = append(all, r.cfg.SystemPackages...)
 	all = append(all, r.cfg.Packages...)
@@ -364,11 +365,22 @@ func (r *realiser) checkAttrs(ctx context.Context, src string) error {
 	}
 	data, err := json.Marshal(attrs)
 	if err != nil {
-		return fmt.Errorf("realise: %w", err)
+		return nil, "", fmt.Errorf("realise: %w", err)
 	}
 	file := filepath.Join(scratchDir, "attrs.json")
 	if err := os.WriteFile(file, data, 0o644); err != nil {
-		return fmt.Errorf("realise: %w", err)
+		return nil, "", fmt.Errorf("realise: %w", err)
+	}
+	return all, file, nil
+}
+
+// checkAttrs evaluates nixpkgs once and reports every requested attribute
+// it lacks or refuses to evaluate (unfree, insecure, broken), with the
+// spec line that asked for it and the nixpkgs.config field that allows it.
+func (r *realiser) checkAttrs(ctx context.Context, src string) error {
+	all, file, err := r.writeRequested()
+	if err != nil {
+		return err
 	}
 	expr := fmt.Sprintf(attrStatusExpr, src, r.pkgsConfig, file)
 	outText, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", "-E", expr)
