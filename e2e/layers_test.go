@@ -1,14 +1,9 @@
 package e2e
 
 import (
-	"archive/tar"
-	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -338,69 +333,29 @@ func storeLayers(t *testing.T, path string) []layerPaths {
 	t.Helper()
 	img := readOCI(t, path)
 	byDigest := map[string]map[string]bool{}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		d, ok := strings.CutPrefix(h.Name, "blobs/sha256/")
-		if !ok || !slices.ContainsFunc(img.Layers, func(l ociLayer) bool { return l.Digest == "sha256:"+d }) {
-			continue
-		}
-		paths := map[string]bool{}
-		if err := listStorePaths(tr, paths); err != nil {
-			t.Fatalf("%s: layer %s: %v", path, d, err)
-		}
-		byDigest["sha256:"+d] = paths
-	}
-	var out []layerPaths
 	for _, l := range img.Layers {
-		paths, ok := byDigest[l.Digest]
-		if !ok {
-			t.Fatalf("%s: no blob for layer %s", path, l.Digest)
-		}
-		out = append(out, layerPaths{digest: l.Digest, size: l.Size, paths: paths})
+		byDigest[l.Digest] = map[string]bool{}
 	}
-	return out
-}
-
-// listStorePaths adds the store paths a (gzipped or plain) layer tar holds
-// files of to paths.
-func listStorePaths(r io.Reader, paths map[string]bool) error {
-	br := bufio.NewReader(r)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return err
+	seen := map[string]bool{}
+	walkOCI(t, path, func(e ociEntry) {
+		d := "sha256:" + strings.TrimPrefix(e.Blob, "blobs/sha256/")
+		paths, ok := byDigest[d]
+		if ok {
+			seen[d] = true
 		}
-		defer gz.Close()
-		r = gz
-	} else {
-		r = br
-	}
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		rest, ok := strings.CutPrefix(strings.TrimPrefix(h.Name, "./"), "nix/store/")
-		if !ok || rest == "" || strings.HasPrefix(rest, ".") {
-			continue
+		rest, inStore := strings.CutPrefix(strings.TrimPrefix(e.Path, "./"), "nix/store/")
+		if !ok || !inStore || rest == "" || strings.HasPrefix(rest, ".") {
+			return
 		}
 		first, _, _ := strings.Cut(rest, "/")
 		paths[first] = true
+	})
+	var out []layerPaths
+	for _, l := range img.Layers {
+		if !seen[l.Digest] {
+			t.Fatalf("%s: no blob for layer %s", path, l.Digest)
+		}
+		out = append(out, layerPaths{digest: l.Digest, size: l.Size, paths: byDigest[l.Digest]})
 	}
+	return out
 }
