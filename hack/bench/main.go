@@ -171,11 +171,11 @@ type sample struct {
 	ColdSteps []step `json:"cold_base_built_slowest_steps"`
 	// The cold build again, on a stack whose build cache was emptied after
 	// the base image was built (see emptyCache).
-	ColdEmptyS      float64 `json:"cold_s"`
-	ColdEmptyCPU    float64 `json:"cold_cpu_s"`
+	ColdEmptyS   float64 `json:"cold_s"`
+	ColdEmptyCPU float64 `json:"cold_cpu_s"`
 	// ColdVerifyCPU is ours's CPU time checking the store paths against
 	// their NAR hashes in that build.
-	ColdVerifyCPU float64 `json:"cold_verify_cpu_s,omitempty"`
+	ColdVerifyCPU   float64 `json:"cold_verify_cpu_s,omitempty"`
 	ColdEmptyDigest string  `json:"cold_digest"`
 	ColdEmptySteps  []step  `json:"cold_slowest_steps"`
 	// Ours's cold build again from an empty daemon, with the registry
