@@ -38,6 +38,9 @@ type PackageMeta struct {
 	Version string `json:"version,omitempty"`
 	// Outputs are the store paths of the package's outputs.
 	Outputs []string `json:"outputs,omitempty"`
+	// DrvPath is the package's derivation, which the evaluation wrote
+	// to the store with those of all its inputs.
+	DrvPath string `json:"drvPath,omitempty"`
 	// Licenses are meta.license, one entry per license.
 	Licenses    []License `json:"licenses,omitempty"`
 	Homepage    string    `json:"homepage,omitempty"`
@@ -81,6 +84,7 @@ const metaExpr = `let
     pname = str (d.pname or "");
     version = str (d.version or "");
     outputs = map (o: d.${o}.outPath) (d.outputs or [ "out" ]);
+    drvPath = d.drvPath or "";
     licenses = lic (m.license or []);
     homepage = str (m.homepage or "");
     description = str (m.description or "");
@@ -123,10 +127,15 @@ func (r *realiser) writeMeta(ctx context.Context, roots Roots, infos []PathInfo,
 	if r.cfg.ReleaseNix {
 		pkgs = append(pkgs, releaseMeta(r.boot.nix, r.cfg.ReleaseSource))
 	}
+	// The derivations are read from the requested packages' down, which
+	// this build's own evaluation wrote: not from the paths' registered
+	// derivers, whose .drv files are in the store or not depending on
+	// what earlier builds on the same /nix cache evaluated, so that the
+	// same spec gives the same SBOM on any cache.
 	var drvs []string
-	for _, info := range infos {
-		if info.Deriver != "" {
-			drvs = append(drvs, info.Deriver)
+	for _, p := range pkgs {
+		if p.DrvPath != "" {
+			drvs = append(drvs, p.DrvPath)
 		}
 	}
 	inClosure := make(map[string]bool, len(infos))

@@ -44,18 +44,25 @@ func TestPackageMeta(t *testing.T) {
 	}
 	want := []PackageMeta{
 		{Attr: "hello", Name: "hello-2.12", Pname: "hello", Version: "2.12",
-			Outputs:  []string{"hello-2.12"},
+			Outputs: []string{"hello-2.12"}, DrvPath: "hello-2.12.drv",
 			Licenses: []License{{SPDXID: "GPL-3.0-or-later", ShortName: "gpl3Plus"}}, Homepage: "https://www.gnu.org/software/hello/", Description: "Says hello"},
 		{Attr: "multi", Name: "multi-1.0",
-			Outputs:  []string{"multi-1.0", "multi-1.0-man"},
+			Outputs: []string{"multi-1.0", "multi-1.0-man"}, DrvPath: "multi-1.0.drv",
 			Licenses: []License{{SPDXID: "MIT"}, {ShortName: "unfree"}}, Homepage: "https://a.example"},
-		{Attr: "plain", Name: "plain", Outputs: []string{"plain"}},
-		{Attr: "str", Name: "str-1", Outputs: []string{"str-1"}, Licenses: []License{{ShortName: "bsd"}}},
+		{Attr: "plain", Name: "plain", Outputs: []string{"plain"}, DrvPath: "plain.drv"},
+		{Attr: "str", Name: "str-1", Outputs: []string{"str-1"}, DrvPath: "str-1.drv", Licenses: []License{{ShortName: "bsd"}}},
 		{Attr: "bad"},
-		{Attr: "nested.pkg", Name: "nested-1", Outputs: []string{"nested-1"}},
+		{Attr: "nested.pkg", Name: "nested-1", Outputs: []string{"nested-1"}, DrvPath: "nested-1.drv"},
 	}
 	// Store paths by name: their hashes are Nix's business.
 	for i := range got {
+		if d := got[i].DrvPath; d != "" {
+			if !strings.HasPrefix(d, "/nix/store/") || len(filepath.Base(d)) < 34 {
+				t.Errorf("%s: derivation %q is no store path", got[i].Attr, d)
+			} else {
+				got[i].DrvPath = filepath.Base(d)[33:]
+			}
+		}
 		for j, o := range got[i].Outputs {
 			if !strings.HasPrefix(o, "/nix/store/") || len(filepath.Base(o)) < 34 {
 				t.Errorf("%s: output %q is no store path", got[i].Attr, o)
