@@ -74,7 +74,7 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 	extra := sshLayers(r, opt)
 	var layers []layer
 	for _, group := range planLayers(closure, r.Layers-len(extra)) {
-		layers = append(layers, storeLayer(realised, group, opt))
+		layers = append(layers, storeLayer(realised, group, opt, storeOwner(r)))
 	}
 	layers = append(layers,
 		layer{"nix-image: /etc", etcLayer(r, opt)},
@@ -96,11 +96,11 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 // that made them, so an unchanged store path hits the cache, and keeps its
 // layer digest, even when the spec, the package list or the nixpkgs pin
 // changed.
-func storeLayer(realised llb.State, paths []string, opt Options) layer {
+func storeLayer(realised llb.State, paths []string, opt Options, owner *llb.ChownOpt) layer {
 	var fa *llb.FileAction
 	for _, p := range paths {
 		src := "/" + nixstep.LayersDir + "/" + path.Base(p) + "/"
-		ci := &llb.CopyInfo{CopyDirContentsOnly: true}
+		ci := &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: owner}
 		if fa == nil {
 			fa = llb.Copy(realised, src, "/", ci)
 		} else {
@@ -115,6 +115,17 @@ func storeLayer(realised llb.State, paths []string, opt Options) layer {
 		comment: "nix-image: " + strings.Join(paths, " "),
 		state:   llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] layer: "+name))...),
 	}
+}
+
+// storeOwner is the owner of the store layers' files: nil (root, as the
+// realise step wrote them) unless the image has a user, who owns the
+// store (single-user Nix). The copy sets it, so the layers of an image
+// without a user stay byte for byte what they were.
+func storeOwner(r *spec.Resolved) *llb.ChownOpt {
+	if !r.User.IsSet() {
+		return nil
+	}
+	return &llb.ChownOpt{User: &llb.UserOpt{UID: r.User.UID}, Group: &llb.UserOpt{UID: r.User.GID}}
 }
 
 // layer is one layer of an image and the history line describing it.
@@ -229,6 +240,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		TrustedPublicKeys: r.TrustedPublicKeys,
 		SubstitutersWhere: origin(s, opt, "substituters"),
 		RegistrationTime:  opt.Epoch.Unix(),
+		User:              realiseUser(r),
 	}
 	buildNixConfig(s, r, opt, &cfg)
 	cfg.NixpkgsURL = r.Nixpkgs.URL
@@ -256,6 +268,14 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append([]string{}, r.SystemPackages...), r.Packages...), " "))),
 	)...)
 	return run.AddMount(nixstep.OutDir, llb.Scratch()), nil
+}
+
+// realiseUser is the image's user as the realise step needs it, or nil.
+func realiseUser(r *spec.Resolved) *nixstep.User {
+	if !r.User.IsSet() {
+		return nil
+	}
+	return &nixstep.User{Name: r.User.Name, UID: r.User.UID, GID: r.User.GID, Home: r.User.Home()}
 }
 
 // cacheID names the persistent /nix cache: per namespace, platform and

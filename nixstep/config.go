@@ -75,6 +75,10 @@ type RealiseConfig struct {
 	// RegistrationTime is written into the image's Nix DB for every path,
 	// so that the DB does not change from one build to the next.
 	RegistrationTime int64 `json:"registrationTime"`
+	// User is the image's non-root user, nil for root: Packages make up
+	// its profile instead of root's, and it owns /nix and its home in
+	// the system tree (see User).
+	User *User `json:"user,omitempty"`
 	// ReleaseSource names the Nix release (its URL and spec field, or the
 	// named context) in errors about its tarball.
 	ReleaseSource string `json:"releaseSource,omitempty"`

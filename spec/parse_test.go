@@ -181,6 +181,27 @@ func TestParseErrors(t *testing.T) {
 
 		// Images.
 		{name: "unknown image", src: "images:\n  foo: {}\n  x-bar: {}\n", want: []want{{5, 3, "images.foo", `unknown image "foo": valid images are default, ssh`}}},
+		// images.<name>.user. Base is 3 lines: images is line 4.
+		{name: "user in ssh", src: "images:\n  ssh:\n    user: {name: dev, uid: 1000}\n",
+			want: []want{{6, 5, "images.ssh.user", "the ssh image is root-only"}}},
+		{name: "user without name", src: "images:\n  default:\n    user:\n      uid: 1000\n",
+			want: []want{{6, 5, "images.default.user.name", "user.name is required"}}},
+		{name: "user name invalid", src: "images:\n  default:\n    user:\n      name: Dev\n      uid: 1000\n",
+			want: []want{{7, 13, "images.default.user.name", `invalid user name "Dev"`}}},
+		{name: "user name reserved", src: "images:\n  default:\n    user:\n      name: nixbld7\n      uid: 1000\n",
+			want: []want{{7, 13, "images.default.user.name", `user name "nixbld7" is one of the image's own accounts`}}},
+		{name: "user uid missing", src: "images:\n  default:\n    user:\n      name: dev\n",
+			want: []want{{6, 5, "images.default.user.uid", "user.uid is required"}}},
+		{name: "user uid of nixbld", src: "images:\n  default:\n    user:\n      name: dev\n      uid: 30001\n",
+			want: []want{{8, 12, "images.default.user.uid", "invalid uid 30001: 30001..30032 are the Nix build users nixbld1..nixbld32"}}},
+		{name: "user uid nobody", src: "images:\n  default:\n    user:\n      name: dev\n      uid: 65534\n",
+			want: []want{{8, 12, "images.default.user.uid", "invalid uid 65534: expected 1..65533"}}},
+		{name: "user gid nixbld", src: "images:\n  default:\n    user:\n      name: dev\n      uid: 1000\n      gid: 30000\n",
+			want: []want{{9, 12, "images.default.user.gid", "invalid gid 30000: 30000..30000 are the group nixbld"}}},
+		{name: "user and config.user", src: "config:\n  user: \"1000\"\nimages:\n  default:\n    user: {name: dev, uid: 1000}\n",
+			want: []want{{8, 5, "images.default.user", "images.default.user and config.user both set"}}},
+		{name: "user and image config.user", src: "images:\n  default:\n    config: {user: dev}\n    user: {name: dev, uid: 1000}\n",
+			want: []want{{7, 5, "images.default.user", "images.default.user and images.default.config.user both set"}}},
 		{name: "authorizedKeys outside ssh", src: "images:\n  default:\n    authorizedKeys: [\"" + aliceKey + "\"]\n",
 			want: []want{{6, 5, "images.default.authorizedKeys", "only used by the ssh image"}}},
 		{name: "authorizedKeys", src: `images:

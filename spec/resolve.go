@@ -33,6 +33,9 @@ type Resolved struct {
 	AuthorizedKeys []string
 	Layers         int
 	Config         ImageConfig
+	// User is the image's non-root user (images.<name>.user), its GID
+	// defaulted to its UID; zero when the image runs as root.
+	User User
 }
 
 // Resolve returns the build of target ("default" or "ssh").
@@ -55,6 +58,10 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 		AuthorizedKeys:    slices.Clone(img.AuthorizedKeys),
 		Layers:            cmp.Or(img.Layers, s.Layers, DefaultLayers),
 		Config:            mergeConfig(s.Config, img.Config),
+		User:              img.User,
+	}
+	if r.User.IsSet() && r.User.GID == 0 {
+		r.User.GID = r.User.UID
 	}
 	if r.SystemNix == SystemNixNixpkgs {
 		r.SystemPackages = appendUnique([]string{"nix"}, r.SystemPackages...)

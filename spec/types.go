@@ -121,7 +121,31 @@ type Image struct {
 	// Config is merged over the top-level config: scalars and lists
 	// replace, maps merge key by key.
 	Config ImageConfig `yaml:"config,omitempty" json:"config,omitempty"`
+	// User is a non-root user the image runs as, owning /nix and its own
+	// profile (single-user Nix). Not in the ssh image, which stays
+	// root-only.
+	User User `yaml:"user,omitempty" json:"user,omitempty"`
 }
+
+// User is the non-root user of an image: in /etc/passwd, /etc/group and
+// /etc/shadow, with its home /home/<name>, owner of /nix, and the image
+// config's User.
+type User struct {
+	// Name is the login name: lowercase letters, digits, _ and -, not
+	// starting with a digit or -, at most 32 characters.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// UID is the user id, 1..65533 outside the Nix build users' ids.
+	UID int `yaml:"uid,omitempty" json:"uid,omitempty"`
+	// GID is the primary group id (default: the uid). A group named after
+	// the user is added, but for 100, the image's group users.
+	GID int `yaml:"gid,omitempty" json:"gid,omitempty"`
+}
+
+// Home is the user's home directory.
+func (u User) Home() string { return "/home/" + u.Name }
+
+// IsSet reports whether the spec names a user.
+func (u User) IsSet() bool { return u != User{} }
 
 // ImageConfig is the OCI image configuration a spec may set.
 type ImageConfig struct {

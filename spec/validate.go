@@ -22,6 +22,7 @@ var (
 	envKeyRE      = regexp.MustCompile(rules.EnvKey)
 	exposedPortRE = regexp.MustCompile(rules.ExposedPort)
 	nameVersionRE = regexp.MustCompile(rules.PackageNameVersion)
+	userNameRE    = regexp.MustCompile(rules.UserName)
 )
 
 // validator checks a defaulted Spec, normalising some values in place
@@ -91,6 +92,7 @@ func (s *Spec) validate() ErrorList {
 		}
 		v.layers(joinField(p, "layers"), img.Layers)
 		v.config(joinField(p, "config"), &img.Config)
+		v.user(p, name, img)
 		s.Images[name] = img
 	}
 	return v.errs
@@ -385,4 +387,52 @@ func shorten(s string) string {
 		return s
 	}
 	return s[:37] + "..."
+}
+
+// user checks images.<name>.user: a name and ids that clash with none of
+// the image's own accounts, and no second say over the config's User.
+func (v *validator) user(img, name string, i Image) {
+	p := joinField(img, "user")
+	u := i.User
+	if !u.IsSet() {
+		return
+	}
+	if name == TargetSSH {
+		v.errorf(p, "the ssh image is root-only (sshd and the logins it accepts are root's); a user is only for images.%s", TargetDefault)
+		return
+	}
+	switch {
+	case u.Name == "":
+		v.errorf(joinField(p, "name"), "user.name is required: the login name of the image's user, e.g. \"dev\"")
+	case !userNameRE.MatchString(u.Name):
+		v.errorf(joinField(p, "name"), "invalid user name %q: expected lowercase letters, digits, _ and -, starting with a letter or _, at most 32 characters", u.Name)
+	case slices.Contains(ReservedUserNames, u.Name) || strings.HasPrefix(u.Name, "nixbld"):
+		v.errorf(joinField(p, "name"), "user name %q is one of the image's own accounts or groups (%s, nixbld*)", u.Name, strings.Join(ReservedUserNames, ", "))
+	}
+	if u.UID == 0 {
+		v.errorf(joinField(p, "uid"), "user.uid is required and must not be 0 (root is the image's default user already)")
+	} else if err := checkID(u.UID, NixbldGID+1, NixbldGID+NixbldUsers, fmt.Sprintf("the Nix build users nixbld1..nixbld%d", NixbldUsers)); err != "" {
+		v.errorf(joinField(p, "uid"), "invalid uid %d: %s", u.UID, err)
+	}
+	if u.GID != 0 {
+		if err := checkID(u.GID, NixbldGID, NixbldGID, "the group nixbld"); err != "" {
+			v.errorf(joinField(p, "gid"), "invalid gid %d: %s", u.GID, err)
+		}
+	}
+	for _, c := range []string{"config.user", joinField(img, "config.user")} {
+		if v.s.wasWritten(c) {
+			v.errorf(p, "%s and %s both set the user the image runs as; keep one (user makes the account and sets the config's User to it)", p, c)
+		}
+	}
+}
+
+// checkID returns why an id cannot be an image user's or group's id, or "".
+func checkID(id, lo, hi int, what string) string {
+	switch {
+	case id < 1 || id > 65533:
+		return "expected 1..65533 (0 is root, 65534 nobody)"
+	case id >= lo && id <= hi:
+		return fmt.Sprintf("%d..%d are %s", lo, hi, what)
+	}
+	return ""
 }
