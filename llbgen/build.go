@@ -35,6 +35,10 @@ type Options struct {
 	// (--build-context nix=...): an unpacked release or nixpkgs tree, a
 	// directory holding one, or a directory holding its tarball.
 	NixContext, NixpkgsContext *llb.State
+	// Context is the build context, for the local expressions: the
+	// frontend loads only the paths they need (spec.Resolved.ContextPaths);
+	// nil when the spec has none.
+	Context *llb.State
 	// CacheNamespace prefixes the id of the persistent /nix cache mount
 	// (BUILDKIT_CACHE_MOUNT_NS).
 	CacheNamespace string
@@ -241,6 +245,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		SubstitutersWhere: origin(s, opt, "substituters"),
 		RegistrationTime:  opt.Epoch.Unix(),
 		User:              realiseUser(r),
+		Expressions:       expressions(s, r, opt),
 	}
 	buildNixConfig(s, r, opt, &cfg)
 	cfg.NixpkgsURL = r.Nixpkgs.URL
@@ -256,7 +261,14 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		llb.Mkfile(path.Base(nixstep.ConfigFile), 0o644, append(data, '\n'), llb.WithCreatedTime(opt.Epoch)),
 		stepOpts(opt, llb.WithCustomName("[nix-image] realise config"))...,
 	)
-	run := llb.Scratch().Run(networkStep(opt,
+	var ctxMount []llb.RunOption
+	if len(r.Expressions) > 0 {
+		if opt.Context == nil {
+			return llb.State{}, fmt.Errorf("%s: expressions need the build context", opt.Filename)
+		}
+		ctxMount = append(ctxMount, llb.AddMount(nixstep.ContextDir, contextFiles(r, opt), llb.Readonly))
+	}
+	run := llb.Scratch().Run(networkStep(opt, append(ctxMount,
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "realise"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddMount(nixstep.ReleaseDir, release, llb.Readonly),
@@ -265,8 +277,8 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cacheID(r, opt, system), llb.CacheMountLocked)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		realiseSecrets(),
-		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append([]string{}, r.SystemPackages...), r.Packages...), " "))),
-	)...)
+		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append(append([]string{}, r.SystemPackages...), r.Packages...), expressionNames(r)...), " "))),
+	)...)...)
 	return run.AddMount(nixstep.OutDir, llb.Scratch()), nil
 }
 

@@ -181,6 +181,16 @@ func TestParseErrors(t *testing.T) {
 
 		// Images.
 		{name: "unknown image", src: "images:\n  foo: {}\n  x-bar: {}\n", want: []want{{5, 3, "images.foo", `unknown image "foo": valid images are default, ssh`}}},
+		// expressions.
+		{name: "expression without file", src: "expressions:\n  - attrs: [a]\n", want: []want{{5, 5, "expressions[0].file", "file is required"}}},
+		{name: "expression without attrs", src: "expressions:\n  - file: pkgs.nix\n", want: []want{{5, 5, "expressions[0].attrs", "attrs is required"}}},
+		{name: "expression bad attr", src: "expressions:\n  - file: pkgs.nix\n    attrs: [a, \"b c\", a]\n",
+			want: []want{{6, 16, "expressions[0].attrs[1]", `invalid package attribute path "b c"`}, {6, 23, "expressions[0].attrs[2]", `duplicate package "a"`}}},
+		{name: "expression absolute", src: "expressions:\n  - file: /etc/pkgs.nix\n    attrs: [a]\n", want: []want{{5, 11, "expressions[0].file", `"/etc/pkgs.nix" is absolute`}}},
+		{name: "expression outside", src: "expressions:\n  - file: ../pkgs.nix\n    attrs: [a]\n", want: []want{{5, 11, "expressions[0].file", "outside the build context"}}},
+		{name: "expression unclean", src: "expressions:\n  - file: nix//pkgs.nix\n    attrs: [a]\n    include: [src/, \"*.nix\", .]\n",
+			want: []want{{5, 11, "expressions[0].file", `write it as "nix/pkgs.nix"`}, {7, 15, "expressions[0].include[0]", `write it as "src"`},
+				{7, 21, "expressions[0].include[1]", "pattern character"}, {7, 30, "expressions[0].include[2]", "whole build context"}}},
 		// images.<name>.user. Base is 3 lines: images is line 4.
 		{name: "user in ssh", src: "images:\n  ssh:\n    user: {name: dev, uid: 1000}\n",
 			want: []want{{6, 5, "images.ssh.user", "the ssh image is root-only"}}},

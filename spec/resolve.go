@@ -33,6 +33,8 @@ type Resolved struct {
 	AuthorizedKeys []string
 	Layers         int
 	Config         ImageConfig
+	// Expressions are the spec's expressions, for every image.
+	Expressions []Expression
 	// User is the image's non-root user (images.<name>.user), its GID
 	// defaulted to its UID; zero when the image runs as root.
 	User User
@@ -59,6 +61,9 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 		Layers:            cmp.Or(img.Layers, s.Layers, DefaultLayers),
 		Config:            mergeConfig(s.Config, img.Config),
 		User:              img.User,
+	}
+	for _, e := range s.Expressions {
+		r.Expressions = append(r.Expressions, Expression{File: e.File, Attrs: slices.Clone(e.Attrs), Include: slices.Clone(e.Include)})
 	}
 	if r.User.IsSet() && r.User.GID == 0 {
 		r.User.GID = r.User.UID
@@ -137,4 +142,17 @@ func mergeConfig(base, over ImageConfig) ImageConfig {
 		c.ExposedPorts = slices.Clone(over.ExposedPorts)
 	}
 	return c
+}
+
+// ContextPaths are the paths of the build context the expressions need:
+// their files and includes, sorted, without duplicates; nil without
+// expressions.
+func (r *Resolved) ContextPaths() []string {
+	var paths []string
+	for _, e := range r.Expressions {
+		paths = append(paths, e.File)
+		paths = append(paths, e.Include...)
+	}
+	slices.Sort(paths)
+	return slices.Compact(paths)
 }

@@ -20,6 +20,10 @@ type Spec struct {
 	// Packages are extra nixpkgs attributes installed in root's profile in
 	// every image.
 	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
+	// Expressions are Nix files of the build context whose attributes are
+	// installed, after Packages, in root's profile (or the image user's)
+	// in every image.
+	Expressions []Expression `yaml:"expressions,omitempty" json:"expressions,omitempty"`
 	// Substituters are binary caches, in order (nix.conf `substituters`).
 	Substituters []string `yaml:"substituters,omitempty" json:"substituters,omitempty"`
 	// TrustedPublicKeys verify the substituters' signatures.
@@ -37,6 +41,23 @@ type Spec struct {
 	// src is where the spec came from: positions for errors and Position,
 	// and which values build args replaced.
 	src *source
+}
+
+// Expression is a Nix file of the build context and the attributes of
+// its value to install. The file is evaluated with <nixpkgs> on NIX_PATH
+// being the pinned nixpkgs; a function is called with its defaults (as
+// nix-env -f does), so `{ pkgs ? import <nixpkgs> {} }: ...` works.
+type Expression struct {
+	// File is the path of the Nix file in the build context: relative,
+	// clean, without "..".
+	File string `yaml:"file,omitempty" json:"file,omitempty"`
+	// Attrs are the attribute paths of the file's value to install.
+	Attrs []string `yaml:"attrs,omitempty" json:"attrs,omitempty"`
+	// Include lists the other paths of the build context the expression
+	// reads (imported files, sources), directories with all they hold.
+	// Only File and these reach the build, so a change elsewhere in the
+	// context rebuilds nothing.
+	Include []string `yaml:"include,omitempty" json:"include,omitempty"`
 }
 
 // Nix selects the Nix release. Either Version (the tarball and its sha256

@@ -71,6 +71,7 @@ func (s *Spec) validate() ErrorList {
 	v.systemNix(&s.System)
 	v.packages("system.packages", s.System.Packages)
 	v.packages("packages", s.Packages)
+	v.expressions(s.Expressions)
 	v.substituters(s.Substituters)
 	v.trustedPublicKeys(s.TrustedPublicKeys)
 	v.nixConfig("nixConfig", s.NixConfig)
@@ -435,4 +436,40 @@ func checkID(id, lo, hi int, what string) string {
 		return fmt.Sprintf("%d..%d are %s", lo, hi, what)
 	}
 	return ""
+}
+
+// expressions checks the local expressions: context paths and attribute
+// paths.
+func (v *validator) expressions(exprs []Expression) {
+	for i, e := range exprs {
+		p := joinIndex("expressions", i)
+		if e.File == "" {
+			v.errorf(joinField(p, "file"), "file is required: the path of a Nix file in the build context, e.g. nix/pkgs.nix")
+		} else {
+			v.contextPath(joinField(p, "file"), e.File)
+		}
+		if len(e.Attrs) == 0 {
+			v.errorf(joinField(p, "attrs"), "attrs is required: the attributes of the file's value to install, e.g. [mytool]")
+		}
+		v.packages(joinField(p, "attrs"), e.Attrs)
+		for j, inc := range e.Include {
+			v.contextPath(joinIndex(joinField(p, "include"), j), inc)
+		}
+	}
+}
+
+// contextPath checks a path of the build context: relative, clean, inside.
+func (v *validator) contextPath(p, file string) {
+	switch {
+	case path.IsAbs(file):
+		v.errorf(p, "%q is absolute: paths of the build context are relative to it (e.g. nix/pkgs.nix)", file)
+	case file == ".":
+		v.errorf(p, "\".\" is the whole build context: name the file or directory the expression needs")
+	case path.Clean(file) != file:
+		v.errorf(p, "%q is not a clean path of the build context: write it as %q", file, path.Clean(file))
+	case file == ".." || strings.HasPrefix(file, "../"):
+		v.errorf(p, "%q is outside the build context", file)
+	case strings.ContainsAny(file, "*?[\\"):
+		v.errorf(p, "%q has a pattern character: name files and directories of the build context, not patterns", file)
+	}
 }

@@ -94,6 +94,8 @@ var extras = map[string]func(s schema){
 	"Image.AuthorizedKeys": func(s schema) {
 		items(s, schema{"type": "string", "pattern": rules.SSHPublicKey, "not": schema{"pattern": "PRIVATE KEY"}})
 	},
+	"Expression.Attrs":         func(s schema) { attrList(s); s["minItems"] = 1 },
+	"Expression.File":          func(s schema) { s["pattern"] = `^[^/*?\[\\]` },
 	"User.Name":                func(s schema) { s["pattern"] = rules.UserName; s["not"] = schema{"enum": spec.ReservedUserNames} },
 	"User.UID":                 func(s schema) { s["minimum"] = 1; s["maximum"] = 65533 },
 	"User.GID":                 func(s schema) { s["minimum"] = 1; s["maximum"] = 65533 },
@@ -110,7 +112,8 @@ var typeExtras = map[string]func(s schema){
 		s["not"] = schema{"required": []string{"url", "version"}}
 		s["dependentRequired"] = schema{"url": []string{"sha256"}, "sha256": []string{"url"}}
 	},
-	"User": func(s schema) { s["required"] = []string{"name", "uid"} },
+	"Expression": func(s schema) { s["required"] = []string{"file", "attrs"} },
+	"User":       func(s schema) { s["required"] = []string{"name", "uid"} },
 	"Nixpkgs": func(s schema) {
 		s["required"] = []string{"url"}
 		s["oneOf"] = []schema{{"required": []string{"sha256"}}, {"required": []string{"narHash"}}}
