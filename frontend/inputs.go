@@ -28,9 +28,14 @@ func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, r *sp
 		return err
 	}
 	var err error
-	if patterns := llbgen.ContextPatterns(r); len(patterns) > 0 {
-		// Only the files the expressions need, .dockerignore applied.
-		if opt.Context, err = bc.MainContext(ctx, llb.IncludePatterns(patterns)); err != nil {
+	if llbgen.NeedsContext(r) {
+		// Only the files the expressions and the flake need,
+		// .dockerignore applied.
+		var opts []llb.LocalOption
+		if patterns := llbgen.ContextPatterns(r); patterns != nil {
+			opts = append(opts, llb.IncludePatterns(patterns))
+		}
+		if opt.Context, err = bc.MainContext(ctx, opts...); err != nil {
 			return fmt.Errorf("nix-image: the build context of the expressions: %w", err)
 		}
 	}

@@ -246,6 +246,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		RegistrationTime:  opt.Epoch.Unix(),
 		User:              realiseUser(r),
 		Expressions:       expressions(s, r, opt),
+		Flake:             flake(s, r, opt),
 	}
 	buildNixConfig(s, r, opt, &cfg)
 	cfg.NixpkgsURL = r.Nixpkgs.URL
@@ -262,9 +263,9 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		stepOpts(opt, llb.WithCustomName("[nix-image] realise config"))...,
 	)
 	var ctxMount []llb.RunOption
-	if len(r.Expressions) > 0 {
+	if NeedsContext(r) {
 		if opt.Context == nil {
-			return llb.State{}, fmt.Errorf("%s: expressions need the build context", opt.Filename)
+			return llb.State{}, fmt.Errorf("%s: expressions and the flake need the build context", opt.Filename)
 		}
 		ctxMount = append(ctxMount, llb.AddMount(nixstep.ContextDir, contextFiles(r, opt), llb.Readonly))
 	}

@@ -22,6 +22,9 @@ func expressions(s *spec.Spec, r *spec.Resolved, opt Options) []nixstep.Expressi
 // name, as ./FILE#ATTR.
 func expressionNames(r *spec.Resolved) []string {
 	var names []string
+	for _, a := range r.FlakePackages {
+		names = append(names, spec.FlakePrefix+a)
+	}
 	for _, e := range r.Expressions {
 		for _, a := range e.Attrs {
 			names = append(names, "./"+e.File+"#"+a)
@@ -48,12 +51,33 @@ func contextFiles(r *spec.Resolved, opt Options) llb.State {
 	)
 }
 
+// NeedsContext tells whether the build reads the build context: for
+// local expressions or a flake.
+func NeedsContext(r *spec.Resolved) bool { return len(r.ContextPaths()) > 0 }
+
 // ContextPatterns are the include patterns of the build context the
-// expressions need: each path, and all below it when it is a directory.
+// expressions and the flake need: each path, and all below it when it is
+// a directory; nil for the whole context (flake: .).
 func ContextPatterns(r *spec.Resolved) []string {
 	var patterns []string
 	for _, p := range r.ContextPaths() {
+		if p == "." {
+			return nil
+		}
 		patterns = append(patterns, p, p+"/**")
 	}
 	return patterns
+}
+
+// flake is the spec's flake for the realise step, nil without flake
+// packages.
+func flake(s *spec.Spec, r *spec.Resolved, opt Options) *nixstep.Flake {
+	if len(r.FlakePackages) == 0 {
+		return nil
+	}
+	f := &nixstep.Flake{Dir: r.Flake, Where: origin(s, opt, "flake")}
+	for _, a := range r.FlakePackages {
+		f.Packages = append(f.Packages, nixstep.Package{Attr: a, Where: packageWhere(s, r, opt, spec.FlakePrefix+a)})
+	}
+	return f
 }

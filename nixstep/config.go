@@ -81,6 +81,9 @@ type RealiseConfig struct {
 	// Expressions are the spec's local expressions, installed into the
 	// profile of Packages after them.
 	Expressions []Expression `json:"expressions,omitempty"`
+	// Flake is the spec's flake and the outputs of it to install into the
+	// profile of Packages, after Expressions; nil for none.
+	Flake *Flake `json:"flake,omitempty"`
 	// User is the image's non-root user, nil for root: Packages make up
 	// its profile instead of root's, and it owns /nix and its home in
 	// the system tree (see User).

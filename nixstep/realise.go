@@ -226,14 +226,19 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 		}
 		return nil
 	})
-	if len(r.cfg.Packages) > 0 || len(r.cfg.Expressions) > 0 {
+	if len(r.cfg.Packages) > 0 || len(r.cfg.Expressions) > 0 || r.cfg.Flake != nil {
 		g.Go(func() (err error) {
 			profile := filepath.Join(profiles, "default")
 			if roots.Profile, err = r.profile(gctx, roots.Nixpkgs, profile, r.cfg.Packages); err != nil {
 				return fmt.Errorf("building root's profile: %w", err)
 			}
 			if len(r.cfg.Expressions) > 0 {
-				roots.Profile, err = r.installExpressions(gctx, roots.Nixpkgs, profile)
+				if roots.Profile, err = r.installExpressions(gctx, roots.Nixpkgs, profile); err != nil {
+					return err
+				}
+			}
+			if r.cfg.Flake != nil {
+				roots.Profile, err = r.installFlake(gctx, profile)
 			}
 			return err
 		})

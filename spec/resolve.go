@@ -33,6 +33,11 @@ type Resolved struct {
 	AuthorizedKeys []string
 	Layers         int
 	Config         ImageConfig
+	// Flake is the spec's flake directory; FlakePackages the attributes
+	// of it the packages name as `.#ATTR` (without the `.#`), which are
+	// not in Packages.
+	Flake         string
+	FlakePackages []string
 	// Expressions are the spec's expressions, for every image.
 	Expressions []Expression
 	// User is the image's non-root user (images.<name>.user), its GID
@@ -85,6 +90,18 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 		if r.Config.ExposedPorts == nil {
 			r.Config.ExposedPorts = []string{"22/tcp"}
 		}
+	}
+	var attrs []string
+	for _, p := range r.Packages {
+		if attr, ok := strings.CutPrefix(p, FlakePrefix); ok {
+			r.FlakePackages = append(r.FlakePackages, attr)
+		} else {
+			attrs = append(attrs, p)
+		}
+	}
+	r.Packages = attrs
+	if len(r.FlakePackages) > 0 {
+		r.Flake = s.Flake
 	}
 	return r, nil
 }
@@ -144,11 +161,18 @@ func mergeConfig(base, over ImageConfig) ImageConfig {
 	return c
 }
 
-// ContextPaths are the paths of the build context the expressions need:
-// their files and includes, sorted, without duplicates; nil without
+// FlakePrefix starts a package that is an output of the spec's flake.
+const FlakePrefix = ".#"
+
+// ContextPaths are the paths of the build context the expressions and the
+// flake need: their files and includes, the flake's directory ("." being
+// the whole context), sorted, without duplicates; nil without
 // expressions.
 func (r *Resolved) ContextPaths() []string {
 	var paths []string
+	if r.Flake != "" {
+		paths = append(paths, r.Flake)
+	}
 	for _, e := range r.Expressions {
 		paths = append(paths, e.File)
 		paths = append(paths, e.Include...)

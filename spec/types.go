@@ -20,6 +20,9 @@ type Spec struct {
 	// Packages are extra nixpkgs attributes installed in root's profile in
 	// every image.
 	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
+	// Flake is the directory of a flake in the build context ("." for its
+	// top); packages written `.#ATTR` are its outputs.
+	Flake string `yaml:"flake,omitempty" json:"flake,omitempty"`
 	// Expressions are Nix files of the build context whose attributes are
 	// installed, after Packages, in root's profile (or the image user's)
 	// in every image.

@@ -71,6 +71,7 @@ func (s *Spec) validate() ErrorList {
 	v.systemNix(&s.System)
 	v.packages("system.packages", s.System.Packages)
 	v.packages("packages", s.Packages)
+	v.flake(s)
 	v.expressions(s.Expressions)
 	v.substituters(s.Substituters)
 	v.trustedPublicKeys(s.TrustedPublicKeys)
@@ -211,7 +212,19 @@ func (v *validator) packages(p string, pkgs []string) {
 	seen := map[string]int{}
 	for i, pkg := range pkgs {
 		ip := joinIndex(p, i)
-		if !attrPathRE.MatchString(pkg) {
+		if attr, ok := strings.CutPrefix(pkg, FlakePrefix); ok {
+			switch {
+			case p == "system.packages" || strings.HasPrefix(p, "expressions"):
+				v.errorf(ip, "%q is a flake output: only packages and images.<name>.packages may name them", pkg)
+				continue
+			case v.s.Flake == "":
+				v.errorf(ip, "%q is an output of the spec's flake, but the spec has no flake: set flake to its directory in the build context (e.g. flake: .)", pkg)
+				continue
+			case !attrPathRE.MatchString(attr):
+				v.errorf(ip, "invalid flake output %q: expected .#ATTR with an attribute path such as .#mytool", pkg)
+				continue
+			}
+		} else if !attrPathRE.MatchString(pkg) {
 			v.errorf(ip, "invalid package attribute path %q: expected a nixpkgs attribute such as \"curl\" or \"python3Packages.requests\"", pkg)
 			continue
 		}
@@ -471,5 +484,12 @@ func (v *validator) contextPath(p, file string) {
 		v.errorf(p, "%q is outside the build context", file)
 	case strings.ContainsAny(file, "*?[\\"):
 		v.errorf(p, "%q has a pattern character: name files and directories of the build context, not patterns", file)
+	}
+}
+
+// flake checks the flake directory.
+func (v *validator) flake(s *Spec) {
+	if s.Flake != "" && s.Flake != "." {
+		v.contextPath("flake", s.Flake)
 	}
 }
