@@ -191,6 +191,12 @@ func TestParseErrors(t *testing.T) {
 		{name: "expression unclean", src: "expressions:\n  - file: nix//pkgs.nix\n    attrs: [a]\n    include: [src/, \"*.nix\", .]\n",
 			want: []want{{5, 11, "expressions[0].file", `write it as "nix/pkgs.nix"`}, {7, 15, "expressions[0].include[0]", `write it as "src"`},
 				{7, 21, "expressions[0].include[1]", "pattern character"}, {7, 30, "expressions[0].include[2]", "whole build context"}}},
+		// flake.
+		{name: "flake output without flake", src: "packages: [\".#mytool\"]\n", want: []want{{4, 12, "packages[0]", "the spec has no flake"}}},
+		{name: "flake output invalid", src: "flake: .\npackages: [\".#my tool\"]\n", want: []want{{5, 12, "packages[0]", `invalid flake output ".#my tool"`}}},
+		{name: "flake output in system", src: "flake: .\nsystem:\n  packages: [\".#mytool\"]\n", want: []want{{6, 14, "system.packages[0]", "is a flake output"}}},
+		{name: "flake outside", src: "flake: ../x\n", want: []want{{4, 8, "flake", "outside the build context"}}},
+		{name: "flake absolute", src: "flake: /src\n", want: []want{{4, 8, "flake", "is absolute"}}},
 		// images.<name>.user. Base is 3 lines: images is line 4.
 		{name: "user in ssh", src: "images:\n  ssh:\n    user: {name: dev, uid: 1000}\n",
 			want: []want{{6, 5, "images.ssh.user", "the ssh image is root-only"}}},

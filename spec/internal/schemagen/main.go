@@ -57,9 +57,9 @@ var extras = map[string]func(s schema){
 		delete(s, "$ref")
 		s["oneOf"] = []schema{pattern(rules.NixVersion), {"$ref": ref}}
 	},
-	"Spec.Packages":     attrList,
+	"Spec.Packages":     profileList,
 	"System.Packages":   func(s schema) { attrList(s); s["default"] = spec.DefaultSystemPackages },
-	"Image.Packages":    attrList,
+	"Image.Packages":    profileList,
 	"Spec.Substituters": func(s schema) { items(s, pattern(rules.Substituter)); s["default"] = []string{spec.DefaultSubstituter} },
 	"Spec.TrustedPublicKeys": func(s schema) {
 		items(s, pattern(rules.TrustedPublicKey))
@@ -126,6 +126,11 @@ func items(s, item schema) {
 }
 
 func attrList(s schema) { items(s, pattern(rules.AttrPath)) }
+
+// profileList: nixpkgs attribute paths or outputs of the spec's flake.
+func profileList(s schema) {
+	items(s, schema{"type": "string", "anyOf": []schema{{"pattern": rules.AttrPath}, {"pattern": rules.FlakeOutput}}})
+}
 
 // layers: 0 means the default; otherwise MinLayers..MaxLayers.
 func layers(s schema) {
