@@ -19,7 +19,8 @@ const (
 )
 
 // loadInputs resolves what llbgen needs from the daemon: the ssh image's
-// build secret, the named contexts and, for a spec that pins Nix by
+// build secret, the build context of the local expressions, the named
+// contexts and, for a spec that pins Nix by
 // version only, the release tarball's sha256 from the official install
 // script.
 func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, r *spec.Resolved, opt *llbgen.Options) error {
@@ -27,6 +28,17 @@ func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, r *sp
 		return err
 	}
 	var err error
+	if llbgen.NeedsContext(r) {
+		// Only the files the expressions and the flake need,
+		// .dockerignore applied.
+		var opts []llb.LocalOption
+		if patterns := llbgen.ContextPatterns(r); patterns != nil {
+			opts = append(opts, llb.IncludePatterns(patterns))
+		}
+		if opt.Context, err = bc.MainContext(ctx, opts...); err != nil {
+			return fmt.Errorf("nix-image: the build context of the expressions: %w", err)
+		}
+	}
 	if opt.NixContext, err = namedContext(ctx, bc, ContextNix, opt); err != nil {
 		return err
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	// (--build-context nix=...): an unpacked release or nixpkgs tree, a
 	// directory holding one, or a directory holding its tarball.
 	NixContext, NixpkgsContext *llb.State
+	// Context is the build context, for the local expressions: the
+	// frontend loads only the paths they need (spec.Resolved.ContextPaths);
+	// nil when the spec has none.
+	Context *llb.State
 	// CacheNamespace prefixes the id of the persistent /nix cache mount
 	// (BUILDKIT_CACHE_MOUNT_NS).
 	CacheNamespace string
@@ -74,7 +78,7 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 	extra := sshLayers(r, opt)
 	var layers []layer
 	for _, group := range planLayers(closure, r.Layers-len(extra)) {
-		layers = append(layers, storeLayer(realised, group, opt))
+		layers = append(layers, storeLayer(realised, group, opt, storeOwner(r)))
 	}
 	layers = append(layers,
 		layer{"nix-image: /etc", etcLayer(r, opt)},
@@ -96,11 +100,11 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 // that made them, so an unchanged store path hits the cache, and keeps its
 // layer digest, even when the spec, the package list or the nixpkgs pin
 // changed.
-func storeLayer(realised llb.State, paths []string, opt Options) layer {
+func storeLayer(realised llb.State, paths []string, opt Options, owner *llb.ChownOpt) layer {
 	var fa *llb.FileAction
 	for _, p := range paths {
 		src := "/" + nixstep.LayersDir + "/" + path.Base(p) + "/"
-		ci := &llb.CopyInfo{CopyDirContentsOnly: true}
+		ci := &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: owner}
 		if fa == nil {
 			fa = llb.Copy(realised, src, "/", ci)
 		} else {
@@ -115,6 +119,17 @@ func storeLayer(realised llb.State, paths []string, opt Options) layer {
 		comment: "nix-image: " + strings.Join(paths, " "),
 		state:   llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] layer: "+name))...),
 	}
+}
+
+// storeOwner is the owner of the store layers' files: nil (root, as the
+// realise step wrote them) unless the image has a user, who owns the
+// store (single-user Nix). The copy sets it, so the layers of an image
+// without a user stay byte for byte what they were.
+func storeOwner(r *spec.Resolved) *llb.ChownOpt {
+	if !r.User.IsSet() {
+		return nil
+	}
+	return &llb.ChownOpt{User: &llb.UserOpt{UID: r.User.UID}, Group: &llb.UserOpt{UID: r.User.GID}}
 }
 
 // layer is one layer of an image and the history line describing it.
@@ -229,6 +244,9 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		TrustedPublicKeys: r.TrustedPublicKeys,
 		SubstitutersWhere: origin(s, opt, "substituters"),
 		RegistrationTime:  opt.Epoch.Unix(),
+		User:              realiseUser(r),
+		Expressions:       expressions(s, r, opt),
+		Flake:             flake(s, r, opt),
 	}
 	buildNixConfig(s, r, opt, &cfg)
 	cfg.NixpkgsURL = r.Nixpkgs.URL
@@ -244,7 +262,14 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		llb.Mkfile(path.Base(nixstep.ConfigFile), 0o644, append(data, '\n'), llb.WithCreatedTime(opt.Epoch)),
 		stepOpts(opt, llb.WithCustomName("[nix-image] realise config"))...,
 	)
-	run := llb.Scratch().Run(networkStep(opt,
+	var ctxMount []llb.RunOption
+	if NeedsContext(r) {
+		if opt.Context == nil {
+			return llb.State{}, fmt.Errorf("%s: expressions and the flake need the build context", opt.Filename)
+		}
+		ctxMount = append(ctxMount, llb.AddMount(nixstep.ContextDir, contextFiles(r, opt), llb.Readonly))
+	}
+	run := llb.Scratch().Run(networkStep(opt, append(ctxMount,
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "realise"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddMount(nixstep.ReleaseDir, release, llb.Readonly),
@@ -253,9 +278,17 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cacheID(r, opt, system), llb.CacheMountLocked)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		realiseSecrets(),
-		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append([]string{}, r.SystemPackages...), r.Packages...), " "))),
-	)...)
+		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append(append([]string{}, r.SystemPackages...), r.Packages...), expressionNames(r)...), " "))),
+	)...)...)
 	return run.AddMount(nixstep.OutDir, llb.Scratch()), nil
+}
+
+// realiseUser is the image's user as the realise step needs it, or nil.
+func realiseUser(r *spec.Resolved) *nixstep.User {
+	if !r.User.IsSet() {
+		return nil
+	}
+	return &nixstep.User{Name: r.User.Name, UID: r.User.UID, GID: r.User.GID, Home: r.User.Home()}
 }
 
 // cacheID names the persistent /nix cache: per namespace, platform and

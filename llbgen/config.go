@@ -31,6 +31,23 @@ var defaultEnv = [][2]string{
 	{"NIX_PAGER", "cat"},
 }
 
+// imageEnv is defaultEnv for the image's user: with a user, its own
+// profile and channels instead of root's, its name and home.
+func imageEnv(r *spec.Resolved) [][2]string {
+	if !r.User.IsSet() {
+		return defaultEnv
+	}
+	home := r.User.Home()
+	env := slices.Clone(defaultEnv)
+	for i, kv := range env {
+		env[i][1] = strings.ReplaceAll(kv[1], "/root/", home+"/")
+		if kv[0] == "USER" {
+			env[i][1] = r.User.Name
+		}
+	}
+	return append(env, [2]string{"HOME", home})
+}
+
 // imageConfig returns the OCI config of an image with the given layers.
 func imageConfig(r *spec.Resolved, opt Options, layers []layer) (*dockerspec.DockerOCIImage, error) {
 	epoch := opt.Epoch.UTC()
@@ -42,7 +59,7 @@ func imageConfig(r *spec.Resolved, opt Options, layers []layer) (*dockerspec.Doc
 		img.History = append(img.History, ocispecs.History{Created: &epoch, CreatedBy: l.comment, Comment: "nix-image"})
 	}
 	c := &img.Config
-	c.Env = mergeEnv(defaultEnv, r.Config.Env)
+	c.Env = mergeEnv(imageEnv(r), r.Config.Env)
 	c.Cmd = []string{profileBin + "/bash"}
 	if r.Target == spec.TargetSSH {
 		c.Cmd = slices.Clone(sshCmd)
@@ -52,6 +69,10 @@ func imageConfig(r *spec.Resolved, opt Options, layers []layer) (*dockerspec.Doc
 	}
 	c.Entrypoint = slices.Clone(r.Config.Entrypoint)
 	c.User = r.Config.User
+	if r.User.IsSet() {
+		// Numeric, so that runtimes checking runAsNonRoot need no passwd.
+		c.User = fmt.Sprintf("%d:%d", r.User.UID, r.User.GID)
+	}
 	c.WorkingDir = r.Config.WorkingDir
 	c.Labels = map[string]string{
 		"org.opencontainers.image.title":       "nix-image " + r.Target,

@@ -12,9 +12,13 @@ import (
 
 // Numbers of the Nix build users, as in the official image and NixOS.
 const (
-	nixbldGID   = 30000
-	nixbldUsers = 32
+	nixbldGID   = spec.NixbldGID
+	nixbldUsers = spec.NixbldUsers
 )
+
+// usersGID is the group users; an image's user with this gid joins it
+// instead of getting a group of its own.
+const usersGID = 100
 
 const (
 	profileBin = "/run/current-system/sw/bin"
@@ -43,7 +47,7 @@ func etcFiles(r *spec.Resolved) []etcFile {
 	}
 	group.WriteString("root:x:0:\n")
 	fmt.Fprintf(&group, "nixbld:x:%d:%s\n", nixbldGID, strings.Join(members, ","))
-	group.WriteString("users:x:100:\n")
+	fmt.Fprintf(&group, "users:x:%d:\n", usersGID)
 	group.WriteString("nogroup:x:65534:\n")
 	// Every account is locked: "!" matches no password. In the ssh image
 	// root's is "*", no password either but not "locked": sshd without
@@ -54,6 +58,13 @@ func etcFiles(r *spec.Resolved) []etcFile {
 			pw = "*"
 		}
 		fmt.Fprintf(&shadow, "%s:%s:1::::::\n", u, pw)
+	}
+	if u := r.User; u.IsSet() {
+		fmt.Fprintf(&passwd, "%s:x:%d:%d::%s:%s/bash\n", u.Name, u.UID, u.GID, u.Home(), profileBin)
+		if u.GID != usersGID {
+			fmt.Fprintf(&group, "%s:x:%d:\n", u.Name, u.GID)
+		}
+		fmt.Fprintf(&shadow, "%s:!:1::::::\n", u.Name)
 	}
 	if r.Target == spec.TargetSSH {
 		passwd.WriteString("sshd:x:74:74:SSH privilege separation user:/var/empty:" + nologin + "\n")

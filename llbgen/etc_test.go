@@ -63,3 +63,61 @@ func TestMergeEnv(t *testing.T) {
 		t.Errorf("mergeEnv = %v, want %s", got, want)
 	}
 }
+
+// TestUserAccount: an image's user gets its account, group, locked shadow
+// entry, config User and environment; with gid 100 it joins users.
+func TestUserAccount(t *testing.T) {
+	tests := []struct {
+		name, user  string
+		passwd      string
+		group, lack string
+		configUser  string
+	}{
+		{"own group", "{name: dev, uid: 1000}", "dev:x:1000:1000::/home/dev:/run/current-system/sw/bin/bash\n", "dev:x:1000:\n", "", "1000:1000"},
+		{"users group", "{name: ann, uid: 1001, gid: 100}", "ann:x:1001:100::/home/ann:/run/current-system/sw/bin/bash\n", "users:x:100:\n", "ann:x:", "1001:100"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := spec.Parse("t.yaml", []byte(`nixpkgs: {url: "https://example.com/n.tar.gz", sha256: "`+testNixpkgsSHA+`"}
+images: {default: {user: `+tc.user+`}}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Resolve("default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := map[string]string{}
+			for _, f := range etcFiles(r) {
+				files[f.path] = f.data
+			}
+			if !strings.Contains(files["/etc/passwd"], tc.passwd) {
+				t.Errorf("/etc/passwd lacks %q:\n%s", tc.passwd, files["/etc/passwd"])
+			}
+			if !strings.Contains(files["/etc/group"], tc.group) || (tc.lack != "" && strings.Contains(files["/etc/group"], tc.lack)) {
+				t.Errorf("/etc/group: want %q without %q:\n%s", tc.group, tc.lack, files["/etc/group"])
+			}
+			if !strings.Contains(files["/etc/shadow"], r.User.Name+":!:") {
+				t.Errorf("/etc/shadow has no locked entry for %s:\n%s", r.User.Name, files["/etc/shadow"])
+			}
+			img, err := imageConfig(r, Options{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img.Config.User != tc.configUser {
+				t.Errorf("config User = %q, want %q", img.Config.User, tc.configUser)
+			}
+			env := strings.Join(img.Config.Env, "\n")
+			home := "/home/" + r.User.Name
+			for _, want := range []string{"PATH=" + home + "/.nix-profile/bin:", "NIX_PATH=nixpkgs=" + home + "/.nix-defexpr/channels/nixpkgs", "USER=" + r.User.Name, "HOME=" + home} {
+				if !strings.Contains(env, want) {
+					t.Errorf("env lacks %q:\n%s", want, env)
+				}
+			}
+			if strings.Contains(env, "/root/") {
+				t.Errorf("env still names root's home:\n%s", env)
+			}
+		})
+	}
+}

@@ -15,6 +15,9 @@ const (
 	ReleaseDir = "/.nix-image/release"
 	NixpkgsDir = "/.nix-image/nixpkgs"
 	ConfigFile = "/.nix-image/config/realise.json"
+	// ContextDir holds the files of the build context the local
+	// expressions need (RealiseConfig.Expressions).
+	ContextDir = "/.nix-image/context"
 	OutDir     = "/out"
 )
 
@@ -75,6 +78,16 @@ type RealiseConfig struct {
 	// RegistrationTime is written into the image's Nix DB for every path,
 	// so that the DB does not change from one build to the next.
 	RegistrationTime int64 `json:"registrationTime"`
+	// Expressions are the spec's local expressions, installed into the
+	// profile of Packages after them.
+	Expressions []Expression `json:"expressions,omitempty"`
+	// Flake is the spec's flake and the outputs of it to install into the
+	// profile of Packages, after Expressions; nil for none.
+	Flake *Flake `json:"flake,omitempty"`
+	// User is the image's non-root user, nil for root: Packages make up
+	// its profile instead of root's, and it owns /nix and its home in
+	// the system tree (see User).
+	User *User `json:"user,omitempty"`
 	// ReleaseSource names the Nix release (its URL and spec field, or the
 	// named context) in errors about its tarball.
 	ReleaseSource string `json:"releaseSource,omitempty"`

@@ -217,23 +217,29 @@ func componentLess(a, b string) bool {
 // and `nix-channel --update` fetches again (a URL ending in .tar.gz,
 // .tar.xz or .tar.bz2 is downloaded and unpacked as the channel itself).
 func (r *realiser) writeUserFiles(root string) error {
-	home := filepath.Join(root, "root")
+	return r.writeHomeFiles(root, "/root")
+}
+
+// writeHomeFiles writes the nixpkgs config and channel list of the user
+// whose home is home (see writeUserFiles).
+func (r *realiser) writeHomeFiles(root, home string) error {
+	dir := filepath.Join(root, home)
 	if r.cfg.NixpkgsURL != "" {
 		line := r.cfg.NixpkgsURL + " nixpkgs\n"
-		if err := os.WriteFile(filepath.Join(home, ".nix-channels"), []byte(line), 0o644); err != nil {
-			return fmt.Errorf("writing /root/.nix-channels: %w", err)
+		if err := os.WriteFile(filepath.Join(dir, ".nix-channels"), []byte(line), 0o644); err != nil {
+			return fmt.Errorf("writing %s/.nix-channels: %w", home, err)
 		}
 	}
 	text, err := nixpkgsConfigNix(r.cfg.NixpkgsConfig)
 	if err != nil || text == "" {
 		return err
 	}
-	dir := filepath.Join(home, ".config", "nixpkgs")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("writing root's nixpkgs config: %w", err)
+	cfgDir := filepath.Join(dir, ".config", "nixpkgs")
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		return fmt.Errorf("writing the nixpkgs config of %s: %w", home, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.nix"), []byte(text), 0o644); err != nil {
-		return fmt.Errorf("writing root's nixpkgs config: %w", err)
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.nix"), []byte(text), 0o644); err != nil {
+		return fmt.Errorf("writing the nixpkgs config of %s: %w", home, err)
 	}
 	return nil
 }

@@ -36,11 +36,16 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 	if err := r.writeDB(ctx, root, roots, reg, infos); err != nil {
 		return err
 	}
-	if err := writeLinks(root, roots); err != nil {
+	if err := writeLinks(root, roots, r.cfg.User); err != nil {
 		return err
 	}
 	if err := r.writeUserFiles(root); err != nil {
 		return err
+	}
+	if r.cfg.User != nil {
+		if err := r.writeUserTree(root, roots); err != nil {
+			return err
+		}
 	}
 	return setTimes(root, time.Unix(r.cfg.RegistrationTime, 0))
 }
@@ -191,9 +196,11 @@ func copyTrust(ctx context.Context, src string, dst *sql.DB, infos []PathInfo) e
 type link struct{ path, target string }
 
 // writeLinks creates the profiles, gcroots and global links of the image.
+// With a user, the packages' profile is that user's (writeUserTree), not
+// root's.
 // Profiles follow Nix's own layout (NAME -> NAME-1-link -> store path), so
 // nix-env can add generations to them later.
-func writeLinks(root string, roots Roots) error {
+func writeLinks(root string, roots Roots, user *User) error {
 	profiles := "/nix/var/nix/profiles"
 	links := []link{
 		{profiles + "/system-1-link", roots.System},
@@ -214,7 +221,7 @@ func writeLinks(root string, roots Roots) error {
 	for _, p := range roots.Release {
 		links = append(links, link{"/nix/var/nix/gcroots/nix-image/release/" + filepath.Base(p), p})
 	}
-	if roots.Profile != "" {
+	if roots.Profile != "" && user == nil {
 		links = append(links,
 			link{profiles + "/default-1-link", roots.Profile},
 			link{profiles + "/default", "default-1-link"},

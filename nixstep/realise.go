@@ -251,12 +251,21 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 		}
 		return nil
 	})
-	if len(r.cfg.Packages) > 0 {
+	if len(r.cfg.Packages) > 0 || len(r.cfg.Expressions) > 0 || r.cfg.Flake != nil {
 		g.Go(func() (err error) {
-			if roots.Profile, err = r.profile(gctx, roots.Nixpkgs, filepath.Join(profiles, "default"), r.cfg.Packages); err != nil {
+			profile := filepath.Join(profiles, "default")
+			if roots.Profile, err = r.profile(gctx, roots.Nixpkgs, profile, r.cfg.Packages); err != nil {
 				return fmt.Errorf("building root's profile: %w", err)
 			}
-			return nil
+			if len(r.cfg.Expressions) > 0 {
+				if roots.Profile, err = r.installExpressions(gctx, roots.Nixpkgs, profile); err != nil {
+					return err
+				}
+			}
+			if r.cfg.Flake != nil {
+				roots.Profile, err = r.installFlake(gctx, profile)
+			}
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -417,6 +426,9 @@ func (r *realiser) checkAttrs(ctx context.Context, src string) error {
 func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Package) (string, error) {
 	if err := removeProfile(profile); err != nil {
 		return "", err
+	}
+	if len(pkgs) == 0 {
+		return "", nil
 	}
 	args := []string{"-p", profile, "-f", src, "--arg", "config", r.pkgsConfig, "--arg", "overlays", "[]", "-iA"}
 	for _, p := range pkgs {

@@ -8,6 +8,11 @@ const (
 	DefaultNixVersion = "2.33.3"
 	// DefaultNixReleases is where official Nix release tarballs live.
 	DefaultNixReleases = "https://releases.nixos.org/nix"
+	// NixbldGID is the group of the image's Nix build users, who have
+	// the uids NixbldGID+1..NixbldGID+NixbldUsers, as in the official
+	// image and NixOS.
+	NixbldGID   = 30000
+	NixbldUsers = 32
 	// DefaultLayers is the layer budget of an image.
 	DefaultLayers = 100
 	// MinLayers is the smallest image: one layer of store paths, /etc,
@@ -18,6 +23,10 @@ const (
 	// images built FROM ours.
 	MaxLayers = 120
 )
+
+// ReservedUserNames are the accounts and groups every image has, which an
+// image's user cannot be named.
+var ReservedUserNames = []string{"root", "nobody", "nogroup", "nixbld", "users", "sshd"}
 
 // Default binary cache, used when the spec has no substituters or
 // trustedPublicKeys field.

@@ -33,6 +33,16 @@ type Resolved struct {
 	AuthorizedKeys []string
 	Layers         int
 	Config         ImageConfig
+	// Flake is the spec's flake directory; FlakePackages the attributes
+	// of it the packages name as `.#ATTR` (without the `.#`), which are
+	// not in Packages.
+	Flake         string
+	FlakePackages []string
+	// Expressions are the spec's expressions, for every image.
+	Expressions []Expression
+	// User is the image's non-root user (images.<name>.user), its GID
+	// defaulted to its UID; zero when the image runs as root.
+	User User
 }
 
 // Resolve returns the build of target ("default" or "ssh").
@@ -55,6 +65,13 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 		AuthorizedKeys:    slices.Clone(img.AuthorizedKeys),
 		Layers:            cmp.Or(img.Layers, s.Layers, DefaultLayers),
 		Config:            mergeConfig(s.Config, img.Config),
+		User:              img.User,
+	}
+	for _, e := range s.Expressions {
+		r.Expressions = append(r.Expressions, Expression{File: e.File, Attrs: slices.Clone(e.Attrs), Include: slices.Clone(e.Include)})
+	}
+	if r.User.IsSet() && r.User.GID == 0 {
+		r.User.GID = r.User.UID
 	}
 	if r.SystemNix == SystemNixNixpkgs {
 		r.SystemPackages = appendUnique([]string{"nix"}, r.SystemPackages...)
@@ -73,6 +90,18 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 		if r.Config.ExposedPorts == nil {
 			r.Config.ExposedPorts = []string{"22/tcp"}
 		}
+	}
+	var attrs []string
+	for _, p := range r.Packages {
+		if attr, ok := strings.CutPrefix(p, FlakePrefix); ok {
+			r.FlakePackages = append(r.FlakePackages, attr)
+		} else {
+			attrs = append(attrs, p)
+		}
+	}
+	r.Packages = attrs
+	if len(r.FlakePackages) > 0 {
+		r.Flake = s.Flake
 	}
 	return r, nil
 }
@@ -130,4 +159,24 @@ func mergeConfig(base, over ImageConfig) ImageConfig {
 		c.ExposedPorts = slices.Clone(over.ExposedPorts)
 	}
 	return c
+}
+
+// FlakePrefix starts a package that is an output of the spec's flake.
+const FlakePrefix = ".#"
+
+// ContextPaths are the paths of the build context the expressions and the
+// flake need: their files and includes, the flake's directory ("." being
+// the whole context), sorted, without duplicates; nil without
+// expressions.
+func (r *Resolved) ContextPaths() []string {
+	var paths []string
+	if r.Flake != "" {
+		paths = append(paths, r.Flake)
+	}
+	for _, e := range r.Expressions {
+		paths = append(paths, e.File)
+		paths = append(paths, e.Include...)
+	}
+	slices.Sort(paths)
+	return slices.Compact(paths)
 }

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -112,5 +113,39 @@ func TestResolveDefaults(t *testing.T) {
 				t.Errorf("Resolve = packages %#v system %#v ports %#v cmd %#v layers %d", r.Packages, r.SystemPackages, r.Config.ExposedPorts, r.Config.Cmd, r.Layers)
 			}
 		})
+	}
+}
+
+// TestResolveContext: flake outputs leave Packages for FlakePackages, and
+// ContextPaths lists the flake's directory and the expressions' files.
+func TestResolveContext(t *testing.T) {
+	s, err := Parse("nix-image.yaml", []byte(base+`flake: app
+packages: [jq, ".#mytool"]
+expressions:
+  - {file: nix/pkgs.nix, attrs: [a], include: [nix/src, app]}
+images:
+  default:
+    defaultPackages: false
+    packages: [".#other"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Resolve("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Packages, []string{"jq"}) || !slices.Equal(r.FlakePackages, []string{"mytool", "other"}) || r.Flake != "app" {
+		t.Errorf("Packages %v, FlakePackages %v, Flake %q", r.Packages, r.FlakePackages, r.Flake)
+	}
+	if got, want := r.ContextPaths(), []string{"app", "nix/pkgs.nix", "nix/src"}; !slices.Equal(got, want) {
+		t.Errorf("ContextPaths = %v, want %v", got, want)
+	}
+	ssh, err := s.Resolve("ssh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ssh.FlakePackages, []string{"mytool"}) {
+		t.Errorf("ssh FlakePackages = %v", ssh.FlakePackages)
 	}
 }

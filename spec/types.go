@@ -20,6 +20,13 @@ type Spec struct {
 	// Packages are extra nixpkgs attributes installed in root's profile in
 	// every image.
 	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
+	// Flake is the directory of a flake in the build context ("." for its
+	// top); packages written `.#ATTR` are its outputs.
+	Flake string `yaml:"flake,omitempty" json:"flake,omitempty"`
+	// Expressions are Nix files of the build context whose attributes are
+	// installed, after Packages, in root's profile (or the image user's)
+	// in every image.
+	Expressions []Expression `yaml:"expressions,omitempty" json:"expressions,omitempty"`
 	// Substituters are binary caches, in order (nix.conf `substituters`).
 	Substituters []string `yaml:"substituters,omitempty" json:"substituters,omitempty"`
 	// TrustedPublicKeys verify the substituters' signatures.
@@ -37,6 +44,23 @@ type Spec struct {
 	// src is where the spec came from: positions for errors and Position,
 	// and which values build args replaced.
 	src *source
+}
+
+// Expression is a Nix file of the build context and the attributes of
+// its value to install. The file is evaluated with <nixpkgs> on NIX_PATH
+// being the pinned nixpkgs; a function is called with its defaults (as
+// nix-env -f does), so `{ pkgs ? import <nixpkgs> {} }: ...` works.
+type Expression struct {
+	// File is the path of the Nix file in the build context: relative,
+	// clean, without "..".
+	File string `yaml:"file,omitempty" json:"file,omitempty"`
+	// Attrs are the attribute paths of the file's value to install.
+	Attrs []string `yaml:"attrs,omitempty" json:"attrs,omitempty"`
+	// Include lists the other paths of the build context the expression
+	// reads (imported files, sources), directories with all they hold.
+	// Only File and these reach the build, so a change elsewhere in the
+	// context rebuilds nothing.
+	Include []string `yaml:"include,omitempty" json:"include,omitempty"`
 }
 
 // Nix selects the Nix release. Either Version (the tarball and its sha256
@@ -121,7 +145,31 @@ type Image struct {
 	// Config is merged over the top-level config: scalars and lists
 	// replace, maps merge key by key.
 	Config ImageConfig `yaml:"config,omitempty" json:"config,omitempty"`
+	// User is a non-root user the image runs as, owning /nix and its own
+	// profile (single-user Nix). Not in the ssh image, which stays
+	// root-only.
+	User User `yaml:"user,omitempty" json:"user,omitempty"`
 }
+
+// User is the non-root user of an image: in /etc/passwd, /etc/group and
+// /etc/shadow, with its home /home/<name>, owner of /nix, and the image
+// config's User.
+type User struct {
+	// Name is the login name: lowercase letters, digits, _ and -, not
+	// starting with a digit or -, at most 32 characters.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// UID is the user id, 1..65533 outside the Nix build users' ids.
+	UID int `yaml:"uid,omitempty" json:"uid,omitempty"`
+	// GID is the primary group id (default: the uid). A group named after
+	// the user is added, but for 100, the image's group users.
+	GID int `yaml:"gid,omitempty" json:"gid,omitempty"`
+}
+
+// Home is the user's home directory.
+func (u User) Home() string { return "/home/" + u.Name }
+
+// IsSet reports whether the spec names a user.
+func (u User) IsSet() bool { return u != User{} }
 
 // ImageConfig is the OCI image configuration a spec may set.
 type ImageConfig struct {

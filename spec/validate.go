@@ -22,6 +22,7 @@ var (
 	envKeyRE      = regexp.MustCompile(rules.EnvKey)
 	exposedPortRE = regexp.MustCompile(rules.ExposedPort)
 	nameVersionRE = regexp.MustCompile(rules.PackageNameVersion)
+	userNameRE    = regexp.MustCompile(rules.UserName)
 )
 
 // validator checks a defaulted Spec, normalising some values in place
@@ -70,6 +71,8 @@ func (s *Spec) validate() ErrorList {
 	v.systemNix(&s.System)
 	v.packages("system.packages", s.System.Packages)
 	v.packages("packages", s.Packages)
+	v.flake(s)
+	v.expressions(s.Expressions)
 	v.substituters(s.Substituters)
 	v.trustedPublicKeys(s.TrustedPublicKeys)
 	v.nixConfig("nixConfig", s.NixConfig)
@@ -91,6 +94,7 @@ func (s *Spec) validate() ErrorList {
 		}
 		v.layers(joinField(p, "layers"), img.Layers)
 		v.config(joinField(p, "config"), &img.Config)
+		v.user(p, name, img)
 		s.Images[name] = img
 	}
 	return v.errs
@@ -208,7 +212,19 @@ func (v *validator) packages(p string, pkgs []string) {
 	seen := map[string]int{}
 	for i, pkg := range pkgs {
 		ip := joinIndex(p, i)
-		if !attrPathRE.MatchString(pkg) {
+		if attr, ok := strings.CutPrefix(pkg, FlakePrefix); ok {
+			switch {
+			case p == "system.packages" || strings.HasPrefix(p, "expressions"):
+				v.errorf(ip, "%q is a flake output: only packages and images.<name>.packages may name them", pkg)
+				continue
+			case v.s.Flake == "":
+				v.errorf(ip, "%q is an output of the spec's flake, but the spec has no flake: set flake to its directory in the build context (e.g. flake: .)", pkg)
+				continue
+			case !attrPathRE.MatchString(attr):
+				v.errorf(ip, "invalid flake output %q: expected .#ATTR with an attribute path such as .#mytool", pkg)
+				continue
+			}
+		} else if !attrPathRE.MatchString(pkg) {
 			v.errorf(ip, "invalid package attribute path %q: expected a nixpkgs attribute such as \"curl\" or \"python3Packages.requests\"", pkg)
 			continue
 		}
@@ -385,4 +401,95 @@ func shorten(s string) string {
 		return s
 	}
 	return s[:37] + "..."
+}
+
+// user checks images.<name>.user: a name and ids that clash with none of
+// the image's own accounts, and no second say over the config's User.
+func (v *validator) user(img, name string, i Image) {
+	p := joinField(img, "user")
+	u := i.User
+	if !u.IsSet() {
+		return
+	}
+	if name == TargetSSH {
+		v.errorf(p, "the ssh image is root-only (sshd and the logins it accepts are root's); a user is only for images.%s", TargetDefault)
+		return
+	}
+	switch {
+	case u.Name == "":
+		v.errorf(joinField(p, "name"), "user.name is required: the login name of the image's user, e.g. \"dev\"")
+	case !userNameRE.MatchString(u.Name):
+		v.errorf(joinField(p, "name"), "invalid user name %q: expected lowercase letters, digits, _ and -, starting with a letter or _, at most 32 characters", u.Name)
+	case slices.Contains(ReservedUserNames, u.Name) || strings.HasPrefix(u.Name, "nixbld"):
+		v.errorf(joinField(p, "name"), "user name %q is one of the image's own accounts or groups (%s, nixbld*)", u.Name, strings.Join(ReservedUserNames, ", "))
+	}
+	if u.UID == 0 {
+		v.errorf(joinField(p, "uid"), "user.uid is required and must not be 0 (root is the image's default user already)")
+	} else if err := checkID(u.UID, NixbldGID+1, NixbldGID+NixbldUsers, fmt.Sprintf("the Nix build users nixbld1..nixbld%d", NixbldUsers)); err != "" {
+		v.errorf(joinField(p, "uid"), "invalid uid %d: %s", u.UID, err)
+	}
+	if u.GID != 0 {
+		if err := checkID(u.GID, NixbldGID, NixbldGID, "the group nixbld"); err != "" {
+			v.errorf(joinField(p, "gid"), "invalid gid %d: %s", u.GID, err)
+		}
+	}
+	for _, c := range []string{"config.user", joinField(img, "config.user")} {
+		if v.s.wasWritten(c) {
+			v.errorf(p, "%s and %s both set the user the image runs as; keep one (user makes the account and sets the config's User to it)", p, c)
+		}
+	}
+}
+
+// checkID returns why an id cannot be an image user's or group's id, or "".
+func checkID(id, lo, hi int, what string) string {
+	switch {
+	case id < 1 || id > 65533:
+		return "expected 1..65533 (0 is root, 65534 nobody)"
+	case id >= lo && id <= hi:
+		return fmt.Sprintf("%d..%d are %s", lo, hi, what)
+	}
+	return ""
+}
+
+// expressions checks the local expressions: context paths and attribute
+// paths.
+func (v *validator) expressions(exprs []Expression) {
+	for i, e := range exprs {
+		p := joinIndex("expressions", i)
+		if e.File == "" {
+			v.errorf(joinField(p, "file"), "file is required: the path of a Nix file in the build context, e.g. nix/pkgs.nix")
+		} else {
+			v.contextPath(joinField(p, "file"), e.File)
+		}
+		if len(e.Attrs) == 0 {
+			v.errorf(joinField(p, "attrs"), "attrs is required: the attributes of the file's value to install, e.g. [mytool]")
+		}
+		v.packages(joinField(p, "attrs"), e.Attrs)
+		for j, inc := range e.Include {
+			v.contextPath(joinIndex(joinField(p, "include"), j), inc)
+		}
+	}
+}
+
+// contextPath checks a path of the build context: relative, clean, inside.
+func (v *validator) contextPath(p, file string) {
+	switch {
+	case path.IsAbs(file):
+		v.errorf(p, "%q is absolute: paths of the build context are relative to it (e.g. nix/pkgs.nix)", file)
+	case file == ".":
+		v.errorf(p, "\".\" is the whole build context: name the file or directory the expression needs")
+	case path.Clean(file) != file:
+		v.errorf(p, "%q is not a clean path of the build context: write it as %q", file, path.Clean(file))
+	case file == ".." || strings.HasPrefix(file, "../"):
+		v.errorf(p, "%q is outside the build context", file)
+	case strings.ContainsAny(file, "*?[\\"):
+		v.errorf(p, "%q has a pattern character: name files and directories of the build context, not patterns", file)
+	}
+}
+
+// flake checks the flake directory.
+func (v *validator) flake(s *Spec) {
+	if s.Flake != "" && s.Flake != "." {
+		v.contextPath("flake", s.Flake)
+	}
 }

@@ -16,6 +16,10 @@ const (
 	// ExposedPort is a port with an optional protocol; the number must
 	// also be in 1..65535.
 	ExposedPort = `^(\d{1,5})(/(tcp|udp|sctp))?$`
+	// FlakeOutput is a package that is an output of the spec's flake.
+	FlakeOutput = `^\.#[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$`
+	// UserName is the login name of an image's user (images.<name>.user.name).
+	UserName = `^[a-z_][a-z0-9_-]{0,31}$`
 	// PackageNameVersion is a derivation name with its version, as
 	// nixpkgs' permittedInsecurePackages lists them (openssl-1.1.1w).
 	PackageNameVersion = `^[A-Za-z0-9_+][A-Za-z0-9_+.-]*-[0-9][A-Za-z0-9_+.-]*$`

@@ -57,9 +57,9 @@ var extras = map[string]func(s schema){
 		delete(s, "$ref")
 		s["oneOf"] = []schema{pattern(rules.NixVersion), {"$ref": ref}}
 	},
-	"Spec.Packages":     attrList,
+	"Spec.Packages":     profileList,
 	"System.Packages":   func(s schema) { attrList(s); s["default"] = spec.DefaultSystemPackages },
-	"Image.Packages":    attrList,
+	"Image.Packages":    profileList,
 	"Spec.Substituters": func(s schema) { items(s, pattern(rules.Substituter)); s["default"] = []string{spec.DefaultSubstituter} },
 	"Spec.TrustedPublicKeys": func(s schema) {
 		items(s, pattern(rules.TrustedPublicKey))
@@ -94,6 +94,11 @@ var extras = map[string]func(s schema){
 	"Image.AuthorizedKeys": func(s schema) {
 		items(s, schema{"type": "string", "pattern": rules.SSHPublicKey, "not": schema{"pattern": "PRIVATE KEY"}})
 	},
+	"Expression.Attrs":         func(s schema) { attrList(s); s["minItems"] = 1 },
+	"Expression.File":          func(s schema) { s["pattern"] = `^[^/*?\[\\]` },
+	"User.Name":                func(s schema) { s["pattern"] = rules.UserName; s["not"] = schema{"enum": spec.ReservedUserNames} },
+	"User.UID":                 func(s schema) { s["minimum"] = 1; s["maximum"] = 65533 },
+	"User.GID":                 func(s schema) { s["minimum"] = 1; s["maximum"] = 65533 },
 	"ImageConfig.Env":          func(s schema) { s["propertyNames"] = schema{"pattern": rules.EnvKey} },
 	"ImageConfig.Labels":       func(s schema) { s["propertyNames"] = schema{"minLength": 1} },
 	"ImageConfig.WorkingDir":   func(s schema) { s["pattern"] = "^/" },
@@ -107,6 +112,8 @@ var typeExtras = map[string]func(s schema){
 		s["not"] = schema{"required": []string{"url", "version"}}
 		s["dependentRequired"] = schema{"url": []string{"sha256"}, "sha256": []string{"url"}}
 	},
+	"Expression": func(s schema) { s["required"] = []string{"file", "attrs"} },
+	"User":       func(s schema) { s["required"] = []string{"name", "uid"} },
 	"Nixpkgs": func(s schema) {
 		s["required"] = []string{"url"}
 		s["oneOf"] = []schema{{"required": []string{"sha256"}}, {"required": []string{"narHash"}}}
@@ -119,6 +126,11 @@ func items(s, item schema) {
 }
 
 func attrList(s schema) { items(s, pattern(rules.AttrPath)) }
+
+// profileList: nixpkgs attribute paths or outputs of the spec's flake.
+func profileList(s schema) {
+	items(s, schema{"type": "string", "anyOf": []schema{{"pattern": rules.AttrPath}, {"pattern": rules.FlakeOutput}}})
+}
 
 // layers: 0 means the default; otherwise MinLayers..MaxLayers.
 func layers(s schema) {

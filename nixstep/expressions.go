@@ -1,0 +1,51 @@
+package nixstep
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Expression is a Nix file of the build context (under ContextDir) and
+// the attributes of its value to install.
+type Expression struct {
+	File  string   `json:"file"`
+	Attrs []string `json:"attrs"`
+	// Where names the spec entry, for errors.
+	Where string `json:"where,omitempty"`
+}
+
+// installExpressions installs the attributes of the local expressions into
+// profile, after the packages, and returns its last generation. Each file
+// is evaluated as nix-env -f does (a function is called with its
+// defaults), with <nixpkgs> the pinned nixpkgs and NIXPKGS_CONFIG the
+// spec's nixpkgs config, so that `import <nixpkgs> {}` in it is the
+// package set of the image.
+func (r *realiser) installExpressions(ctx context.Context, nixpkgs, profile string) (string, error) {
+	config := filepath.Join(scratchDir, "nixpkgs-config.nix")
+	if err := os.WriteFile(config, []byte(r.pkgsConfig+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("realise: writing the nixpkgs config: %w", err)
+	}
+	env := append(slices.Clone(r.env),
+		"XDG_CACHE_HOME="+filepath.Join(scratchDir, "cache", filepath.Base(profile)),
+		"NIX_PATH=nixpkgs="+nixpkgs,
+		"NIXPKGS_CONFIG="+config,
+	)
+	for _, e := range r.cfg.Expressions {
+		file := filepath.Join(ContextDir, e.File)
+		if _, err := os.Stat(file); err != nil {
+			return "", fmt.Errorf("local expression %s (%s): %s is not in the build context (or .dockerignore leaves it out)", e.File, e.Where, e.File)
+		}
+		args := append([]string{"-p", profile, "-f", file, "-iA"}, e.Attrs...)
+		if _, err := run(ctx, env, nil, filepath.Join(r.boot.nix, "bin", "nix-env"), args...); err != nil {
+			return "", fmt.Errorf("installing %v of the local expression %s (%s): %w", e.Attrs, e.File, e.Where, err)
+		}
+	}
+	gen, err := filepath.EvalSymlinks(profile)
+	if err != nil {
+		return "", fmt.Errorf("reading profile %s: %w", profile, err)
+	}
+	return gen, nil
+}
