@@ -113,6 +113,19 @@ func TestFlake(t *testing.T) {
 			t.Errorf("the tools printed:\n%s", out)
 		}
 	})
+	t.Run("the context itself is the flake (flake: .)", func(t *testing.T) {
+		root := e.SpecContext(t, strings.Replace(flakeSpec, "flake: app\n", "flake: .\n", 1), map[string]string{
+			"flake.nix":  files["app/flake.nix"],
+			"flake.lock": files["app/flake.lock"],
+		})
+		res, out, err := build(t, root)
+		if err != nil {
+			t.Fatalf("build: %v\n%s", err, lastLines(res.Stderr+res.Progress.Output(""), 40))
+		}
+		if out != "mytool from the flake\nlegacytool from the flake\n" {
+			t.Errorf("the tools printed:\n%s", out)
+		}
+	})
 	t.Run("unrelated change rebuilds nothing", func(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("changed\n"), 0o644); err != nil {
 			t.Fatal(err)
