@@ -62,11 +62,7 @@ func TestLocalExpression(t *testing.T) {
 		if err != nil {
 			t.Fatalf("build: %v\n%s", err, res.Stderr)
 		}
-		rootfs := filepath.Join(t.TempDir(), "rootfs")
-		cfg, err := testenv.UnpackOCI(out, rootfs)
-		if err != nil {
-			t.Fatalf("unpacking the image: %v", err)
-		}
+		rootfs, cfg := unpackImage(t, out)
 		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"/bin/sh", "-c", "mytool && readlink -f $(command -v mytool)"}})
 		if err != nil {
 			t.Fatalf("mytool: %v\n%s\n%s", err, stdout, stderr)

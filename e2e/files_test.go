@@ -8,9 +8,12 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nix-image/nix-image/internal/testenv"
 )
 
 func writeFile(p, data string) error { return os.WriteFile(p, []byte(data), 0o644) }
@@ -259,4 +262,16 @@ func retarNixpkgs(t *testing.T, src string, edit func(name string, data []byte) 
 		entries = append(entries, tarEntry{hdr, data})
 	}
 	return gzipTar(t, entries)
+}
+
+// unpackImage unpacks an `--output type=oci,dest=X.tar` export into a
+// rootfs in a temp dir of t and returns it with the image's config.
+func unpackImage(t *testing.T, image string) (string, *testenv.ImageConfig) {
+	t.Helper()
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	cfg, err := testenv.UnpackOCI(image, rootfs)
+	if err != nil {
+		t.Fatalf("unpacking the image %s: %v", image, err)
+	}
+	return rootfs, cfg
 }

@@ -92,11 +92,7 @@ func TestFlake(t *testing.T) {
 		if err != nil {
 			return res, "", err
 		}
-		rootfs := filepath.Join(t.TempDir(), "rootfs")
-		cfg, err := testenv.UnpackOCI(out, rootfs)
-		if err != nil {
-			t.Fatalf("unpacking the image: %v", err)
-		}
+		rootfs, cfg := unpackImage(t, out)
 		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"/bin/sh", "-c", "mytool && legacytool"}})
 		if err != nil {
 			t.Fatalf("running the flake's tools: %v\n%s\n%s", err, stdout, stderr)

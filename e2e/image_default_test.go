@@ -30,11 +30,7 @@ func testDefaultImage(t *testing.T, e *testenv.Env) {
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, res.Stderr)
 	}
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	cfg, err := testenv.UnpackOCI(out, rootfs)
-	if err != nil {
-		t.Fatalf("unpacking the image: %v", err)
-	}
+	rootfs, cfg := unpackImage(t, out)
 
 	t.Run("filesystem", func(t *testing.T) { checkLayout(t, rootfs) })
 

@@ -26,11 +26,7 @@ func TestSystemNixFromNixpkgs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, res.Stderr)
 	}
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	cfg, err := testenv.UnpackOCI(out, rootfs)
-	if err != nil {
-		t.Fatalf("unpacking the image: %v", err)
-	}
+	rootfs, cfg := unpackImage(t, out)
 	if got := cfg.Labels["org.opencontainers.image.description"]; !strings.HasPrefix(got, "Nix of nixpkgs ") ||
 		!strings.Contains(got, "realised with Nix "+m.Vars["NIX_VERSION"]) {
 		t.Errorf("description label %q does not say the image's Nix is nixpkgs'", got)

@@ -38,11 +38,7 @@ func TestImageUser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, res.Stderr)
 	}
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	cfg, err := testenv.UnpackOCI(out, rootfs)
-	if err != nil {
-		t.Fatalf("unpacking the image: %v", err)
-	}
+	rootfs, cfg := unpackImage(t, out)
 	if cfg.User != "1000:1000" {
 		t.Errorf("config User = %q, want 1000:1000", cfg.User)
 	}

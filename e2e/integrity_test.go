@@ -101,11 +101,7 @@ COPY --from=tamper /tampered /
 			i := strings.Index(log, "copied ")
 			t.Logf("realise step: %s", strings.SplitN(log[i:], "\n", 2)[0])
 		}
-		rootfs := filepath.Join(t.TempDir(), "rootfs")
-		cfg, err := testenv.UnpackOCI(out, rootfs)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rootfs, cfg := unpackImage(t, out)
 		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"/bin/sh", "-c",
 			"nix-store --verify --check-contents 2>&1 && echo '{\"a\":42}' | jq .a && hello"}})
 		if err != nil || !strings.Contains(stdout, "42") || !strings.Contains(stdout, "Hello, world!") {

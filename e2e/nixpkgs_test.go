@@ -70,11 +70,7 @@ func TestNixpkgsConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("build: %v\n%s", err, res.Stderr)
 		}
-		rootfs := filepath.Join(t.TempDir(), "rootfs")
-		cfg, err := testenv.UnpackOCI(out, rootfs)
-		if err != nil {
-			t.Fatalf("unpacking the image: %v", err)
-		}
+		rootfs, cfg := unpackImage(t, out)
 		run := func(t *testing.T, script string) (string, string, error) {
 			t.Helper()
 			return e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"/bin/sh", "-c", script}})

@@ -138,11 +138,7 @@ nixConfig:
 	}
 
 	t.Run("the image runs", func(t *testing.T) {
-		rootfs := filepath.Join(t.TempDir(), "rootfs")
-		cfg, err := testenv.UnpackOCI(out, rootfs)
-		if err != nil {
-			t.Fatalf("unpacking the image: %v", err)
-		}
+		rootfs, cfg := unpackImage(t, out)
 		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg,
 			Args: []string{"/bin/sh", "-c", "hello && nix --version && cat /etc/nix/nix.conf"}})
 		if err != nil {

@@ -74,11 +74,7 @@ func TestBuildkitdKilledMidBuild(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the build after the restart: %v\nrealise step:\n%s", err, lastLines(res.Progress.Output("[nix-image] realise"), 40))
 			}
-			rootfs := filepath.Join(t.TempDir(), "rootfs")
-			cfg, err := testenv.UnpackOCI(out, rootfs)
-			if err != nil {
-				t.Fatalf("unpacking the image: %v", err)
-			}
+			rootfs, cfg := unpackImage(t, out)
 			stdout, stderr, err := own.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg,
 				Args: []string{"/bin/sh", "-c", "nix-store --verify --check-contents && " + ph.pkg + " --version"}})
 			if err != nil {

@@ -303,11 +303,7 @@ func TestShippedFrontendStage(t *testing.T) {
 	if len(res.Progress.Find("[nix-image] realise")) == 0 {
 		t.Fatalf("the build did not go through nix-image's realise step")
 	}
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	cfg, err := testenv.UnpackOCI(out, rootfs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rootfs, cfg := unpackImage(t, out)
 	stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: rootfs, Config: cfg, Args: []string{"hello"}})
 	if err != nil || !strings.Contains(stdout, "Hello, world!") {
 		t.Fatalf("hello in the image: %v\n%s\n%s", err, stdout, stderr)
