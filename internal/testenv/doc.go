@@ -44,7 +44,9 @@
 //     the hold starts and when it ends), then run under qemu-user
 //     (hack/qemu.sh's, registered in binfmt_misc only until disable or the
 //     test's end). A machine-wide lock file keeps the two apart across
-//     all test processes:
+//     all test processes (see the example below).
+//
+// An arm64 image built without emulation, then run under qemu-user:
 //
 //	done := e.RequireNoEmulation(t)
 //	res, err := e.BuildSpec(ctx, dir, "--opt", "platform=linux/amd64,linux/arm64", ...)
