@@ -92,7 +92,7 @@ systems=("$system" "${!foreign_arch[@]}")
 foreign_apt() {
 	local a update=
 	for a in "${foreign_arch[@]}"; do
-		if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+		if [[ " $(dpkg --print-foreign-architectures | tr '\n' ' ') " != *" $a "* ]]; then
 			log "adding the dpkg architecture $a"
 			dpkg --add-architecture "$a"
 			update=1

@@ -61,10 +61,10 @@ if ((${#missing[@]} > 0)); then
 	done
 fi
 # Old versions of the same packages.
-mapfile -t keep < <(printf '%s\n' "${debs[@]##*/}" | LC_ALL=C sort)
+declare -A keep=()
+for d in "${debs[@]}"; do keep[${d##*/}]=1; done
 for f in "$cache"/*.deb; do
-	[[ -e $f ]] || continue
-	if ! printf '%s\n' "${keep[@]}" | grep -qxF "${f##*/}"; then rm -f "$f"; fi
+	[[ -e $f && -z ${keep[${f##*/}]:-} ]] && rm -f "$f"
 done
 
 # The same .debs as the last time: the tree is still right.
