@@ -103,11 +103,14 @@ foreign_apt() {
 	if [[ -n $update ]]; then apt-get update -qq; fi
 }
 
-# apt's candidates of the other architectures' packages, for the stamp.
+# apt's package lists of the other architectures, for the stamp: the .debs
+# debroot.sh takes are their candidates. (apt-cache would say the candidates
+# exactly, but Debian's container images keep apt from saving its cache,
+# which makes a call take seconds.)
 foreign_versions() {
 	local a
 	for a in "${foreign_arch[@]}"; do
-		apt-cache show --no-all-versions "${packages[@]/%/:$a}" 2>/dev/null | grep -E '^(Package|Version|Architecture): ' || true
+		sha256sum /var/lib/apt/lists/*_binary-"${a}"_Packages*
 	done
 }
 
