@@ -134,7 +134,7 @@ func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *sp
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
 	}
-	ref, err := solve(ctx, c, bc, realised, opt.Platform)
+	ref, err := solve(ctx, c, bc, realised.Output, opt.Platform)
 	if err != nil {
 		return nil, err
 	}

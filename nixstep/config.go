@@ -13,7 +13,11 @@ const (
 	// ReleaseDir holds the Nix release: its tarball, or the named
 	// context `nix` (see Prepare for the shapes it may have).
 	ReleaseDir = "/.nix-image/release"
-	NixpkgsDir = "/.nix-image/nixpkgs"
+	// NixpkgsDir holds nixpkgs as the unpack step lays it out, a store
+	// tree (nix/store/<hash>-nixpkgs), and NixpkgsMetaFile its
+	// registration (SourcePath).
+	NixpkgsDir      = "/.nix-image/nixpkgs"
+	NixpkgsMetaFile = "/.nix-image/nixpkgs-meta/nixpkgs.json"
 	ConfigFile = "/.nix-image/config/realise.json"
 	// ContextDir holds the files of the build context the local
 	// expressions need (RealiseConfig.Expressions).
@@ -25,7 +29,8 @@ const (
 const (
 	// ClosureFile describes the closure (Closure, JSON).
 	ClosureFile = "closure.json"
-	// LayersDir holds one tree per store path: LayersDir/<name>/nix/store/<name>.
+	// LayersDir holds one tree per store path the realise step built
+	// (Origin Built): LayersDir/<name>/nix/store/<name>.
 	LayersDir = "layers"
 	// SystemDir is the system tree: the Nix DB, profiles, gcroots, links.
 	SystemDir = "root"
@@ -125,4 +130,24 @@ type PathInfo struct {
 	NarSize    int64    `json:"narSize"`
 	Deriver    string   `json:"deriver,omitempty"`
 	References []string `json:"references"`
+	// Origin says where the path's layer comes from (the realise step
+	// sets it in the closure it writes).
+	Origin Origin `json:"origin,omitempty"`
 }
+
+// Origin is where a store path of the closure came from, and so where its
+// layer is taken from.
+type Origin string
+
+const (
+	// Fetched paths were substituted from a binary cache or are the Nix
+	// release's: a layer step gets them (LayerConfig) from the /nix
+	// cache, the release or the substituters, whatever built the closure.
+	Fetched Origin = "fetched"
+	// Built paths were made by the realise step (profiles, the channel,
+	// local expressions): only its output has them, in LayersDir.
+	Built Origin = "built"
+	// Source is the nixpkgs source, whose layer is the unpack step's
+	// output.
+	Source Origin = "source"
+)

@@ -120,7 +120,7 @@ func (r *realiser) packageMeta(ctx context.Context, src string) ([]PackageMeta, 
 // writeMeta writes MetaFile: the requested packages' meta and the
 // derivations of the closure that are in the store.
 func (r *realiser) writeMeta(ctx context.Context, roots Roots, infos []PathInfo, out string) error {
-	pkgs, err := r.packageMeta(ctx, roots.Nixpkgs)
+	pkgs, err := r.packageMeta(ctx, filepath.Join(NixpkgsDir, roots.Nixpkgs))
 	if err != nil {
 		return err
 	}

@@ -114,8 +114,8 @@ const minverFile = "lib/minver.nix"
 // pinned nixpkgs needs a newer Nix than the one that realises the image
 // (nixpkgs would abort deep in the evaluation, or fail on a builtin it
 // expects).
-func (r *realiser) checkMinVersion(ctx context.Context) error {
-	data, err := os.ReadFile(filepath.Join(NixpkgsDir, minverFile))
+func (r *realiser) checkMinVersion(ctx context.Context, src string) error {
+	data, err := os.ReadFile(filepath.Join(src, minverFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -218,7 +218,16 @@ func run(ctx context.Context, env []string, stdin []byte, prog string, args ...s
 // buildRoots realises the system profile, root's profile and the channel.
 func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	var roots Roots
-	if err := r.checkMinVersion(ctx); err != nil {
+	src, err := r.addNixpkgs(ctx)
+	if err != nil {
+		return roots, err
+	}
+	roots.Nixpkgs = src
+	// Nix evaluates the unpack step's tree, not the copy in the /nix
+	// cache, which a build hashes no more: a copy changed there reaches
+	// neither an evaluation nor the image (whose layer is that tree too).
+	pkgs := filepath.Join(NixpkgsDir, src)
+	if err := r.checkMinVersion(ctx, pkgs); err != nil {
 		return roots, err
 	}
 	pkgsConfig, err := r.writeNixpkgsConfig()
@@ -226,12 +235,7 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 		return roots, err
 	}
 	r.pkgsConfig = pkgsConfig
-	src, err := r.nixOutput(ctx, nil, "nix-store", "--add", NixpkgsDir)
-	if err != nil {
-		return roots, fmt.Errorf("adding nixpkgs (%s) to the store: %w", r.cfg.NixpkgsWhere, err)
-	}
-	roots.Nixpkgs = strings.TrimSpace(src)
-	if err := r.checkAttrs(ctx, roots.Nixpkgs); err != nil {
+	if err := r.checkAttrs(ctx, pkgs); err != nil {
 		return roots, err
 	}
 	profiles := filepath.Join(scratchDir, "profiles")
@@ -241,7 +245,7 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	// The two profiles are built at once: their substitutions overlap.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		if roots.System, err = r.profile(gctx, roots.Nixpkgs, filepath.Join(profiles, "system"), r.cfg.SystemPackages); err != nil {
+		if roots.System, err = r.profile(gctx, pkgs, filepath.Join(profiles, "system"), r.cfg.SystemPackages); err != nil {
 			return fmt.Errorf("building the system profile: %w", err)
 		}
 		if r.cfg.ReleaseNix {
@@ -254,11 +258,11 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	if len(r.cfg.Packages) > 0 || len(r.cfg.Expressions) > 0 || r.cfg.Flake != nil {
 		g.Go(func() (err error) {
 			profile := filepath.Join(profiles, "default")
-			if roots.Profile, err = r.profile(gctx, roots.Nixpkgs, profile, r.cfg.Packages); err != nil {
+			if roots.Profile, err = r.profile(gctx, pkgs, profile, r.cfg.Packages); err != nil {
 				return fmt.Errorf("building root's profile: %w", err)
 			}
 			if len(r.cfg.Expressions) > 0 {
-				if roots.Profile, err = r.installExpressions(gctx, roots.Nixpkgs, profile); err != nil {
+				if roots.Profile, err = r.installExpressions(gctx, pkgs, profile); err != nil {
 					return err
 				}
 			}
