@@ -18,7 +18,7 @@ const (
 	// registration (SourcePath).
 	NixpkgsDir      = "/.nix-image/nixpkgs"
 	NixpkgsMetaFile = "/.nix-image/nixpkgs-meta/nixpkgs.json"
-	ConfigFile = "/.nix-image/config/realise.json"
+	ConfigFile      = "/.nix-image/config/realise.json"
 	// ContextDir holds the files of the build context the local
 	// expressions need (RealiseConfig.Expressions).
 	ContextDir = "/.nix-image/context"
