@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -81,9 +82,11 @@ func setTimes(root string, t time.Time) error {
 }
 
 // setOrigins tells for each path of the closure where its layer comes from
-// (Origin): built here (ultimate in the realising Nix's DB, as Nix marks
-// what it built or added itself), the nixpkgs source, or fetched (from a
-// substituter or the release), which a layer step can fetch again.
+// (Origin): the nixpkgs source; fetched, which a layer step can fetch
+// again, when it is the release's or a substituter signed it (a
+// substituted path keeps the cache's signatures in the realising Nix's
+// DB); else built here (profiles, the channel, local expressions, text
+// files nix-env wrote), which only the realise step's output has.
 func (r *realiser) setOrigins(ctx context.Context, roots Roots, infos []PathInfo) error {
 	db, err := sql.Open("sqlite", "file:"+realiseDB+"?mode=ro")
 	if err != nil {
@@ -95,14 +98,14 @@ func (r *realiser) setOrigins(ctx context.Context, roots Roots, infos []PathInfo
 		release[filepath.Join(storeDir, n)] = true
 	}
 	for i, info := range infos {
-		var ultimate sql.NullInt64
-		if err := db.QueryRowContext(ctx, "SELECT ultimate FROM ValidPaths WHERE path = ?", info.Path).Scan(&ultimate); err != nil {
+		var sigs sql.NullString
+		if err := db.QueryRowContext(ctx, "SELECT sigs FROM ValidPaths WHERE path = ?", info.Path).Scan(&sigs); err != nil {
 			return fmt.Errorf("reading the registration of %s: %w", info.Path, err)
 		}
 		switch {
 		case info.Path == roots.Nixpkgs:
 			infos[i].Origin = Source
-		case release[info.Path] || ultimate.Int64 == 0:
+		case release[info.Path] || strings.TrimSpace(sigs.String) != "":
 			infos[i].Origin = Fetched
 		default:
 			infos[i].Origin = Built
