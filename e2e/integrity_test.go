@@ -114,7 +114,7 @@ COPY --from=tamper /tampered /
 		}
 	})
 
-	t.Run("nixpkgs source: the cache's copy is not used", func(t *testing.T) {
+	t.Run("nixpkgs source: the cache copy is not used", func(t *testing.T) {
 		src := tamper(t, `p=$(readlink -f /root/.nix-defexpr/channels/nixpkgs); touch "/cache/store/${p#/nix/store/}/planted"; echo "$p" > /tampered`)
 		out := filepath.Join(t.TempDir(), "img.tar")
 		res, _, err := build(t, out, "which")
@@ -129,7 +129,7 @@ COPY --from=tamper /tampered /
 		}
 	})
 
-	t.Run("built path: rebuilt, or the build fails naming it", func(t *testing.T) {
+	t.Run("built path: rebuilt or the build fails naming it", func(t *testing.T) {
 		channel := tamper(t, `p=$(readlink -f /root/.nix-defexpr/channels); touch "/cache/store/${p#/nix/store/}/planted"; echo "$p" > /tampered`)
 		out := filepath.Join(t.TempDir(), "img.tar")
 		res, log, err := build(t, out, "less")
