@@ -6,12 +6,14 @@
 #   hack/mirror.sh [OUTDIR]      (default: out/mirror in the repository)
 #
 # OUTDIR gets nix/nix-2.8.1/{install,nix-2.8.1-x86_64-linux.tar.xz},
-# nixpkgs.tar.gz(.sha256) and nixpkgs-real.tar.gz(.sha256) (the same package
-# set, the second padded to nixpkgs' real size), cache/ (signed binary
-# cache), cache-key.pub, mirror.env and mirror.json. Work files (a chroot Nix store, rebuilt on every
-# generation, and the cache's signing key, made once) live in OUTDIR-work.
-# A run whose inputs (generator files, versions of the Debian packages it
-# relocates) match the last generation's stamp returns at once.
+# nixpkgs.tar.gz(.sha256) and nixpkgs-real.tar.gz(.sha256) (the same
+# package set, the second padded to nixpkgs' real size), cache/ (signed
+# binary cache), cache-key.pub, mirror.env and mirror.json. Work files (a
+# chroot Nix store, rebuilt on every generation, and the cache's signing
+# key, made once) live in OUTDIR-work. A run whose inputs (generator files,
+# versions of the Debian packages it relocates and of the real-size
+# tarball's compressor) match the last generation's stamp returns at once.
+# Needs the Go toolchain (hack/mirror/realsize).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
