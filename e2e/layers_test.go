@@ -228,13 +228,28 @@ func testCopyFallback(t *testing.T, e *testenv.Env) {
 // displaced by a new path.
 func TestLayerReuseOverBudget(t *testing.T) {
 	e := testenv.Need(t, env)
-	base := exampleSpec(t, "default")
-	added := strings.Replace(base, "\n  - sqlite\n", "\n  - sqlite\n  - hello\n", 1)
+	base, added := exampleWithHello(t)
+	oldTar, _ := buildOCI(t, e, base)
+	newTar, res := buildOCI(t, e, added)
+	checkOneAdded(t, oldTar, newTar, res)
+}
+
+// exampleWithHello is examples/default with hello added to its packages.
+func exampleWithHello(t *testing.T) (base, added string) {
+	t.Helper()
+	base = exampleSpec(t, "default")
+	added = strings.Replace(base, "\n  - sqlite\n", "\n  - sqlite\n  - hello\n", 1)
 	if added == base {
 		t.Fatalf("examples/default/nix-image.yaml lists no `  - sqlite` package to add one after")
 	}
-	oldTar, _ := buildOCI(t, e, base)
-	newTar, res := buildOCI(t, e, added)
+	return base, added
+}
+
+// checkOneAdded checks the layers of newTar, examples/default with one
+// package added (res its build), against oldTar's: see
+// TestLayerReuseOverBudget.
+func checkOneAdded(t *testing.T, oldTar, newTar string, res *testenv.BuildResult) {
+	t.Helper()
 	oldL, newL := storeLayers(t, oldTar), storeLayers(t, newTar)
 	if len(oldL) > 100 {
 		t.Fatalf("examples/default has %d layers, over the budget, 100", len(oldL))
