@@ -17,8 +17,8 @@ const (
 	// the builder's is another (RealiseConfig.BuildSystem): unpacked into
 	// the image, never run.
 	ImageReleaseDir = "/.nix-image/image-release"
-	NixpkgsDir = "/.nix-image/nixpkgs"
-	ConfigFile = "/.nix-image/config/realise.json"
+	NixpkgsDir      = "/.nix-image/nixpkgs"
+	ConfigFile      = "/.nix-image/config/realise.json"
 	// ContextDir holds the files of the build context the local
 	// expressions need (RealiseConfig.Expressions).
 	ContextDir = "/.nix-image/context"

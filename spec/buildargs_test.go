@@ -23,11 +23,17 @@ func TestApplyBuildArgs(t *testing.T) {
 		{name: "unknown and empty args are ignored", spec: base, args: map[string]string{"FOO": "x", "NIX_VERSION": "", "SUBSTITUTERS": " "},
 			check: func(s *Spec) bool { return s.Nix.Version == DefaultNixVersion && len(s.Substituters) == 1 }},
 		{name: "nix version replaces url", spec: nixURLSpec, args: map[string]string{"NIX_VERSION": "2.30.0"},
-			check: func(s *Spec) bool { return reflect.DeepEqual(s.Nix, Nix{Version: "2.30.0", Releases: DefaultNixReleases}) }},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nix, Nix{Version: "2.30.0", Releases: DefaultNixReleases})
+			}},
 		{name: "nix version and releases", spec: base, args: map[string]string{"NIX_VERSION": "2.30.0", "NIX_RELEASES": "http://mirror:8080/nix"},
-			check: func(s *Spec) bool { return reflect.DeepEqual(s.Nix, Nix{Version: "2.30.0", Releases: "http://mirror:8080/nix"}) }},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nix, Nix{Version: "2.30.0", Releases: "http://mirror:8080/nix"})
+			}},
 		{name: "nix url replaces version", spec: base, args: map[string]string{"NIX_URL": "http://mirror/nix.tar.xz", "NIX_SHA256": helloSRI},
-			check: func(s *Spec) bool { return reflect.DeepEqual(s.Nix, Nix{URL: "http://mirror/nix.tar.xz", SHA256: helloHex}) }},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nix, Nix{URL: "http://mirror/nix.tar.xz", SHA256: helloHex})
+			}},
 		{name: "nix sha256 for spec url", spec: nixURLSpec, args: map[string]string{"NIX_SHA256": otherHex},
 			check: func(s *Spec) bool { return s.Nix.SHA256 == otherHex && s.Nix.URL == "https://e.com/nix.tar.xz" }},
 		{name: "nix url per system", spec: base, args: map[string]string{"NIX_URL": "http://mirror/nix-{system}.tar.xz", "NIX_SHA256": "x86_64-linux=" + helloSRI + ", aarch64-linux=" + otherHex},

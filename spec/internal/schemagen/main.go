@@ -92,7 +92,7 @@ var extras = map[string]func(s schema){
 			"minProperties":        1,
 		}}
 	},
-	"Nixpkgs.URL":  func(s schema) { s["pattern"] = rules.HTTPURL },
+	"Nixpkgs.URL": func(s schema) { s["pattern"] = rules.HTTPURL },
 	"Nixpkgs.SHA256": func(s schema) {
 		s["pattern"] = rules.SHA256
 	},
