@@ -274,6 +274,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	cfg.NixWhere = nixWhere(s, r, opt)
 	cfg.ReleaseSource = rels.build.source
 	cfg.BuildSystem = rels.build.system
+	cfg.Platform = platformString(opt.Platform)
 	cfg.ForeignBuilds = opt.ForeignBuilds
 	releaseMounts := []llb.RunOption{llb.AddMount(nixstep.ReleaseDir, rels.build.state, llb.Readonly)}
 	if rels.image != nil {

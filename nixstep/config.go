@@ -48,6 +48,8 @@ type Package struct {
 type RealiseConfig struct {
 	// System is the Nix system type of the image, e.g. x86_64-linux.
 	System string `json:"system"`
+	// Platform is the image's OCI platform (linux/arm64), for messages.
+	Platform string `json:"platform,omitempty"`
 	// BuildSystem is the Nix system type of the builder, whose Nix
 	// release (ReleaseDir) realises the image. When it is not System,
 	// every evaluation is for System, the closure is substituted, and
