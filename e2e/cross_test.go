@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -192,5 +194,92 @@ func TestCrossPlatform(t *testing.T) {
 	if stdout, stderr, err := e.RunImage(ctx, images["v1-ssh/arm64"], "/bin/sh", "-c", "uname -m && ssh -V 2>&1 && nix-store --verify --check-contents && echo verified"); err != nil ||
 		!strings.Contains(stdout, "aarch64\n") || !strings.Contains(stdout, "OpenSSH") || !strings.Contains(stdout, "verified\n") {
 		t.Errorf("the arm64 ssh image: %q, %v\n%s", stdout, err, stderr)
+	}
+}
+
+// TestCrossPlatformRefusals: an arm64 build on the amd64 daemon that
+// cannot give a correct image fails, naming what is wrong: a release of
+// the wrong system given for either system, one release for two systems,
+// and a package that no cache has for aarch64 (which the builder may not
+// build without emulation).
+func TestCrossPlatformRefusals(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	contextOf := func(t *testing.T, dir, name, tarball string) []string {
+		d := filepath.Join(dir, name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, filepath.Join(m.Dir, tarball), filepath.Join(d, filepath.Base(tarball)))
+		return []string{"--local", name + "=" + d, "--opt", "context:" + name + "=local:" + name}
+	}
+	x86, arm := m.Vars["NIX_TARBALL_X86_64_LINUX"], m.Vars["NIX_TARBALL_AARCH64_LINUX"]
+	missing := retarNixpkgs(t, filepath.Join(m.Dir, m.Vars["NIXPKGS_TARBALL"]), func(name string, data []byte) []byte {
+		if name != "nixpkgs/default.nix" {
+			return data
+		}
+		return []byte(strings.TrimSuffix(string(data), "pkgs\n") +
+			"pkgs // { in-no-cache = derivation { name = \"in-no-cache-1.0\"; inherit system; builder = \"/no/such/builder\"; }; }\n")
+	})
+	sum := fmt.Sprintf("%x", sha256.Sum256(missing))
+	tests := []struct {
+		name string
+		spec string
+		args func(t *testing.T, dir string) []string
+		want []string
+	}{
+		{
+			name: "the image's release is x86_64",
+			args: func(t *testing.T, dir string) []string {
+				return append([]string{"--opt", "platform=linux/arm64"}, contextOf(t, dir, "nix-aarch64-linux", x86)...)
+			},
+			want: []string{"the image is for aarch64-linux, but /nix/store/", "is a program for x86_64 (ELF EM_X86_64, 64-bit), which aarch64-linux cannot run",
+				`It is a store path of the Nix release (the named context "nix-aarch64-linux"): give the release of aarch64-linux there`},
+		},
+		{
+			name: "the builder's release is aarch64",
+			args: func(t *testing.T, dir string) []string {
+				return append([]string{"--opt", "platform=linux/amd64"}, contextOf(t, dir, "nix-x86_64-linux", arm)...)
+			},
+			want: []string{`the Nix release (the named context "nix-x86_64-linux") realises the image on the builder, whose system is x86_64-linux, but its /nix/store/`,
+				"is a program for aarch64 (ELF EM_AARCH64, 64-bit)", "nix-image never runs a program of another CPU"},
+		},
+		{
+			name: "the named context nix for two systems",
+			args: func(t *testing.T, dir string) []string {
+				return append([]string{"--opt", "platform=linux/arm64"}, contextOf(t, dir, "nix", x86)...)
+			},
+			want: []string{`the named context "nix" gives one Nix release, but this build needs two: the x86_64-linux one`, "and the aarch64-linux one, which the image holds (platform linux/arm64)"},
+		},
+		{
+			name: "a package no cache has for aarch64",
+			spec: minimalSpec + "packages: [in-no-cache]\n",
+			args: func(t *testing.T, dir string) []string {
+				return []string{"--opt", "platform=linux/arm64", "--opt", "build-arg:NIXPKGS_URL=" + m.Serve("nixpkgs-missing-arm64.tar.gz", missing), "--opt", "build-arg:NIXPKGS_SHA256=" + sum}
+			},
+			want: []string{"the image is for aarch64-linux, and the builder is x86_64-linux: nix-image runs nothing of aarch64-linux on it",
+				"needed by in-no-cache (", "-in-no-cache-1.0.drv", "docker buildx create --append --name BUILDER --platform linux/arm64", "NIX_IMAGE_FOREIGN_BUILDS=true"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			spec := minimalSpec
+			if tc.spec != "" {
+				spec = tc.spec
+			}
+			dir := e.SpecContext(t, spec, nil)
+			res, err := e.BuildSpec(ctx, dir, append(m.BuildctlOpts(), tc.args(t, dir)...)...)
+			if err == nil {
+				t.Fatal("the build succeeded")
+			}
+			all := res.Stderr + res.Progress.Output("")
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("error output lacks %q:\n%s", w, lastLines(all, 30))
+				}
+			}
+		})
 	}
 }

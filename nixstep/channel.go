@@ -38,7 +38,12 @@ func (r *realiser) channel(ctx context.Context, roots Roots) (string, error) {
 	}
 	refs := []string{roots.Nixpkgs}
 	p := sourcePath(storeDir, channelName, sum, refs)
-	if _, err := r.nixOutput(ctx, nil, "nix-store", "--check-validity", p); err == nil {
+	invalid, err := r.nixOutput(ctx, nil, "nix-store", "--check-validity", "--print-invalid", p)
+	if err != nil {
+		return "", fmt.Errorf("checking %s: %w", p, err)
+	}
+	if strings.TrimSpace(invalid) == "" {
+		// Written by an earlier build on this /nix cache.
 		return p, nil
 	}
 	// Not registered: whatever an interrupted build left there goes.
