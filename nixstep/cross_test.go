@@ -1,6 +1,7 @@
 package nixstep
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,5 +87,22 @@ func TestForeignBuildHelp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPrepareCrossRefusesFlakes: the packages of a flake are not built
+// for another system than the builder's; the build says so before
+// running anything.
+func TestPrepareCrossRefusesFlakes(t *testing.T) {
+	r := &realiser{cfg: RealiseConfig{System: "aarch64-linux", BuildSystem: "x86_64-linux",
+		Flake: &Flake{Dir: "nix", Where: "nix-image.yaml:3:8 (flake)", Packages: []Package{{Attr: "mytool"}}}}}
+	err := r.prepareCross(context.Background())
+	want := "flake nix (nix-image.yaml:3:8 (flake)): the packages of a flake are not built for an image of another system than the builder's yet (the image is for aarch64-linux, the builder is x86_64-linux)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("prepareCross: %v, want %q", err, want)
+	}
+	native := &realiser{cfg: RealiseConfig{System: "x86_64-linux", BuildSystem: "x86_64-linux", Flake: r.cfg.Flake}}
+	if err := native.prepareCross(context.Background()); err != nil {
+		t.Errorf("prepareCross of a native build: %v", err)
 	}
 }
