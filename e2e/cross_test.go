@@ -283,3 +283,56 @@ func TestCrossPlatformRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestForeignBuilds: with the host's binfmt_misc running aarch64
+// programs, an arm64 build still builds nothing of aarch64 (Nix refuses
+// the derivation, with the remedies) unless the build arg
+// NIX_IMAGE_FOREIGN_BUILDS=true allows it: then the derivation no cache
+// has is built through the emulation, and the image holds it.
+func TestForeignBuilds(t *testing.T) {
+	e := testenv.Need(t, env)
+	m := needMirror(t)
+	set := retarNixpkgs(t, filepath.Join(m.Dir, m.Vars["NIXPKGS_TARBALL"]), func(name string, data []byte) []byte {
+		if name != "nixpkgs/default.nix" {
+			return data
+		}
+		return []byte(strings.TrimSuffix(string(data), "pkgs\n") + `pkgs // { in-foreign = derivation {
+  name = "in-foreign-1.0"; inherit system; builder = "${pkgs.bash}/bin/bash";
+  args = [ "-c" "${pkgs.coreutils}/bin/mkdir -p $out/share && echo built-on-$(${pkgs.coreutils}/bin/uname -m) > $out/share/in-foreign" ];
+}; }
+`)
+	})
+	pkgs := []string{"--opt", "platform=linux/arm64",
+		"--opt", "build-arg:NIXPKGS_URL=" + m.Serve("nixpkgs-foreign.tar.gz", set),
+		"--opt", "build-arg:NIXPKGS_SHA256=" + fmt.Sprintf("%x", sha256.Sum256(set))}
+	spec := minimalSpec + "packages: [in-foreign]\n"
+	disable := testenv.EnableBinfmt(t)
+	defer disable()
+	if !aarch64Runs(t) {
+		t.Fatal("binfmt_misc is enabled, but the aarch64 probe does not run")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	res, err := e.BuildSpec(ctx, e.SpecContext(t, spec, nil), append(m.BuildctlOpts(), pkgs...)...)
+	if err == nil {
+		t.Fatal("without NIX_IMAGE_FOREIGN_BUILDS the build ran the aarch64 derivation through the host's emulation")
+	}
+	all := res.Stderr + res.Progress.Output("")
+	for _, w := range []string{"-in-foreign-1.0.drv", "needed by in-foreign (", "NIX_IMAGE_FOREIGN_BUILDS=true"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("error output lacks %q:\n%s", w, lastLines(all, 30))
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "image.tar")
+	res, err = e.BuildSpec(ctx, e.SpecContext(t, spec, nil), append(append(m.BuildctlOpts(), pkgs...),
+		"--opt", "build-arg:NIX_IMAGE_FOREIGN_BUILDS=true", "--output", "type=oci,dest="+out)...)
+	if err != nil {
+		t.Fatalf("with NIX_IMAGE_FOREIGN_BUILDS=true: %v\n%s", err, lastLines(res.Stderr+res.Progress.Output(""), 30))
+	}
+	stdout, stderr, err := e.RunImage(ctx, out, "/bin/sh", "-c", "uname -m && cat /root/.nix-profile/share/in-foreign")
+	if err != nil || stdout != "aarch64\nbuilt-on-aarch64\n" {
+		t.Errorf("the image: %q, %v\n%s", stdout, err, stderr)
+	}
+}
