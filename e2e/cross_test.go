@@ -325,11 +325,14 @@ func TestForeignBuilds(t *testing.T) {
 		}
 	}
 
-	out := filepath.Join(t.TempDir(), "image.tar")
 	res, err = e.BuildSpec(ctx, e.SpecContext(t, spec, nil), append(append(m.BuildctlOpts(), pkgs...),
-		"--opt", "build-arg:NIX_IMAGE_FOREIGN_BUILDS=true", "--output", "type=oci,dest="+out)...)
+		"--opt", "build-arg:NIX_IMAGE_FOREIGN_BUILDS=true", "--output", "type=image,name="+e.RegistryAddr+"/cross/foreign:v1,push=true")...)
 	if err != nil {
 		t.Fatalf("with NIX_IMAGE_FOREIGN_BUILDS=true: %v\n%s", err, lastLines(res.Stderr+res.Progress.Output(""), 30))
+	}
+	out := filepath.Join(t.TempDir(), "image.tar")
+	if _, err := testenv.PullOCIArch(ctx, e.RegistryAddr, "cross/foreign", "v1", "arm64", out); err != nil {
+		t.Fatal(err)
 	}
 	stdout, stderr, err := e.RunImage(ctx, out, "/bin/sh", "-c", "uname -m && cat /root/.nix-profile/share/in-foreign")
 	if err != nil || stdout != "aarch64\nbuilt-on-aarch64\n" {
