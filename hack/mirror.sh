@@ -92,11 +92,11 @@ systems=("$system" "${!foreign_arch[@]}")
 foreign_apt() {
 	local a update=
 	for a in "${foreign_arch[@]}"; do
-		if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+		if [[ " $(dpkg --print-foreign-architectures | tr '\n' ' ') " != *" $a "* ]]; then
 			log "adding the dpkg architecture $a"
 			dpkg --add-architecture "$a"
 			update=1
-		elif ! apt-cache show --no-all-versions "bash:$a" >/dev/null 2>&1; then
+		elif ! compgen -G "/var/lib/apt/lists/*_binary-${a}_Packages*" >/dev/null; then
 			update=1
 		fi
 	done
@@ -227,7 +227,6 @@ for s in "${systems[@]}"; do
 done
 mapfile -t out_paths <"$work/out-paths-$system"
 attrs=("${out_paths[@]%%=*}")
-outs=("${out_paths[@]#*=}")
 pkgs_nix_path=${sys_pkgs_nix[$system]}
 pkgs_nix_version=$(nix-instantiate "${nixs[@]}" --eval --readonly-mode -E "(import $stage/nixpkgs { }).nix.version" | tr -d '"')
 

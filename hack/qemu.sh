@@ -33,7 +33,7 @@ flock 9
 if [[ ! -x $qemu ]]; then
 	tmp=$(mktemp -d "$out/.tmp.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	(cd "$tmp" && apt-get download -qq qemu-user-static 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	(cd "$tmp" && apt-get download -qq qemu-user-static) 2>&1 | { grep -v '^W: Download is performed unsandboxed' || true; } >&2
 	deb=$(echo "$tmp"/qemu-user-static_*.deb)
 	[[ -f $deb ]] || {
 		echo "qemu.sh: apt-get download qemu-user-static failed" >&2

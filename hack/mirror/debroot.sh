@@ -24,6 +24,7 @@ root=$4
 log() { echo "debroot: $*" >&2; }
 
 wanted=()
+# shellcheck disable=SC2016 # dpkg-query's format
 while read -r p a; do
 	if [[ $a == all ]]; then wanted+=("$p"); else wanted+=("$p:$arch"); fi
 done < <(xargs dpkg-query -W -f='${Package} ${Architecture}\n' <"$list" | LC_ALL=C sort -u)
@@ -51,7 +52,7 @@ if ((${#missing[@]} > 0)); then
 	log "downloading ${#missing[@]} of ${#debs[@]} packages for $arch"
 	# apt-get download names the file after the package; a stale file of an
 	# older version is replaced.
-	(cd "$cache" && apt-get download -qq "${missing[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	(cd "$cache" && apt-get download -qq "${missing[@]}") 2>&1 | { grep -v '^W: Download is performed unsandboxed' || true; } >&2
 	for d in "${debs[@]}"; do
 		[[ -f $d ]] || {
 			log "download of $d failed"
@@ -60,10 +61,10 @@ if ((${#missing[@]} > 0)); then
 	done
 fi
 # Old versions of the same packages.
-mapfile -t keep < <(printf '%s\n' "${debs[@]##*/}" | LC_ALL=C sort)
+declare -A keep=()
+for d in "${debs[@]}"; do keep[${d##*/}]=1; done
 for f in "$cache"/*.deb; do
-	[[ -e $f ]] || continue
-	if ! printf '%s\n' "${keep[@]}" | grep -qxF "${f##*/}"; then rm -f "$f"; fi
+	[[ -e $f && -z ${keep[${f##*/}]:-} ]] && rm -f "$f"
 done
 
 # The same .debs as the last time: the tree is still right.

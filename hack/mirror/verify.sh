@@ -131,7 +131,8 @@ run() { printf 'RUN ["%s", "-euc", "%s"]\n' "$bash" "$1"; }
 grep -E '^#[0-9]+ [0-9.]+ ' "$tmp/build.log" | sed 's/^#[0-9]* [0-9.]* //'
 grep -q 'verify: clean' "$tmp/build.log"
 grep -q 'release-differs: ok' "$tmp/build.log"
-echo "mirror verify: x86_64-linux OK"
+echo "mirror verify: x86_64-linux OK (${SECONDS}s)"
+SECONDS=0
 
 # --- aarch64-linux, under qemu-user without binfmt ---
 /usr/bin/python3 - "$mirror/mirror.json" <<'PY'
@@ -226,5 +227,5 @@ EOF
 }
 grep -E '^#[0-9]+ [0-9.]+ ' "$tmp/build64.log" | sed 's/^#[0-9]* [0-9.]* //'
 grep -q 'aarch64 verify: clean' "$tmp/build64.log"
-echo "mirror verify: aarch64-linux OK"
+echo "mirror verify: aarch64-linux OK (${SECONDS}s)"
 echo "mirror verify: OK"
