@@ -91,6 +91,11 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		SourceMap:      src.SourceMap,
 		IgnoreCache:    bc.IsNoCache(target),
 		Proxy:          proxyEnv(bc.BuildArgs),
+		ForeignBuilds:  bc.BuildArgs[argForeignBuilds] == "true",
+	}
+	if len(bc.BuildPlatforms) > 0 {
+		// The steps run here, natively, for every image platform.
+		opt.BuildPlatform = bc.BuildPlatforms[0]
 	}
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
 		popt := opt
@@ -126,6 +131,11 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 // argMergeOp=false stacks the layers with copies even when the daemon has
 // MergeOp, as on daemons without it (Docker's classic builder).
 const argMergeOp = "NIX_IMAGE_MERGEOP"
+
+// argForeignBuilds=true lets the realise step of an image for another
+// platform than the builder's build the derivations no substituter has,
+// through the host's binfmt_misc emulation (llbgen.Options.ForeignBuilds).
+const argForeignBuilds = "NIX_IMAGE_FOREIGN_BUILDS"
 
 // buildImage realises the closure, reads what it holds and assembles the
 // image from it: the layers depend on the closure.
