@@ -178,6 +178,9 @@ foreign_apt
 # One generation at a time per OUTDIR (tests may start several at once); a
 # run that waited sees the stamp the other one wrote.
 mkdir -p "$work"
+# The work directory holds unpacked Debian trees with Go sources in them:
+# a module of its own keeps them out of this module's ./... (go vet, tests).
+[[ -f $work/go.mod ]] || printf 'module nix-image.invalid/mirror-work\n' >"$work/go.mod"
 exec 9>"$work/lock"
 flock 9
 want=$(stamp)
