@@ -50,8 +50,10 @@ check-dockerfile:
 
 # Builds the same packages three ways (our frontend, a flat multi-stage
 # Dockerfile, FROM base + RUN nix-env) on a private stack and the offline
-# mirror; prints a table and writes bench/results.json. BENCH_RUNS rounds.
+# mirror; prints a table and writes bench/results.json. BENCH_RUNS rounds;
+# BENCH_NIXPKGS=small for the 2 MB package set instead of the real-size one.
 .PHONY: bench
 BENCH_RUNS ?= 3
+BENCH_NIXPKGS ?= real
 bench: deps tools frontend
-	$(GO) run ./hack/bench -runs $(BENCH_RUNS)
+	$(GO) run ./hack/bench -runs $(BENCH_RUNS) -nixpkgs $(BENCH_NIXPKGS)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -217,25 +218,41 @@ func testCopyFallback(t *testing.T, e *testenv.Env) {
 }
 
 // TestLayerReuseOverBudget adds a package to examples/default, the one
-// image whose closure is larger than its layer budget (100): the most
-// popular store paths keep a layer each and the least popular share the
-// last store layer (llbgen's planLayers). Only the expected layers may
-// change: every path that keeps a layer of its own keeps its layer
-// (digest); new layers are those of the new paths, the shared layer and
-// the system layers (no store path); a path loses its own layer only to
-// join the shared one, displaced by a new path.
+// image whose closure is larger than its layer budget (100): the largest
+// store paths keep a layer each and the others share a quarter of the
+// store layers, each in the one its path hashes to (llbgen's planLayers).
+// Only the expected layers may change: every path that keeps a layer of
+// its own keeps its layer (digest); new layers are those of the new
+// paths, the shared layers that hold a new path, and the system layers
+// (no store path); a path loses its own layer only to join a shared one,
+// displaced by a new path.
 func TestLayerReuseOverBudget(t *testing.T) {
 	e := testenv.Need(t, env)
-	base := exampleSpec(t, "default")
-	added := strings.Replace(base, "\n  - sqlite\n", "\n  - sqlite\n  - hello\n", 1)
+	base, added := exampleWithHello(t)
+	oldTar, _ := buildOCI(t, e, base)
+	newTar, res := buildOCI(t, e, added)
+	checkOneAdded(t, oldTar, newTar, res)
+}
+
+// exampleWithHello is examples/default with hello added to its packages.
+func exampleWithHello(t *testing.T) (base, added string) {
+	t.Helper()
+	base = exampleSpec(t, "default")
+	added = strings.Replace(base, "\n  - sqlite\n", "\n  - sqlite\n  - hello\n", 1)
 	if added == base {
 		t.Fatalf("examples/default/nix-image.yaml lists no `  - sqlite` package to add one after")
 	}
-	oldTar, _ := buildOCI(t, e, base)
-	newTar, res := buildOCI(t, e, added)
+	return base, added
+}
+
+// checkOneAdded checks the layers of newTar, examples/default with one
+// package added (res its build), against oldTar's: see
+// TestLayerReuseOverBudget.
+func checkOneAdded(t *testing.T, oldTar, newTar string, res *testenv.BuildResult) {
+	t.Helper()
 	oldL, newL := storeLayers(t, oldTar), storeLayers(t, newTar)
-	if len(oldL) != 100 {
-		t.Fatalf("examples/default has %d layers, want the budget, 100 (is its closure still over the budget?)", len(oldL))
+	if len(oldL) > 100 {
+		t.Fatalf("examples/default has %d layers, over the budget, 100", len(oldL))
 	}
 	oldPaths, newPaths := map[string]bool{}, map[string]bool{}
 	oldSingle := map[string]string{} // path -> digest of its own layer
@@ -255,8 +272,8 @@ func TestLayerReuseOverBudget(t *testing.T) {
 			grouped++
 		}
 	}
-	if grouped != 1 || len(oldPaths) <= 98 {
-		t.Fatalf("examples/default: %d store paths, %d shared layers; want over 98 paths in one shared layer", len(oldPaths), grouped)
+	if grouped < 1 || len(oldPaths) <= 98 {
+		t.Fatalf("examples/default: %d store paths, %d shared layers; want over 98 paths, some in shared layers", len(oldPaths), grouped)
 	}
 	newSingles, newShared, newSystem := 0, 0, 0
 	inShared := map[string]bool{}
@@ -280,30 +297,46 @@ func TestLayerReuseOverBudget(t *testing.T) {
 			newSystem++
 		case len(l.paths) > 1:
 			newShared++
+			if !slices.ContainsFunc(slices.Collect(maps.Keys(l.paths)), func(p string) bool { return !oldPaths[p] || oldSingle[p] != "" }) &&
+				!lostPaths(oldL, l, newPaths) {
+				t.Errorf("shared layer %s changed, but holds no new path and no displaced one, and lost no path: %v", l.digest, l.paths)
+			}
 		default:
 			for p := range l.paths {
 				if oldPaths[p] {
 					t.Errorf("unchanged store path %s got a new layer %s", p, l.digest)
 				}
+				t.Logf("new layer of its own: %s", p)
 				newSingles++
 			}
 		}
 	}
-	if newSystem > 2 || newShared > 1 {
-		t.Errorf("%d new system layers (want <= 2), %d new shared layers (want <= 1)", newSystem, newShared)
+	if newSystem > 2 {
+		t.Errorf("%d new system layers, want <= 2", newSystem)
 	}
 	displaced := 0
 	for p, d := range oldSingle {
 		if slices.ContainsFunc(newL, func(l layerPaths) bool { return l.digest == d }) {
 			continue
 		}
-		if !inShared[p] {
-			t.Errorf("store path %s lost its layer %s without joining the shared layer", p, d)
+		if !newPaths[p] {
+			continue // no longer in the closure (root's old profile)
 		}
+		if !inShared[p] {
+			t.Errorf("store path %s lost its layer %s without joining a shared layer", p, d)
+		}
+		t.Logf("displaced into a shared layer: %s", p)
 		displaced++
 	}
-	if displaced > newSingles {
-		t.Errorf("%d paths lost their own layer, but only %d new paths got one", displaced, newSingles)
+	// Each path added to the closure takes at most one path's own layer.
+	nAdded := 0
+	for p := range newPaths {
+		if !oldPaths[p] {
+			nAdded++
+		}
+	}
+	if displaced > nAdded {
+		t.Errorf("%d paths lost their own layer, but only %d paths were added", displaced, nAdded)
 	}
 	if len(newPaths) <= len(oldPaths) {
 		t.Errorf("adding hello: %d store paths, before %d", len(newPaths), len(oldPaths))
@@ -317,6 +350,26 @@ func TestLayerReuseOverBudget(t *testing.T) {
 			t.Errorf("re-copied an unchanged store path: %s", v.Name)
 		}
 	}
+}
+
+// lostPaths tells whether the shared layer l is an old shared layer
+// without the paths that left the closure (now holds the new image's).
+func lostPaths(old []layerPaths, l layerPaths, now map[string]bool) bool {
+	for _, o := range old {
+		if len(o.paths) < 2 {
+			continue
+		}
+		kept := map[string]bool{}
+		for p := range o.paths {
+			if now[p] {
+				kept[p] = true
+			}
+		}
+		if len(kept) < len(o.paths) && maps.Equal(kept, l.paths) {
+			return true
+		}
+	}
+	return false
 }
 
 // layerPaths is one layer of an exported image: its digest, compressed

@@ -91,6 +91,11 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		SourceMap:      src.SourceMap,
 		IgnoreCache:    bc.IsNoCache(target),
 		Proxy:          proxyEnv(bc.BuildArgs),
+		ForeignBuilds:  bc.BuildArgs[argForeignBuilds] == "true",
+	}
+	if len(bc.BuildPlatforms) > 0 {
+		// The steps run here, natively, for every image platform.
+		opt.BuildPlatform = bc.BuildPlatforms[0]
 	}
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
 		popt := opt
@@ -127,6 +132,11 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 // MergeOp, as on daemons without it (Docker's classic builder).
 const argMergeOp = "NIX_IMAGE_MERGEOP"
 
+// argForeignBuilds=true lets the realise step of an image for another
+// platform than the builder's build the derivations no substituter has,
+// through the host's binfmt_misc emulation (llbgen.Options.ForeignBuilds).
+const argForeignBuilds = "NIX_IMAGE_FOREIGN_BUILDS"
+
 // buildImage realises the closure, reads what it holds and assembles the
 // image from it: the layers depend on the closure.
 func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *spec.Spec, r *spec.Resolved, opt llbgen.Options, sb *sbomBuilder) (*llbgen.Result, error) {
@@ -134,7 +144,7 @@ func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *sp
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
 	}
-	ref, err := solve(ctx, c, bc, realised, opt.Platform)
+	ref, err := solve(ctx, c, bc, realised.Output, opt.Platform)
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,15 @@
 #   hack/mirror.sh [OUTDIR]      (default: out/mirror in the repository)
 #
 # OUTDIR gets nix/nix-2.8.1/{install,nix-2.8.1-SYSTEM.tar.xz} for
-# x86_64-linux and aarch64-linux, nixpkgs.tar.gz(.sha256), cache/ (signed
-# binary cache), cache-key.pub, mirror.env and mirror.json. Work files (a
-# chroot Nix store, rebuilt on every generation, the cache's signing key, made
-# once, and the downloaded arm64 .debs) live in OUTDIR-work.
-# A run whose inputs (generator files, versions of the Debian packages it
-# relocates) match the last generation's stamp returns at once.
+# x86_64-linux and aarch64-linux, nixpkgs.tar.gz(.sha256) and
+# nixpkgs-real.tar.gz(.sha256) (the same package set, the second padded to
+# nixpkgs' real size), cache/ (signed binary cache), cache-key.pub,
+# mirror.env and mirror.json. Work files (a chroot Nix store, rebuilt on
+# every generation, the cache's signing key, made once, and the downloaded
+# arm64 .debs) live in OUTDIR-work. A run whose inputs (generator files,
+# versions of the Debian packages it relocates and of the real-size
+# tarball's compressor) match the last generation's stamp returns at once.
+# Needs the Go toolchain (hack/mirror/realsize).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,10 +66,12 @@ install_packages() {
 	return 0
 }
 
-# The stamp covers the generator and the versions of what it copies.
+# The stamp covers the generator, the versions of what it copies and those
+# of the compressor of the real-size tarball (hack/mirror/realsize).
 stamp() {
 	{
-		(cd "$repo" && find hack/mirror.sh hack/mirror -type f ! -name verify.sh | LC_ALL=C sort | xargs sha256sum)
+		(cd "$repo" && find hack/mirror.sh hack/mirror -type f ! -name verify.sh ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum)
+		awk '$1 ~ /^github\.com\/klauspost\/(pgzip|compress)$/ { print $1, $2 }' "$repo/go.mod"
 		dpkg-query -W -f='${Package} ${Version}\n' "${packages[@]}" | LC_ALL=C sort
 		foreign_versions
 	} | sha256sum | cut -d' ' -f1
@@ -176,6 +181,9 @@ foreign_apt
 # One generation at a time per OUTDIR (tests may start several at once); a
 # run that waited sees the stamp the other one wrote.
 mkdir -p "$work"
+# The work directory holds unpacked Debian trees with Go sources in them:
+# a module of its own keeps them out of this module's ./... (go vet, tests).
+[[ -f $work/go.mod ]] || printf 'module nix-image.invalid/mirror-work\n' >"$work/go.mod"
 exec 9>"$work/lock"
 flock 9
 want=$(stamp)
@@ -312,6 +320,24 @@ rm -rf "$work/unpacked" && mkdir "$work/unpacked"
 tar -xzf "$new/nixpkgs.tar.gz" -C "$work/unpacked"
 nixpkgs_nar_hash=$(nix --extra-experimental-features nix-command hash path --type sha256 --sri "$work/unpacked/nixpkgs")
 rm -rf "$work/unpacked"
+nixpkgs_files=$(find "$stage/nixpkgs" -type f | wc -l)
+nixpkgs_bytes=$(find "$stage/nixpkgs" -type f -printf '%s\n' | awk '{n += $1} END {print n}')
+
+# 5b. The same package set at nixpkgs' real size: the same tree plus
+# about 44,000 generated files that nothing evaluates (a pkgs/ and nixos/
+# tree, hack/mirror/realsize), so the same derivations and closures. The
+# generator writes the tarball in memory on every core and prints the
+# tree's file count, bytes and NAR hash (verify.sh checks the hash with
+# Nix).
+log "writing the real-size package set"
+real=$(cd "$repo" && go run ./hack/mirror/realsize -src "$stage/nixpkgs" -out "$new/nixpkgs-real.tar.gz")
+read -r real_files real_bytes real_nar_hash <<<"$real"
+if ((real_files < 40000 || real_bytes < 200000000)); then
+	echo "mirror: the real-size package set has $real_files files, $real_bytes bytes: want at least 40000 and 200 MB" >&2
+	exit 1
+fi
+real_sha256=$(sha256sum "$new/nixpkgs-real.tar.gz" | cut -d' ' -f1)
+echo "$real_sha256" >"$new/nixpkgs-real.tar.gz.sha256"
 
 # 6. What the frontend and the tests read.
 public_key=$(cat "$work/cache-key.pub")
@@ -327,6 +353,13 @@ NIXPKGS_NIX_STORE_PATH=$pkgs_nix_path
 NIXPKGS_TARBALL=nixpkgs.tar.gz
 NIXPKGS_SHA256=$nixpkgs_sha256
 NIXPKGS_NAR_HASH=$nixpkgs_nar_hash
+NIXPKGS_FILES=$nixpkgs_files
+NIXPKGS_BYTES=$nixpkgs_bytes
+NIXPKGS_REAL_TARBALL=nixpkgs-real.tar.gz
+NIXPKGS_REAL_SHA256=$real_sha256
+NIXPKGS_REAL_NAR_HASH=$real_nar_hash
+NIXPKGS_REAL_FILES=$real_files
+NIXPKGS_REAL_BYTES=$real_bytes
 CACHE_DIR=cache
 CACHE_PUBLIC_KEY='$public_key'
 NIXPKGS_ATTRS='${attrs[*]}'
@@ -346,6 +379,13 @@ doc = {
     "nixpkgsTarball": "nixpkgs.tar.gz",
     "nixpkgsSha256": "$nixpkgs_sha256",
     "nixpkgsNarHash": "$nixpkgs_nar_hash",
+    "nixpkgsFiles": $nixpkgs_files,
+    "nixpkgsBytes": $nixpkgs_bytes,
+    "nixpkgsRealTarball": "nixpkgs-real.tar.gz",
+    "nixpkgsRealSha256": "$real_sha256",
+    "nixpkgsRealNarHash": "$real_nar_hash",
+    "nixpkgsRealFiles": $real_files,
+    "nixpkgsRealBytes": $real_bytes,
     "cacheDir": "cache",
     "cachePublicKey": "$public_key",
     "attributes": sorted(out_paths),

@@ -24,17 +24,30 @@ type Options struct {
 	Filename string
 	// Platform is the image's platform.
 	Platform ocispecs.Platform
+	// BuildPlatform is the builder's platform (the first of the daemon's
+	// BuildPlatforms): every step that runs the frontend binary or Nix
+	// runs on it, with the Nix release of its system, so that no step
+	// needs emulation, whatever the image's platform. Zero means
+	// Platform.
+	BuildPlatform ocispecs.Platform
 	// Tool is a filesystem holding the frontend binary at ToolBinary,
 	// normally the frontend image itself.
 	Tool llb.State
 	// NixSHA256 is the release tarball's sha256 when the spec gives only a
 	// version; the frontend reads it from the install script.
 	NixSHA256 string
+	// BuildNixSHA256 is NixSHA256 of the build platform's release, when
+	// its Nix system differs from the image's (then both are needed).
+	BuildNixSHA256 string
 	// NixContext and NixpkgsContext replace the downloads when the user
 	// passes the named contexts `nix` and `nixpkgs`
 	// (--build-context nix=...): an unpacked release or nixpkgs tree, a
 	// directory holding one, or a directory holding its tarball.
 	NixContext, NixpkgsContext *llb.State
+	// NixSystemContexts are the named contexts nix-<system> (see
+	// SystemContextName), by Nix system type: the release of that
+	// system, before NixContext.
+	NixSystemContexts map[string]llb.State
 	// Context is the build context, for the local expressions: the
 	// frontend loads only the paths they need (spec.Resolved.ContextPaths);
 	// nil when the spec has none.
@@ -66,24 +79,29 @@ type Options struct {
 	// Proxy holds the proxy build args (HTTP_PROXY, ...), given to the
 	// steps that reach the network; nil without any.
 	Proxy *llb.ProxyEnv
+	// ForeignBuilds lets the realise step build derivations of the
+	// image's system when it is not the builder's, running them through
+	// the host's binfmt_misc emulation (build arg
+	// NIX_IMAGE_FOREIGN_BUILDS); without it they must be substituted.
+	ForeignBuilds bool
 }
 
 // Image returns the image of a target, assembled in scratch from the
-// output of its realise step (Realise) and the closure that output
-// describes (its nixstep.ClosureFile, which the frontend reads once the
-// step is solved): one layer per store path or group of store paths (see
-// planLayers), then /etc, then the system tree.
-func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.Closure) (*Result, error) {
+// store paths of its closure (the closure file of realised.Output, which
+// the frontend reads once the realise step is solved): one layer per
+// store path or group of store paths (see planLayers), then /etc, then
+// the system tree.
+func Image(r *spec.Resolved, opt Options, realised *Realised, closure *nixstep.Closure) (*Result, error) {
 	// The ssh image's own layer counts against the budget too.
 	extra := sshLayers(r, opt)
 	var layers []layer
 	for _, group := range planLayers(closure, r.Layers-len(extra)) {
-		layers = append(layers, storeLayer(realised, group, opt, storeOwner(r)))
+		layers = append(layers, storeLayer(realised, group, opt, r))
 	}
 	layers = append(layers,
 		layer{"nix-image: /etc", etcLayer(r, opt)},
 		layer{"nix-image: Nix DB, profiles, links", llb.Scratch().File(
-			llb.Copy(realised, "/"+nixstep.SystemDir+"/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
+			llb.Copy(realised.Output, "/"+nixstep.SystemDir+"/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
 			stepOpts(opt, llb.WithCustomName("[nix-image] layer: Nix DB, profiles, links"))...,
 		)},
 	)
@@ -95,30 +113,97 @@ func Image(r *spec.Resolved, opt Options, realised llb.State, closure *nixstep.C
 	return &Result{State: stack(layers, opt), Image: img}, nil
 }
 
-// storeLayer copies store paths out of the realise step's output. The
-// copy's cache key depends on the content of the paths, not on the step
-// that made them, so an unchanged store path hits the cache, and keeps its
-// layer digest, even when the spec, the package list or the nixpkgs pin
-// changed.
-func storeLayer(realised llb.State, paths []string, opt Options, owner *llb.ChownOpt) layer {
-	var fa *llb.FileAction
-	for _, p := range paths {
-		src := "/" + nixstep.LayersDir + "/" + path.Base(p) + "/"
-		ci := &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: owner}
-		if fa == nil {
-			fa = llb.Copy(realised, src, "/", ci)
-		} else {
-			fa = fa.Copy(realised, src, "/", ci)
+// storeLayer is the layer of a group of store paths. Where a path comes
+// from depends on its origin (nixstep.Origin):
+//   - fetched paths (substituted, or the release's) are written by one
+//     layer step (layerStep) whose cache key is made of what Nix knows of
+//     them, so an unchanged path hits the cache, copying and hashing
+//     nothing, even when the spec, the package list or the nixpkgs pin
+//     changed;
+//   - the nixpkgs source is the unpack step's own output, made once per
+//     pin;
+//   - paths the realise step built are copied out of its output (keyed by
+//     their content).
+func storeLayer(realised *Realised, group []nixstep.PathInfo, opt Options, r *spec.Resolved) layer {
+	var fetched []nixstep.LayerPath
+	var built []string
+	for _, p := range group {
+		switch p.Origin {
+		case nixstep.Built:
+			built = append(built, p.Path)
+		case nixstep.Source:
+			// planLayers gives the source a layer of its own.
+			return layer{comment: "nix-image: " + p.Path, state: sourceLayer(realised, opt, r)}
+		default:
+			fetched = append(fetched, nixstep.LayerPath{Path: p.Path, NarHash: p.NarHash, NarSize: p.NarSize})
 		}
+	}
+	paths := make([]string, len(group))
+	for i, p := range group {
+		paths[i] = p.Path
 	}
 	name := path.Base(paths[0])
 	if len(paths) > 1 {
 		name = fmt.Sprintf("%d store paths", len(paths))
 	}
-	return layer{
-		comment: "nix-image: " + strings.Join(paths, " "),
-		state:   llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] layer: "+name))...),
+	st := llb.Scratch()
+	if len(fetched) > 0 {
+		st = layerStep(realised, fetched, opt, name)
 	}
+	if len(built) > 0 {
+		var fa *llb.FileAction
+		for _, p := range built {
+			src := "/" + nixstep.LayersDir + "/" + path.Base(p) + "/"
+			ci := &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: storeOwner(r)}
+			if fa == nil {
+				fa = llb.Copy(realised.Output, src, "/", ci)
+			} else {
+				fa = fa.Copy(realised.Output, src, "/", ci)
+			}
+		}
+		st = st.File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] layer: "+name))...)
+	}
+	return layer{comment: "nix-image: " + strings.Join(paths, " "), state: st}
+}
+
+// layerStep runs the layer step (nixstep.WriteLayer) for store paths the
+// realise step fetched. It mounts the realise step's /nix cache read-only
+// and shared, so the layer steps of an image run at once, and the
+// release, to substitute what the cache lacks (another builder, a pruned
+// cache): the cache is an accelerator, never the only source.
+func layerStep(realised *Realised, paths []nixstep.LayerPath, opt Options, name string) llb.State {
+	cfg := realised.fetch
+	cfg.Paths = paths
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		// Strings, numbers and maps of strings only.
+		panic(fmt.Sprintf("encoding a layer config: %v", err))
+	}
+	run := llb.Scratch().Run(networkStep(opt,
+		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "layer", string(data)}),
+		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
+		llb.AddMount(nixstep.ReleaseDir, realised.release, llb.Readonly),
+		llb.AddMount(nixstep.CacheDir, llb.Scratch(), llb.AsPersistentCacheDir(realised.cacheID, llb.CacheMountShared), llb.Readonly),
+		llb.AddMount("/nix", llb.Scratch(), llb.Tmpfs()),
+		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
+		realiseSecrets(),
+		onBuilder(opt),
+		llb.WithCustomName("[nix-image] layer: "+name),
+	)...)
+	return run.AddMount(nixstep.LayerOutDir, llb.Scratch())
+}
+
+// sourceLayer is the layer of the nixpkgs source: the unpack step's
+// output itself, or a copy of it owned by the image's user.
+func sourceLayer(realised *Realised, opt Options, r *spec.Resolved) llb.State {
+	owner := storeOwner(r)
+	if owner == nil {
+		return realised.nixpkgs
+	}
+	return llb.Scratch().File(
+		llb.Copy(realised.nixpkgs, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: owner}),
+		stepOpts(opt, llb.WithCustomName("[nix-image] layer: nixpkgs"))...,
+	)
 }
 
 // storeOwner is the owner of the store layers' files: nil (root, as the
@@ -130,6 +215,14 @@ func storeOwner(r *spec.Resolved) *llb.ChownOpt {
 		return nil
 	}
 	return &llb.ChownOpt{User: &llb.UserOpt{UID: r.User.UID}, Group: &llb.UserOpt{UID: r.User.GID}}
+}
+
+// layerOwner is storeOwner for the layer steps.
+func layerOwner(r *spec.Resolved) *nixstep.Owner {
+	if !r.User.IsSet() {
+		return nil
+	}
+	return &nixstep.Owner{UID: r.User.UID, GID: r.User.GID}
 }
 
 // layer is one layer of an image and the history line describing it.
@@ -197,6 +290,7 @@ func symlinkStep(opt Options, dir llb.State, links []symlink) llb.State {
 		llb.Args(args),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.Network(pb.NetMode_NONE),
+		onBuilder(opt),
 		llb.WithCustomName("[nix-image] symlinks (the daemon's FileOp cannot make them)"),
 	)...)
 	return run.AddMount(out, dir)
@@ -218,21 +312,37 @@ func withSymlinks(opt Options, fa *llb.FileAction, links []symlink, name string)
 	return files
 }
 
-// Realise returns the output of the realise step: its closure file, one
-// file tree per store path and the system tree (see nixstep.Realise).
-func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
-	system, err := NixSystem(opt.Platform)
+// Realised is what the realise step of a target gives the image: its
+// output (Output: the closure file, the trees of the store paths it built,
+// the system tree; see nixstep.Realise), which the frontend solves and
+// reads before Image, and the inputs the layer steps share with it.
+type Realised struct {
+	Output llb.State
+	// nixpkgs is the nixpkgs source's store tree (unpackNixpkgs).
+	nixpkgs llb.State
+	// release is the Nix release as the realise step mounts it.
+	release llb.State
+	// cacheID names the /nix cache the realise step fills.
+	cacheID string
+	// fetch is the part of every layer step's config that says where
+	// to get a store path the /nix cache lacks.
+	fetch nixstep.LayerConfig
+}
+
+// Realise returns the realise step of a target (see Realised).
+func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (*Realised, error) {
+	system, _, err := Systems(opt)
 	if err != nil {
-		return llb.State{}, err
+		return nil, err
 	}
-	release, err := nixRelease(s, r, system, opt)
+	rels, err := releasesOf(s, r, opt)
 	if err != nil {
-		return llb.State{}, err
+		return nil, err
 	}
-	pkgsTree := prepare(opt, "nixpkgs", nixpkgsSource(s, r, opt), "default.nix", nixpkgsSourceName(r, opt), nixpkgsCheck(s, r, opt), locate(s, opt, "nixpkgs.narHash")...)
+	pkgsTree, pkgsMeta := unpackNixpkgs(s, r, opt)
 	pkgsConfig, err := nixpkgsConfig(r)
 	if err != nil {
-		return llb.State{}, err
+		return nil, err
 	}
 	cfg := nixstep.RealiseConfig{
 		System:            system,
@@ -253,34 +363,56 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (llb.State, error) {
 	cfg.NixpkgsConfig = pkgsConfig
 	cfg.NixpkgsConfigWhere = where(s, opt, "nixpkgs.config")
 	cfg.NixWhere = nixWhere(s, r, opt)
-	cfg.ReleaseSource = nixReleaseSource(s, r, system, opt)
+	cfg.ReleaseSource = rels.build.source
+	cfg.BuildSystem = rels.build.system
+	cfg.Platform = platformString(opt.Platform)
+	cfg.ForeignBuilds = opt.ForeignBuilds
+	releaseMounts := []llb.RunOption{llb.AddMount(nixstep.ReleaseDir, rels.build.state, llb.Readonly)}
+	if rels.image != nil {
+		cfg.ImageReleaseSource = rels.image.source
+		releaseMounts = append(releaseMounts, llb.AddMount(nixstep.ImageReleaseDir, rels.image.state, llb.Readonly))
+	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return llb.State{}, fmt.Errorf("encoding the realise config: %w", err)
+		return nil, fmt.Errorf("encoding the realise config: %w", err)
 	}
 	config := llb.Scratch().File(
 		llb.Mkfile(path.Base(nixstep.ConfigFile), 0o644, append(data, '\n'), llb.WithCreatedTime(opt.Epoch)),
 		stepOpts(opt, llb.WithCustomName("[nix-image] realise config"))...,
 	)
+	cache := cacheID(opt, system, rels.build)
 	var ctxMount []llb.RunOption
 	if NeedsContext(r) {
 		if opt.Context == nil {
-			return llb.State{}, fmt.Errorf("%s: expressions and the flake need the build context", opt.Filename)
+			return nil, fmt.Errorf("%s: expressions and the flake need the build context", opt.Filename)
 		}
 		ctxMount = append(ctxMount, llb.AddMount(nixstep.ContextDir, contextFiles(r, opt), llb.Readonly))
 	}
-	run := llb.Scratch().Run(networkStep(opt, append(ctxMount,
+	run := llb.Scratch().Run(networkStep(opt, append(append(ctxMount, releaseMounts...),
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "realise"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddMount(nixstep.ReleaseDir, release, llb.Readonly),
 		llb.AddMount(nixstep.NixpkgsDir, pkgsTree, llb.Readonly),
+		llb.AddMount(path.Dir(nixstep.NixpkgsMetaFile), pkgsMeta, llb.Readonly),
 		llb.AddMount(path.Dir(nixstep.ConfigFile), config, llb.Readonly),
-		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cacheID(r, opt, system), llb.CacheMountLocked)),
+		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cache, llb.CacheMountLocked)),
+		onBuilder(opt),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		realiseSecrets(),
 		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append(append([]string{}, r.SystemPackages...), r.Packages...), expressionNames(r)...), " "))),
 	)...)...)
-	return run.AddMount(nixstep.OutDir, llb.Scratch()), nil
+	return &Realised{
+		Output:  run.AddMount(nixstep.OutDir, llb.Scratch()),
+		nixpkgs: pkgsTree,
+		release: rels.build.state,
+		cacheID: cache,
+		fetch: nixstep.LayerConfig{
+			Owner:             layerOwner(r),
+			Substituters:      cfg.Substituters,
+			TrustedPublicKeys: cfg.TrustedPublicKeys,
+			NixConfig:         cfg.NixConfig,
+			ReleaseSource:     rels.build.name,
+		},
+	}, nil
 }
 
 // realiseUser is the image's user as the realise step needs it, or nil.
@@ -291,14 +423,16 @@ func realiseUser(r *spec.Resolved) *nixstep.User {
 	return &nixstep.User{Name: r.User.Name, UID: r.User.UID, GID: r.User.GID, Home: r.User.Home()}
 }
 
-// cacheID names the persistent /nix cache: per namespace, platform and
-// Nix release, since a Nix DB cannot always be opened by an older Nix.
-func cacheID(r *spec.Resolved, opt Options, system string) string {
-	release := "context"
-	if opt.NixContext == nil {
-		release = nixTarballSHA256(r, opt)
+// cacheID names the persistent /nix cache: per namespace, image system
+// (the realise steps of a multi-platform build run at once, each on a
+// mount of its own) and the release whose Nix realises it, since a Nix DB
+// cannot always be opened by an older Nix; an image realised on a builder
+// of another system adds that system.
+func cacheID(opt Options, system string, build nixRelease) string {
+	id := "nix-image/nix/" + system + "/" + build.id
+	if build.system != system {
+		id = "nix-image/nix/" + system + "/" + build.system + "/" + build.id
 	}
-	id := "nix-image/nix/" + system + "/" + release
 	if opt.CacheNamespace != "" {
 		id = opt.CacheNamespace + "/" + id
 	}

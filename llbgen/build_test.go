@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -39,10 +40,11 @@ images:
 
 // testClosure is a small closure as the realise step describes it.
 var testClosure = &nixstep.Closure{Paths: []nixstep.PathInfo{
-	{Path: "/nix/store/aaa-glibc", References: []string{"/nix/store/aaa-glibc"}},
-	{Path: "/nix/store/bbb-bash", References: []string{"/nix/store/aaa-glibc"}},
-	{Path: "/nix/store/ccc-hello", References: []string{"/nix/store/aaa-glibc"}},
-	{Path: "/nix/store/ddd-user-environment", References: []string{"/nix/store/bbb-bash", "/nix/store/ccc-hello"}},
+	{Path: "/nix/store/aaa-glibc", References: []string{"/nix/store/aaa-glibc"}, Origin: nixstep.Fetched},
+	{Path: "/nix/store/bbb-bash", References: []string{"/nix/store/aaa-glibc"}, Origin: nixstep.Fetched},
+	{Path: "/nix/store/ccc-hello", References: []string{"/nix/store/aaa-glibc"}, Origin: nixstep.Fetched},
+	{Path: "/nix/store/ddd-user-environment", References: []string{"/nix/store/bbb-bash", "/nix/store/ccc-hello"}, Origin: nixstep.Built},
+	{Path: "/nix/store/eee-nixpkgs", References: []string{}, Origin: nixstep.Source},
 }}
 
 func testBuild(t *testing.T, target string, mutate func(*Options)) (*spec.Spec, *Result, *llb.Definition) {
@@ -339,8 +341,8 @@ func TestStoreLayers(t *testing.T) {
 		mergeOp bool
 		want    string // the source paths of each copy, layer by layer
 	}{
-		{"merge", true, "/layers/aaa-glibc | /layers/bbb-bash | /layers/ccc-hello | /layers/ddd-user-environment | /root"},
-		{"copies", false, "/layers/aaa-glibc | /layers/bbb-bash | /layers/ccc-hello | /layers/ddd-user-environment | /root"},
+		{"merge", true, storeLayersWant},
+		{"copies", false, storeLayersWant},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,25 +353,31 @@ func TestStoreLayers(t *testing.T) {
 					merges++
 				}
 			}
-			copies := layerSources(t, def)
-			if got := strings.Join(copies, " | "); got != tc.want {
-				t.Errorf("copies = %s\nwant %s", got, tc.want)
+			if got := strings.Join(layerSources(t, def), " | "); got != tc.want {
+				t.Errorf("layers = %s\nwant %s", got, tc.want)
 			}
 			if (merges == 1) != tc.mergeOp {
 				t.Errorf("%d merge ops, MergeOp=%v", merges, tc.mergeOp)
 			}
-			// One history entry per layer: 4 store paths, /etc, system tree.
-			if n := len(res.Image.History); n != 6 {
-				t.Errorf("%d history entries, want 6", n)
+			// One history entry per layer: 5 store paths, /etc, system tree.
+			if n := len(res.Image.History); n != 7 {
+				t.Errorf("%d history entries, want 7", n)
 			}
 		})
 	}
 }
 
-// layerSources returns, in layer order as the image stacks them, the
-// sources that the layers copy out of other states ("/" copies, of the
-// files of /etc and of one layer onto the stack, left out): the merge
-// op's inputs in order, or the chain of copies without MergeOp.
+// storeLayersWant is what layerSources says of testClosure's image: the
+// fetched paths written by layer steps, the built one copied out of the
+// realise step's output, the nixpkgs source from its unpack step, /etc and
+// the system tree.
+const storeLayersWant = "step aaa-glibc | step bbb-bash | step ccc-hello | copy /layers/ddd-user-environment | unpack nixpkgs | /etc | copy /root"
+
+// layerSources describes, in layer order as the image stacks them, where
+// each layer comes from: "step NAMES" (the layer step of those store
+// paths), "unpack nixpkgs", "copy SRCS" (copies out of another state) or
+// "/etc". The layers are the merge op's inputs in order, or the chain of
+// copies without MergeOp.
 func layerSources(t *testing.T, def *llb.Definition) []string {
 	t.Helper()
 	byDigest := map[digest.Digest]*pb.Op{}
@@ -394,7 +402,10 @@ func layerSources(t *testing.T, def *llb.Definition) []string {
 		// Each copy puts one layer (input 1) onto the stack so far
 		// (input 0), down to the first layer.
 		for op := top; ; {
-			cp := op.GetFile().GetActions()[0].GetCopy()
+			var cp *pb.FileActionCopy
+			if f := op.GetFile(); f != nil {
+				cp = f.GetActions()[0].GetCopy()
+			}
 			if cp == nil || cp.Src != "/" || len(op.Inputs) != 2 {
 				layers = append([]*pb.Op{op}, layers...)
 				break
@@ -405,11 +416,40 @@ func layerSources(t *testing.T, def *llb.Definition) []string {
 	}
 	var srcs []string
 	for _, l := range layers {
-		for _, a := range l.GetFile().GetActions() {
-			if c := a.GetCopy(); c != nil && c.Src != "/" {
-				srcs = append(srcs, strings.TrimSuffix(c.Src, "/"))
-			}
-		}
+		srcs = append(srcs, describeLayer(t, l))
 	}
 	return srcs
+}
+
+// describeLayer is layerSources' description of one layer's op.
+func describeLayer(t *testing.T, op *pb.Op) string {
+	t.Helper()
+	if e := op.GetExec(); e != nil {
+		args := e.GetMeta().GetArgs()
+		switch {
+		case len(args) == 4 && args[2] == "layer":
+			var cfg nixstep.LayerConfig
+			if err := json.Unmarshal([]byte(args[3]), &cfg); err != nil {
+				t.Fatalf("layer step config: %v", err)
+			}
+			var names []string
+			for _, p := range cfg.Paths {
+				names = append(names, path.Base(p.Path))
+			}
+			return "step " + strings.Join(names, ",")
+		case len(args) > 2 && args[2] == "prepare":
+			return "unpack nixpkgs"
+		}
+		return "exec " + strings.Join(args, " ")
+	}
+	var copies []string
+	for _, a := range op.GetFile().GetActions() {
+		if c := a.GetCopy(); c != nil && c.Src != "/" {
+			copies = append(copies, strings.TrimSuffix(c.Src, "/"))
+		}
+	}
+	if len(copies) == 0 {
+		return "/etc"
+	}
+	return "copy " + strings.Join(copies, ",")
 }

@@ -4,37 +4,13 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"path"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
 )
-
-// nixTarballSHA256 is the sha256 the release tarball must have.
-func nixTarballSHA256(r *spec.Resolved, opt Options) string {
-	if r.Nix.URL != "" {
-		return r.Nix.SHA256
-	}
-	return opt.NixSHA256
-}
-
-// nixRelease returns the Nix release as the realise step unpacks it: the
-// named context `nix`, or the official tarball, checksum-verified.
-func nixRelease(s *spec.Spec, r *spec.Resolved, system string, opt Options) (llb.State, error) {
-	if opt.NixContext != nil {
-		return *opt.NixContext, nil
-	}
-	sum := nixTarballSHA256(r, opt)
-	if sum == "" {
-		return llb.State{}, fmt.Errorf("no sha256 for the Nix %s tarball of %s", r.Nix.Version, system)
-	}
-	field := "nix.version"
-	if r.Nix.URL != "" {
-		field = "nix.url"
-	}
-	return fetch(ReleaseTarballURL(r.Nix, system), sum, "nix.tar", stepOpts(opt, locate(s, opt, field)...)...), nil
-}
 
 // nixpkgsSource returns the named context `nixpkgs` or the pinned tarball.
 // A tarball pinned by its NAR hash is downloaded unverified: nixpkgsCheck
@@ -60,18 +36,6 @@ func nixpkgsCheck(s *spec.Spec, r *spec.Resolved, opt Options) []string {
 	return []string{"--nar-hash", r.Nixpkgs.NarHash, "--where", cmp.Or(where(s, opt, "nixpkgs.narHash"), "nixpkgs.narHash")}
 }
 
-// nixReleaseSource names the Nix release in the realise step's errors.
-func nixReleaseSource(s *spec.Spec, r *spec.Resolved, system string, opt Options) string {
-	if opt.NixContext != nil {
-		return `the named context "nix"`
-	}
-	field := "nix.version"
-	if r.Nix.URL != "" {
-		field = "nix.url"
-	}
-	return describeURL(ReleaseTarballURL(r.Nix, system), where(s, opt, field))
-}
-
 // nixpkgsSourceName names the nixpkgs source in the unpack step's errors:
 // its URL only, not the spec line, which would make the step's cache key
 // change whenever the line moves.
@@ -91,26 +55,36 @@ func describeURL(url, where string) string {
 	return url + ", given at " + where
 }
 
-// prepare unpacks a source (described in errors by source) into a tree
-// whose root holds marker, with the frontend binary (Go decompressors: no
-// xz needed on the daemon's host). check are extra arguments of `step prepare` (nixpkgsCheck), loc the
-// spec location a failing check points at.
-func prepare(opt Options, name string, src llb.State, marker, source string, check []string, loc ...llb.ConstraintsOpt) llb.State {
+// unpackNixpkgs unpacks the nixpkgs source (a download or the named
+// context) with the frontend binary (Go decompressors: no xz needed on the
+// daemon's host) into a store tree, nix/store/<hash>-nixpkgs: the layer
+// of the source in the image, and the tree the realise step adds to its
+// store; meta holds the path's registration (nixstep.SourcePath). Both
+// depend on the pin only, so a build with the same pin reuses them.
+func unpackNixpkgs(s *spec.Spec, r *spec.Resolved, opt Options) (tree, meta llb.State) {
 	const in, out = "/in", "/out"
-	args := append([]string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", marker, "--source", source}, check...)
+	metaDir := path.Dir(nixstep.NixpkgsMetaFile)
+	args := []string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", "default.nix", "--source", nixpkgsSourceName(r, opt)}
+	args = append(args, nixpkgsCheck(s, r, opt)...)
+	args = append(args, "--store-name", nixpkgsStoreName, "--meta", nixstep.NixpkgsMetaFile, in, out)
 	ropts := []llb.RunOption{
-		llb.Args(append(args, in, out)),
+		llb.Args(args),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddMount(in, src, llb.Readonly),
+		llb.AddMount(in, nixpkgsSource(s, r, opt), llb.Readonly),
 		llb.Network(pb.NetMode_NONE),
-		llb.WithCustomName("[nix-image] unpack " + name),
+		onBuilder(opt),
+		llb.WithCustomName("[nix-image] unpack nixpkgs"),
 	}
-	for _, o := range loc {
+	for _, o := range locate(s, opt, "nixpkgs.narHash") {
 		ropts = append(ropts, o)
 	}
 	run := llb.Scratch().Run(stepOpts(opt, ropts...)...)
-	return run.AddMount(out, llb.Scratch())
+	return run.AddMount(out, llb.Scratch()), run.AddMount(metaDir, llb.Scratch())
 }
+
+// nixpkgsStoreName is the name of the nixpkgs source's store path, as
+// `nix-store --add` of a directory named nixpkgs gives it.
+const nixpkgsStoreName = "nixpkgs"
 
 // packages pairs attributes with the spec location that asked for them.
 func packages(s *spec.Spec, r *spec.Resolved, opt Options, attrs []string) []nixstep.Package {

@@ -3,26 +3,44 @@ package llbgen
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/nix-image/nix-image/nixstep"
 )
 
 // chain builds a closure where each path refers to the next: p0 -> p1 ->
-// ... -> pN-1, so pN-1 is the most popular.
-func chain(n int) *nixstep.Closure {
+// ... -> pN-1, so pN-1 is the most popular; path i has NAR size
+// sizes[i] (0 when sizes is short).
+func chain(n int, sizes ...int64) *nixstep.Closure {
 	c := &nixstep.Closure{}
 	for i := 0; i < n; i++ {
-		info := nixstep.PathInfo{Path: fmt.Sprintf("/nix/store/%03d-p", i)}
+		info := nixstep.PathInfo{Path: fmt.Sprintf("/nix/store/%03d-p", i), References: []string{}}
 		if i+1 < n {
 			info.References = []string{fmt.Sprintf("/nix/store/%03d-p", i+1)}
+		}
+		if i < len(sizes) {
+			info.NarSize = sizes[i]
 		}
 		c.Paths = append(c.Paths, info)
 	}
 	return c
 }
 
+// names returns the store paths of each group.
+func names(groups [][]nixstep.PathInfo) [][]string {
+	out := make([][]string, len(groups))
+	for i, g := range groups {
+		for _, p := range g {
+			out[i] = append(out[i], p.Path)
+		}
+	}
+	return out
+}
+
 func TestPlanLayers(t *testing.T) {
+	source := chain(6, 10, 20, 30, 40, 50, 1)
+	source.Paths[0].Origin = nixstep.Source // the smallest but one: still its own layer
 	tests := []struct {
 		name    string
 		closure *nixstep.Closure
@@ -36,22 +54,30 @@ func TestPlanLayers(t *testing.T) {
 			want:    [][]string{{"/nix/store/002-p"}, {"/nix/store/001-p"}, {"/nix/store/000-p"}},
 		},
 		{
-			name:    "over budget: the least popular share the last store layer",
-			closure: chain(5),
-			budget:  5, // 2 for /etc and the system tree, 3 for the store
-			want:    [][]string{{"/nix/store/004-p"}, {"/nix/store/003-p"}, {"/nix/store/000-p", "/nix/store/001-p", "/nix/store/002-p"}},
-		},
-		{
 			name:    "exactly at budget",
 			closure: chain(3),
 			budget:  5,
 			want:    [][]string{{"/nix/store/002-p"}, {"/nix/store/001-p"}, {"/nix/store/000-p"}},
 		},
 		{
+			// 2 layers for /etc and the system tree, 5 for the store:
+			// 1 shared, 4 own for the largest, in popularity order.
+			name:    "over budget: the largest keep their layers, the small share",
+			closure: chain(7, 500, 10, 400, 300, 20, 200, 100),
+			budget:  7,
+			want:    [][]string{{"/nix/store/005-p"}, {"/nix/store/003-p"}, {"/nix/store/002-p"}, {"/nix/store/000-p"}, {"/nix/store/006-p", "/nix/store/004-p", "/nix/store/001-p"}},
+		},
+		{
+			name:    "over budget: the nixpkgs source keeps its layer",
+			closure: source,
+			budget:  6,
+			want:    [][]string{{"/nix/store/004-p"}, {"/nix/store/003-p"}, {"/nix/store/000-p"}, {"/nix/store/005-p", "/nix/store/002-p", "/nix/store/001-p"}},
+		},
+		{
 			name:    "tiny budget: one store layer",
 			closure: chain(4),
 			budget:  1,
-			want:    [][]string{{"/nix/store/000-p", "/nix/store/001-p", "/nix/store/002-p", "/nix/store/003-p"}},
+			want:    [][]string{{"/nix/store/003-p", "/nix/store/002-p", "/nix/store/001-p", "/nix/store/000-p"}},
 		},
 		{
 			name: "shared library before the programs, ties by path",
@@ -66,9 +92,38 @@ func TestPlanLayers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := planLayers(tc.closure, tc.budget); !reflect.DeepEqual(got, tc.want) {
+			if got := names(planLayers(tc.closure, tc.budget)); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("planLayers = %v\nwant %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPlanLayersAddOne: over budget, adding a small path changes the one
+// shared layer it goes to, and no other layer.
+func TestPlanLayersAddOne(t *testing.T) {
+	const budget = 40
+	base := &nixstep.Closure{}
+	for i := range 60 {
+		base.Paths = append(base.Paths, nixstep.PathInfo{Path: fmt.Sprintf("/nix/store/%032d-p%d", i, i), NarSize: int64(1000 + 10*i), References: []string{}})
+	}
+	added := &nixstep.Closure{Paths: append(slices.Clone(base.Paths), nixstep.PathInfo{Path: "/nix/store/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-new", NarSize: 5, References: []string{}})}
+	before, after := names(planLayers(base, budget)), names(planLayers(added, budget))
+	if len(before) > budget-systemLayers || len(after) > budget-systemLayers {
+		t.Fatalf("%d and %d store layers, budget leaves %d", len(before), len(after), budget-systemLayers)
+	}
+	key := func(g []string) string { return fmt.Sprint(g) }
+	old := map[string]bool{}
+	for _, g := range before {
+		old[key(g)] = true
+	}
+	var changed [][]string
+	for _, g := range after {
+		if !old[key(g)] {
+			changed = append(changed, g)
+		}
+	}
+	if len(changed) != 1 || !slices.Contains(changed[0], "/nix/store/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-new") {
+		t.Errorf("new or changed layers after adding one path: %v, want only the shared layer holding it", changed)
 	}
 }

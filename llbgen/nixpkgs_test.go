@@ -49,7 +49,7 @@ func realiseOps(t *testing.T, src string, args map[string]string, mutate func(*O
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, err := st.Marshal(context.Background(), llb.Platform(opt.Platform))
+	def, err := st.Output.Marshal(context.Background(), llb.Platform(opt.Platform))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ images:
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, err := st.Marshal(context.Background(), llb.Platform(opt.Platform))
+	def, err := st.Output.Marshal(context.Background(), llb.Platform(opt.Platform))
 	if err != nil {
 		t.Fatal(err)
 	}

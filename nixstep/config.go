@@ -13,8 +13,16 @@ const (
 	// ReleaseDir holds the Nix release: its tarball, or the named
 	// context `nix` (see Prepare for the shapes it may have).
 	ReleaseDir = "/.nix-image/release"
-	NixpkgsDir = "/.nix-image/nixpkgs"
-	ConfigFile = "/.nix-image/config/realise.json"
+	// ImageReleaseDir holds the Nix release of the image's system when
+	// the builder's is another (RealiseConfig.BuildSystem): unpacked into
+	// the image, never run.
+	ImageReleaseDir = "/.nix-image/image-release"
+	// NixpkgsDir holds nixpkgs as the unpack step lays it out, a store
+	// tree (nix/store/<hash>-nixpkgs), and NixpkgsMetaFile its
+	// registration (SourcePath).
+	NixpkgsDir      = "/.nix-image/nixpkgs"
+	NixpkgsMetaFile = "/.nix-image/nixpkgs-meta/nixpkgs.json"
+	ConfigFile      = "/.nix-image/config/realise.json"
 	// ContextDir holds the files of the build context the local
 	// expressions need (RealiseConfig.Expressions).
 	ContextDir = "/.nix-image/context"
@@ -25,7 +33,8 @@ const (
 const (
 	// ClosureFile describes the closure (Closure, JSON).
 	ClosureFile = "closure.json"
-	// LayersDir holds one tree per store path: LayersDir/<name>/nix/store/<name>.
+	// LayersDir holds one tree per store path the realise step built
+	// (Origin Built): LayersDir/<name>/nix/store/<name>.
 	LayersDir = "layers"
 	// SystemDir is the system tree: the Nix DB, profiles, gcroots, links.
 	SystemDir = "root"
@@ -44,6 +53,17 @@ type Package struct {
 type RealiseConfig struct {
 	// System is the Nix system type of the image, e.g. x86_64-linux.
 	System string `json:"system"`
+	// Platform is the image's OCI platform (linux/arm64), for messages.
+	Platform string `json:"platform,omitempty"`
+	// BuildSystem is the Nix system type of the builder, whose Nix
+	// release (ReleaseDir) realises the image. When it is not System,
+	// every evaluation is for System, the closure is substituted, and
+	// the image's release is the one at ImageReleaseDir.
+	BuildSystem string `json:"buildSystem,omitempty"`
+	// ForeignBuilds lets Nix build derivations of System on a builder of
+	// another BuildSystem (the host's binfmt_misc emulation runs them);
+	// without it they must be substituted.
+	ForeignBuilds bool `json:"foreignBuilds,omitempty"`
 	// NixpkgsWhere names the spec field of the nixpkgs pin.
 	NixpkgsWhere string `json:"nixpkgsWhere,omitempty"`
 	// NixpkgsURL is the pin's URL, root's channel in the image
@@ -91,6 +111,9 @@ type RealiseConfig struct {
 	// ReleaseSource names the Nix release (its URL and spec field, or the
 	// named context) in errors about its tarball.
 	ReleaseSource string `json:"releaseSource,omitempty"`
+	// ImageReleaseSource names the image's release (ImageReleaseDir),
+	// when it is not the builder's.
+	ImageReleaseSource string `json:"imageReleaseSource,omitempty"`
 }
 
 // Closure describes the store paths of an image, as written by the
@@ -125,4 +148,24 @@ type PathInfo struct {
 	NarSize    int64    `json:"narSize"`
 	Deriver    string   `json:"deriver,omitempty"`
 	References []string `json:"references"`
+	// Origin says where the path's layer comes from (the realise step
+	// sets it in the closure it writes).
+	Origin Origin `json:"origin,omitempty"`
 }
+
+// Origin is where a store path of the closure came from, and so where its
+// layer is taken from.
+type Origin string
+
+const (
+	// Fetched paths were substituted from a binary cache or are the Nix
+	// release's: a layer step gets them (LayerConfig) from the /nix
+	// cache, the release or the substituters, whatever built the closure.
+	Fetched Origin = "fetched"
+	// Built paths were made by the realise step (profiles, the channel,
+	// local expressions): only its output has them, in LayersDir.
+	Built Origin = "built"
+	// Source is the nixpkgs source, whose layer is the unpack step's
+	// output.
+	Source Origin = "source"
+)

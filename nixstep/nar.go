@@ -191,17 +191,6 @@ func narHashSize(p string) ([]byte, int64, error) {
 	return h.Sum(nil), n, nil
 }
 
-// NarHash returns the SRI sha256 (sha256-<base64>) of the NAR
-// serialisation of the file tree at p: the hash Nix calls a path's NAR
-// hash (`nix hash path`, flake.lock's narHash, fetchTarball's sha256).
-func NarHash(p string) (string, error) {
-	sum, _, err := narHashSize(p)
-	if err != nil {
-		return "", fmt.Errorf("computing the NAR hash of %s: %w", p, err)
-	}
-	return "sha256-" + base64.StdEncoding.EncodeToString(sum), nil
-}
-
 // nixBase32Chars is the alphabet of Nix's base32 (no e, o, u, t).
 const nixBase32Chars = "0123456789abcdfghijklmnpqrsvwxyz"
 

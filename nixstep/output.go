@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -22,7 +23,16 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 	if err := r.writeMeta(ctx, roots, infos, out); err != nil {
 		return err
 	}
-	if err := r.writeCheckedLayerTrees(ctx, out, infos); err != nil {
+	if err := r.setOrigins(ctx, roots, infos); err != nil {
+		return err
+	}
+	var built []PathInfo
+	for _, info := range infos {
+		if info.Origin == Built {
+			built = append(built, info)
+		}
+	}
+	if err := r.writeCheckedLayerTrees(ctx, out, built); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(Closure{Roots: roots, Paths: infos}, "", "  ")
@@ -71,19 +81,57 @@ func setTimes(root string, t time.Time) error {
 	return nil
 }
 
+// setOrigins tells for each path of the closure where its layer comes from
+// (Origin): the nixpkgs source; fetched, which a layer step can fetch
+// again, when it is the release's or a substituter signed it (a
+// substituted path keeps the cache's signatures in the realising Nix's
+// DB); else built here (profiles, the channel, local expressions, text
+// files nix-env wrote), which only the realise step's output has.
+func (r *realiser) setOrigins(ctx context.Context, roots Roots, infos []PathInfo) error {
+	db, err := sql.Open("sqlite", "file:"+realiseDB+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("opening the realising Nix's DB: %w", err)
+	}
+	defer db.Close()
+	release := map[string]bool{}
+	for _, n := range r.bootRel.names {
+		release[filepath.Join(storeDir, n)] = true
+	}
+	for i, info := range infos {
+		var sigs sql.NullString
+		if err := db.QueryRowContext(ctx, "SELECT sigs FROM ValidPaths WHERE path = ?", info.Path).Scan(&sigs); err != nil {
+			return fmt.Errorf("reading the registration of %s: %w", info.Path, err)
+		}
+		switch {
+		case info.Path == roots.Nixpkgs:
+			infos[i].Origin = Source
+		case release[info.Path] || strings.TrimSpace(sigs.String) != "":
+			infos[i].Origin = Fetched
+		default:
+			infos[i].Origin = Built
+		}
+	}
+	return nil
+}
+
 // writeLayerTree copies a store path out of the cache as the file tree of
-// its own layer, out/layers/<name>/nix/store/<name>, with /nix and
-// /nix/store in it, so that a layer copied from there holds the same bytes
-// whenever the store path is the same.
+// its own layer, out/layers/<name>/nix/store/<name> (see writeStoreTree).
 func writeLayerTree(out, path string) error {
-	name := filepath.Base(path)
-	top := filepath.Join(out, LayersDir, name)
+	return writeStoreTree(path, filepath.Join(out, LayersDir, filepath.Base(path)))
+}
+
+// writeStoreTree copies the store path at src into the layer tree top, as
+// top/nix/store/<name> with /nix and /nix/store in it, so that a layer
+// made from there holds the same bytes whenever the store path is the
+// same.
+func writeStoreTree(src, top string) error {
+	name := filepath.Base(src)
 	store := filepath.Join(top, storeDir)
 	if err := os.MkdirAll(store, 0o755); err != nil {
-		return fmt.Errorf("realise: %w", err)
+		return fmt.Errorf("writing the layer tree of %s: %w", name, err)
 	}
-	if err := CopyTree(path, filepath.Join(store, name)); err != nil {
-		return fmt.Errorf("copying %s out of the cache: %w", path, err)
+	if err := CopyTree(src, filepath.Join(store, name)); err != nil {
+		return fmt.Errorf("copying %s out of the cache: %w", src, err)
 	}
 	for _, d := range []string{store, filepath.Dir(store), top} {
 		if err := setMtime(d, storeTime); err != nil {
@@ -94,14 +142,16 @@ func writeLayerTree(out, path string) error {
 }
 
 // writeDB registers the closure in the image's own Nix DB with the Nix of
-// the system profile (its schema is the one the image will open), gives
+// the system profile (its schema is the one the image will open; the
+// bootstrap Nix for an image of another system, whose programs are never
+// run, nor when the profile has no nix-store), gives
 // each path the signatures, content address and trust of its registration
 // in the realising Nix's DB (which the registration dump leaves out), then
 // pins every registration time and drops the lock and reserve files, so
 // that the same closure always gives the same DB file.
 func (r *realiser) writeDB(ctx context.Context, root string, roots Roots, reg string, infos []PathInfo) error {
 	nixStore := filepath.Join(roots.System, "bin", "nix-store")
-	if !exists(nixStore) {
+	if r.cross() || !exists(nixStore) {
 		nixStore = filepath.Join(r.boot.nix, "bin", "nix-store")
 	}
 	if _, err := run(ctx, r.env, []byte(reg), nixStore, "--store", root, "--load-db"); err != nil {

@@ -65,13 +65,14 @@ func (s *Spec) ApplyBuildArgs(args map[string]string) error {
 	case hasURL && !hasSHA:
 		fail(ArgNixURL, "NIX_URL needs NIX_SHA256, the sha256 of the tarball (sha256sum nix-*.tar.xz)")
 	case hasURL:
-		c.Nix = Nix{URL: nixURL, SHA256: nixSHA}
+		c.Nix = Nix{URL: nixURL}
+		setNixSHA256(&c.Nix, nixSHA)
 		set("nix.url", ArgNixURL)
 		set("nix.sha256", ArgNixSHA256)
 	case hasSHA && c.Nix.URL == "":
 		fail(ArgNixSHA256, "NIX_SHA256 is only used with NIX_URL (or a spec that sets nix.url)")
 	case hasSHA:
-		c.Nix.SHA256 = nixSHA
+		setNixSHA256(&c.Nix, nixSHA)
 		set("nix.sha256", ArgNixSHA256)
 	}
 	if releases, ok := arg(ArgNixReleases); ok {
@@ -142,6 +143,24 @@ func (s *Spec) ApplyBuildArgs(args map[string]string) error {
 	return nil
 }
 
+// setNixSHA256 sets nix.sha256 from the build arg NIX_SHA256: one sha256,
+// or SYSTEM=SHA256 pairs separated by spaces or commas, a sha256 per
+// system for a NIX_URL with {system} (validate checks which one the URL
+// needs).
+func setNixSHA256(n *Nix, v string) {
+	n.SHA256, n.SystemSHA256 = "", nil
+	// An SRI sha256 ends in =, a pair has one before its sha256.
+	if !strings.Contains(strings.TrimRight(v, "="), "=") {
+		n.SHA256 = v
+		return
+	}
+	n.SystemSHA256 = map[string]string{}
+	for _, pair := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		system, sum, _ := strings.Cut(pair, "=")
+		n.SystemSHA256[system] = sum
+	}
+}
+
 // clone returns a deep copy of s, so that a failed ApplyBuildArgs leaves s
 // as it was.
 func (s *Spec) clone() *Spec {
@@ -151,6 +170,7 @@ func (s *Spec) clone() *Spec {
 	c.Substituters = slices.Clone(s.Substituters)
 	c.TrustedPublicKeys = slices.Clone(s.TrustedPublicKeys)
 	c.NixConfig = maps.Clone(s.NixConfig)
+	c.Nix.SystemSHA256 = maps.Clone(s.Nix.SystemSHA256)
 	c.Config = cloneConfig(s.Config)
 	c.Nixpkgs.Config.PermittedInsecurePackages = slices.Clone(s.Nixpkgs.Config.PermittedInsecurePackages)
 	if s.Images != nil {

@@ -203,20 +203,15 @@ func closureBytes(im *imageInfo, cacheDir string) (total int64, local []string, 
 }
 
 func narSize(narinfo string) (int64, error) {
-	data, err := os.ReadFile(narinfo)
+	fields, err := readNarinfo(narinfo)
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "NarSize: "); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%s: NarSize: %w", narinfo, err)
-			}
-			return n, nil
-		}
+	n, err := strconv.ParseInt(fields["NarSize"], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: NarSize: %w", narinfo, err)
 	}
-	return 0, fmt.Errorf("%s: no NarSize", narinfo)
+	return n, nil
 }
 
 // diffImages names what differs between two builds of the same image: the

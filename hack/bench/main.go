@@ -6,6 +6,11 @@
 // uploads, layer reuse, image sizes and reproducibility. It exits non-zero
 // when a target is missed (after printing the table and the targets).
 //
+// The package set is the mirror's real-size one by default
+// (nixpkgs-real.tar.gz: about 45,000 files, 230 MB, as nixpkgs), every
+// image shipping it as root's nixpkgs channel; -nixpkgs small uses the
+// 2 MB one (same packages, same closures) for a quick run.
+//
 // The four ways:
 //   - ours: a nix-image.yaml through the nix-image frontend (`# syntax=`);
 //   - flat: a multi-stage Dockerfile, a Nix stage FROM the base image
@@ -18,6 +23,18 @@
 //     add-one build changes that line: everything re-runs);
 //   - nixenv2: the same, the add-one package installed by a second RUN
 //     nix-env -iA line (only that layer is new).
+//
+// flat copies the channel out of the base image too (its store paths and
+// /root/.nix-defexpr/channels with the profile links it goes through);
+// the nixenv ways have it from their base image.
+//
+// Two more figures, in the same rounds: floor_s, the least work of a cold
+// build (floor.go: the image's NARs decompressed from the mirror's cache,
+// the nixpkgs tree from its tarball, each path tarred, gzipped and hashed
+// on every core, nothing else), and syntax_dockerfile (syntax.go): flat's
+// Dockerfile through a `# syntax=` gateway image of BuildKit's own
+// Dockerfile frontend, whose no-change rebuild pays the same frontend
+// container start as ours.
 //
 // The base image is our minimal image (no packages: Nix and the system
 // profile), built and pushed, untimed, on every fresh stack. Each round
@@ -37,7 +54,7 @@
 // of the spec's previous run. Every image built is pulled back and runs
 // `nix --version` once.
 //
-// Usage: go run ./hack/bench [-runs 3] [-out FILE] [-v].
+// Usage: go run ./hack/bench [-runs 3] [-nixpkgs real|small] [-out FILE] [-v].
 package main
 
 import (
@@ -46,6 +63,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -70,9 +88,14 @@ func main() {
 	add := flag.String("add", "jq", "the attribute the add-one rebuild adds")
 	verbose := flag.Bool("v", false, "list the vertices each no-change rebuild executed")
 	timeout := flag.Duration("timeout", 60*time.Minute, "give up after this long")
+	size := flag.String("nixpkgs", "real", "the package set: real (nixpkgs-real.tar.gz, nixpkgs' size) or small (nixpkgs.tar.gz, same packages)")
 	flag.Parse()
 	if *runs < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
+		os.Exit(2)
+	}
+	if *size != "real" && *size != "small" {
+		fmt.Fprintln(os.Stderr, "bench: -nixpkgs must be real or small")
 		os.Exit(2)
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -84,6 +107,7 @@ func main() {
 		pkgs:    strings.Fields(*pkgs),
 		add1:    append(strings.Fields(*pkgs), strings.Fields(*add)...),
 		verbose: *verbose,
+		size:    *size,
 	}
 	targets, err := b.main(ctx, *out)
 	if err != nil {
@@ -125,6 +149,8 @@ type round struct {
 	pid  int // the env's buildkitd
 	reg  registry
 	base string // the base image's ref
+	// syntaxRef is BuildKit's Dockerfile frontend image in the registry.
+	syntaxRef string
 }
 
 // timing is the cost of one build.
@@ -138,11 +164,19 @@ type bench struct {
 	pkgs    []string
 	add1    []string
 	verbose bool
+	size    string // "real" or "small"
 
 	root   string
 	tmp    string
 	mirror *mirror.Mirror
-	ways   []way
+	// nixpkgs is the package set of every image (its channel).
+	nixpkgs mirror.Nixpkgs
+	// nixpkgsTarball is its file in the mirror.
+	nixpkgsTarball string
+	ways           []way
+	// frontendDir is the build context of BuildKit's Dockerfile frontend
+	// image (syntax.go).
+	frontendDir string
 }
 
 // sample is what one round measured for one way.
@@ -166,6 +200,9 @@ type sample struct {
 	ImageFileBytes     int64    `json:"image_file_bytes"`
 	ClosureBytes       int64    `json:"closure_bytes"`
 	LocalPaths         []string `json:"closure_paths_not_in_cache,omitempty"`
+	// ChannelMissing says what of the nixpkgs channel the image lacks
+	// ("" when it ships it).
+	ChannelMissing string `json:"channel_missing,omitempty"`
 	// ColdSteps are the longest steps of the cold build, where its time
 	// went.
 	ColdSteps []step `json:"cold_base_built_slowest_steps"`
@@ -246,7 +283,15 @@ func (b *bench) main(ctx context.Context, out string) ([]target, error) {
 		return nil, fmt.Errorf("offline mirror: %w", err)
 	}
 	defer b.mirror.Close()
+	b.nixpkgs, b.nixpkgsTarball = b.mirror.RealNixpkgs, b.mirror.Vars["NIXPKGS_REAL_TARBALL"]
+	if b.size == "small" {
+		b.nixpkgs, b.nixpkgsTarball = b.mirror.Nixpkgs, b.mirror.Vars["NIXPKGS_TARBALL"]
+	}
+	b.nixpkgsTarball = filepath.Join(b.mirror.Dir, b.nixpkgsTarball)
 	b.ways = b.defineWays()
+	if b.frontendDir, err = b.buildDockerfileFrontend(ctx); err != nil {
+		return nil, err
+	}
 	mach, err := machineInfo(ctx, b.root)
 	if err != nil {
 		return nil, err
@@ -254,13 +299,15 @@ func (b *bench) main(ctx context.Context, out string) ([]target, error) {
 
 	started := time.Now()
 	samples := map[string][]*sample{}
+	var extras []*roundExtra
 	var reproDiffs []string
 	diffed := map[string]bool{} // ways whose cold images were compared file by file
 	for n := 1; n <= b.runs; n++ {
-		got, err := b.round(ctx, n)
+		got, extra, err := b.round(ctx, n)
 		if err != nil {
 			return nil, fmt.Errorf("round %d: %w", n, err)
 		}
+		extras = append(extras, extra)
 		for _, w := range b.ways {
 			s := got[w.name]
 			if prev := samples[w.name]; len(prev) > 0 && prev[0].Digest != s.Digest && !diffed[w.name] {
@@ -287,9 +334,10 @@ func (b *bench) main(ctx context.Context, out string) ([]target, error) {
 	for _, w := range b.ways {
 		results[w.name] = summarize(samples[w.name])
 	}
-	targets := b.targets(results, samples["ours"])
+	wide := summarizeExtras(extras)
+	targets := b.targets(results, samples, wide)
 	mach.LoadavgEnd = loadavg()
-	b.print(mach, results, targets, reproDiffs, time.Since(started))
+	b.print(mach, results, wide, targets, reproDiffs, time.Since(started))
 
 	doc := map[string]any{
 		"machine": mach,
@@ -300,11 +348,24 @@ func (b *bench) main(ctx context.Context, out string) ([]target, error) {
 			// What each image holds: flat realises this list itself.
 			"image_packages": b.imagePackages(b.pkgs),
 		},
+		"scale": map[string]any{
+			"nixpkgs":       b.size,
+			"nixpkgs_files": b.nixpkgs.Files,
+			"nixpkgs_bytes": b.nixpkgs.Bytes,
+			"closure_bytes": results["ours"].ClosureBytes,
+		},
+		"floor_s": wide.FloorS,
+		"syntax_dockerfile": map[string]any{
+			"nochange_s":            wide.SyntaxNochangeS,
+			"nochange_ops_executed": wide.SyntaxNochangeOps,
+			"cold_base_built_s":     wide.SyntaxColdS,
+		},
 		"runs":             b.runs,
 		"total_s":          round2(time.Since(started).Seconds()),
 		"targets":          targets,
 		"not_reproducible": reproDiffs,
 		"samples":          samples,
+		"round_samples":    extras,
 	}
 	for name, m := range results {
 		doc[name] = m
@@ -338,7 +399,7 @@ func (b *bench) defineWays() []way {
 			content: func(r *round, pkgs []string) string {
 				return "# syntax=" + r.env.FrontendRef + "\n" + b.spec(pkgs)
 			},
-			args: func(*round) []string { return append(b.mirror.BuildctlOpts(), epoch...) },
+			args: func(*round) []string { return append(b.mirror.BuildctlOptsWith(b.nixpkgs), epoch...) },
 		},
 		{
 			name: "flat",
@@ -349,17 +410,22 @@ func (b *bench) defineWays() []way {
 				// (and a link to the profile) out, COPY it into scratch.
 				// It realises what ours's image holds (the system
 				// profile's packages too), so that it gets the same
-				// closure.
+				// closure, and copies the base image's nixpkgs channel:
+				// its closure and the links from ~/.nix-defexpr/channels
+				// to it (profiles, generation links), up to the store.
 				return fmt.Sprintf(`FROM %s AS nix
 RUN nix-env -p /out-profile -iA %s \
  && mkdir -p /out \
- && cp -a --parents $(nix-store -qR /out-profile) /out/ \
+ && cp -a --parents $(nix-store -qR /out-profile %s) /out/ \
+ && l=%s && while [ -L "$l" ] && [ "${l#/nix/store/}" = "$l" ]; do \
+      cp -a --parents "$l" /out/ && t=$(readlink "$l") && case "$t" in /*) l=$t ;; *) l=$(dirname "$l")/$t ;; esac; \
+    done \
  && ln -s "$(readlink -f /out-profile)" /out/profile
 
 FROM scratch
 COPY --from=nix /out /
 ENV PATH=/profile/bin
-`, r.base, attrs(b.imagePackages(pkgs)))
+`, r.base, attrs(b.imagePackages(pkgs)), channelLink, channelLink)
 			},
 			args: dockerfileArgs,
 		},
@@ -385,6 +451,9 @@ ENV PATH=/profile/bin
 	}
 }
 
+// channelLink is root's nixpkgs channel in every image.
+const channelLink = "/root/.nix-defexpr/channels"
+
 // nixenvLines is the Dockerfile of nixenv2 for pkgs: FROM base, one RUN
 // nix-env -iA for the benchmarked packages first, another for the packages
 // after them (the add-one package). Its ENV line only keeps BuildKit from
@@ -403,8 +472,7 @@ func nixenvLines(base string, first, pkgs []string) string {
 // spec is the nix-image.yaml of ours (without its syntax line): the system
 // profile plus pkgs in root's profile, nothing else.
 func (b *bench) spec(pkgs []string) string {
-	v := b.mirror.Vars
-	s := fmt.Sprintf("nix: %s\nnixpkgs:\n  url: %s/%s\n  sha256: %s\n", v["NIX_VERSION"], b.mirror.URL, v["NIXPKGS_TARBALL"], v["NIXPKGS_SHA256"])
+	s := fmt.Sprintf("nix: %s\nnixpkgs:\n  url: %s\n  sha256: %s\n", b.mirror.Vars["NIX_VERSION"], b.nixpkgs.URL, b.nixpkgs.SHA256)
 	if len(pkgs) > 0 {
 		s += "packages: [" + strings.Join(pkgs, ", ") + "]\n"
 	}
@@ -445,8 +513,9 @@ func attrs(pkgs []string) string {
 // rebuilds and add-one builds of the ways (each phase runs them in turn, starting with a different way each round, so that no way always
 // runs first on a fresh daemon); then, on another fresh stack, the cold
 // builds again from an empty build cache.
-func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
+func (b *bench) round(ctx context.Context, n int) (map[string]*sample, *roundExtra, error) {
 	got := map[string]*sample{}
+	extra := &roundExtra{}
 	k := (n - 1) % len(b.ways)
 	ways := append(slices.Clone(b.ways[k:]), b.ways[:k]...)
 	err := b.withStack(ctx, n, func(r *round) error {
@@ -469,6 +538,9 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
 				return err
 			}
 		}
+		if err := b.floor(ctx, r, got["ours"], extra); err != nil {
+			return err
+		}
 		for _, w := range ways {
 			d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
 			if err != nil {
@@ -479,6 +551,9 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
 			s.NochangeOpNames = executedOps(vs)
 			s.NochangeOps = len(s.NochangeOpNames)
 			b.logf("round %d: %-6s no-change %6.1f s, %6.1f CPU s, %d ops executed", n, w.name, d.wall, d.cpu, s.NochangeOps)
+		}
+		if err := b.syntaxDockerfile(ctx, r, extra); err != nil {
+			return err
 		}
 		for _, w := range ways {
 			if err := b.addOne(ctx, r, w, got[w.name], r.ref(w, "v1"), r.ref(w, "add1")); err != nil {
@@ -491,7 +566,7 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	err = b.withStack(ctx, n, func(r *round) error {
 		// The base spec's cache goes to the registry, as a CI runner's
@@ -547,7 +622,46 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, error) {
 		b.logf("round %d: ours    cold, base spec's cache %6.1f s, %6.1f CPU s", n, d.wall, d.cpu)
 		return nil
 	})
-	return got, err
+	return got, extra, err
+}
+
+// floor times the floor of a cold build of ours's image (floor.go), on
+// an idle daemon.
+func (b *bench) floor(ctx context.Context, r *round, ours *sample, extra *roundExtra) error {
+	jobs, skipped, err := floorJobs(ours.info, filepath.Join(b.mirror.Dir, "cache"), b.nixpkgsTarball, b.nixpkgs.Bytes)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	if extra.Floor, err = runFloor(ctx, jobs); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	extra.Floor.Skipped = skipped
+	b.logf("round %d: floor          %6.1f s: %d paths, %d tar bytes, %d gzip bytes (%d paths built in the build left out)",
+		r.n, extra.Floor.Seconds, extra.Floor.Paths, extra.Floor.TarBytes, extra.Floor.GzBytes, len(skipped))
+	return nil
+}
+
+// syntaxDockerfile builds flat's Dockerfile through BuildKit's Dockerfile
+// frontend as a gateway image (syntax.go), then again with no change.
+func (b *bench) syntaxDockerfile(ctx context.Context, r *round, extra *roundExtra) error {
+	var err error
+	if r.syntaxRef, err = b.pushDockerfileFrontend(ctx, r); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(b.ways, func(w way) bool { return w.name == "flat" })
+	w := syntaxWay(b.ways[i])
+	d, _, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.name, err)
+	}
+	extra.Syntax.ColdS = d.wall
+	d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
+	if err != nil {
+		return fmt.Errorf("%s no-change rebuild: %w", w.name, err)
+	}
+	extra.Syntax.NochangeS, extra.Syntax.NochangeCPU, extra.Syntax.NochangeOps = d.wall, d.cpu, executedOps(vs)
+	b.logf("round %d: %s no-change %6.1f s, %6.1f CPU s, %d ops executed", r.n, w.name, d.wall, d.cpu, len(extra.Syntax.NochangeOps))
+	return nil
 }
 
 // cacheRef is where the base spec's build cache goes in the registry.
@@ -731,7 +845,28 @@ func (b *bench) describe(ctx context.Context, r *round, w way, s *sample) error 
 	s.ImageBytes = im.tarBytes()
 	s.ImageFileBytes = im.fileBytes()
 	s.ClosureBytes, s.LocalPaths, err = closureBytes(im, filepath.Join(b.mirror.Dir, "cache"))
+	s.ChannelMissing = channelMissing(im, b.nixpkgs.Bytes)
 	return err
+}
+
+// channelMissing says what of root's nixpkgs channel im lacks: the link
+// ~/.nix-defexpr/channels, or a store path holding the package set's tree
+// (a path with exactly its bytes); "" when it has both.
+func channelMissing(im *imageInfo, nixpkgsBytes int64) string {
+	var missing []string
+	hasLink := false
+	for _, l := range im.layers {
+		for _, e := range l.entries {
+			hasLink = hasLink || "/"+e.name == channelLink
+		}
+	}
+	if !hasLink {
+		missing = append(missing, "no "+channelLink)
+	}
+	if !slices.Contains(slices.Collect(maps.Values(im.pathFileBytes)), nixpkgsBytes) {
+		missing = append(missing, fmt.Sprintf("no store path of the package set's %d bytes", nixpkgsBytes))
+	}
+	return strings.Join(missing, ", ")
 }
 
 // addOne builds w with one package more and measures the push: new blobs,
@@ -812,17 +947,7 @@ func allowance(layers []layerInfo, oldDigests, oldPaths map[string]bool) int64 {
 // summarize takes the medians over the rounds (every figure but the times
 // is the same in each round when the builds are reproducible).
 func summarize(ss []*sample) *metrics {
-	f := func(get func(*sample) float64) float64 {
-		v := make([]float64, len(ss))
-		for i, s := range ss {
-			v[i] = get(s)
-		}
-		sort.Float64s(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
+	f := func(get func(*sample) float64) float64 { return medianOf(ss, get) }
 	i := func(get func(*sample) int64) int64 {
 		return int64(f(func(s *sample) float64 { return float64(get(s)) }))
 	}
@@ -854,28 +979,73 @@ func summarize(ss []*sample) *metrics {
 	}
 }
 
+// medianOf is the median of get over xs.
+func medianOf[T any](xs []T, get func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = get(x)
+	}
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// roundExtra is what a round measured besides the ways: the floor of a
+// cold build of ours's image and the syntax_dockerfile builds.
+type roundExtra struct {
+	Floor  floorResult  `json:"floor"`
+	Syntax syntaxSample `json:"syntax_dockerfile"`
+}
+
+// syntaxSample is one round of syntax_dockerfile: its cold build (on the
+// daemon that built flat, so mostly from its cache: not a figure to
+// compare) and its no-change rebuild.
+type syntaxSample struct {
+	ColdS       float64  `json:"cold_base_built_s"`
+	NochangeS   float64  `json:"nochange_s"`
+	NochangeCPU float64  `json:"nochange_cpu_s"`
+	NochangeOps []string `json:"nochange_ops,omitempty"`
+}
+
+// runWide are the medians of the rounds' extras.
+type runWide struct {
+	FloorS            float64
+	SyntaxColdS       float64
+	SyntaxNochangeS   float64
+	SyntaxNochangeOps int
+}
+
+func summarizeExtras(xs []*roundExtra) runWide {
+	return runWide{
+		FloorS:            round2(medianOf(xs, func(x *roundExtra) float64 { return x.Floor.Seconds })),
+		SyntaxColdS:       round2(medianOf(xs, func(x *roundExtra) float64 { return x.Syntax.ColdS })),
+		SyntaxNochangeS:   round2(medianOf(xs, func(x *roundExtra) float64 { return x.Syntax.NochangeS })),
+		SyntaxNochangeOps: int(medianOf(xs, func(x *roundExtra) float64 { return float64(len(x.Syntax.NochangeOps)) })),
+	}
+}
+
 // farBelow is how much smaller ours' add-one upload must be than the
-// baselines' to count as "far below": at most a quarter.
+// baselines' to count as "far below": at most a quarter (issue 5's
+// informational target; issue 11 asks for 0.1 x nixenv's).
 const farBelow = 0.25
 
 // baselines are the ways ours is compared with.
 var baselines = []string{"flat", "nixenv", "nixenv2"}
 
-// targets are the bench's verdicts. Cold builds: flat and the nixenv ways
-// start FROM the base image, prebuilt in the registry; ours from an empty
-// daemon has to build that base too (cold_s), so ours is also measured
-// with the registry cache of the base spec (cold_cache_from_s), what a CI
-// runner has from the spec's previous run: that is the build compared with
-// every baseline; cold_s is compared with flat (the same work: realising
-// and copying the whole closure) and, informational, with the others.
-func (b *bench) targets(res map[string]*metrics, ours []*sample) []target {
+// targets are the bench's verdicts: issue 11's "done when" (at the size
+// of the run's package set) and the guarantees the earlier issues set.
+// Cold builds: ours from an empty daemon (cold_s) does what flat does
+// (realise and copy the whole closure) and at most half again the floor;
+// flat and the nixenv ways start FROM a base image prebuilt in the
+// registry, so ours is also measured with the base spec's registry cache
+// (cold_cache_from_s, what a CI runner has from the spec's previous run),
+// compared with flat, and (informational) with the others.
+func (b *bench) targets(res map[string]*metrics, samples map[string][]*sample, wide runWide) []target {
 	o := res["ours"]
-	var allowance []float64
-	for _, s := range ours {
-		allowance = append(allowance, float64(s.Add1AllowanceBytes))
-	}
-	sort.Float64s(allowance)
-	allow := int64(allowance[len(allowance)/2])
+	ours := samples["ours"]
+	allow := int64(medianOf(ours, func(s *sample) float64 { return float64(s.Add1AllowanceBytes) }))
 	baseline := int64(-1)
 	var others []string
 	for _, name := range baselines {
@@ -884,37 +1054,58 @@ func (b *bench) targets(res map[string]*metrics, ours []*sample) []target {
 		}
 		others = append(others, fmt.Sprintf("%s %d", name, res[name].Add1NewBytes))
 	}
+	var noChannel []string
+	images := 0
+	for _, name := range append([]string{"ours"}, baselines...) {
+		for i, s := range samples[name] {
+			images++
+			if s.ChannelMissing != "" {
+				noChannel = append(noChannel, fmt.Sprintf("%s round %d: %s", name, i+1, s.ChannelMissing))
+			}
+		}
+	}
+	channelDetail := fmt.Sprintf("%d cold images have %s and the package set's tree", images, channelLink)
+	if len(noChannel) > 0 {
+		channelDetail = strings.Join(noChannel, "; ")
+	}
+	nixenv := res["nixenv"]
 	ts := []target{
 		{"ours.nochange_ops_executed = 0", o.NochangeOpsExecuted == 0,
 			fmt.Sprintf("%d (%s)", o.NochangeOpsExecuted, strings.Join(ours[0].NochangeOpNames, "; "))},
+		{"ours.nochange_s <= 1.2 x syntax_dockerfile.nochange_s", o.NochangeS <= 1.2*wide.SyntaxNochangeS,
+			fmt.Sprintf("%.2f <= 1.2 x %.2f = %.2f", o.NochangeS, wide.SyntaxNochangeS, 1.2*wide.SyntaxNochangeS)},
+		{"ours.add1_s <= nixenv.add1_s", o.Add1S <= nixenv.Add1S, fmt.Sprintf("%.2f <= %.2f", o.Add1S, nixenv.Add1S)},
 		{"ours.add1_reused_bytes_ratio >= 0.95", o.Add1ReusedBytesRatio >= 0.95,
 			fmt.Sprintf("%.4f", o.Add1ReusedBytesRatio)},
 		{"ours.add1_new_bytes <= 1.05 x (layers of only new store paths + system layers)", float64(o.Add1NewBytes) <= 1.05*float64(allow),
 			fmt.Sprintf("%d <= 1.05 x %d = %.0f", o.Add1NewBytes, allow, 1.05*float64(allow))},
+		{"ours.add1_new_bytes <= 0.1 x nixenv.add1_new_bytes", float64(o.Add1NewBytes) <= 0.1*float64(nixenv.Add1NewBytes),
+			fmt.Sprintf("%d <= 0.1 x %d = %.0f", o.Add1NewBytes, nixenv.Add1NewBytes, 0.1*float64(nixenv.Add1NewBytes))},
 		{"ours.image_bytes <= 1.03 x ours.closure_bytes", float64(o.ImageBytes) <= 1.03*float64(o.ClosureBytes),
 			fmt.Sprintf("%d <= 1.03 x %d = %.0f (ratio %.4f)", o.ImageBytes, o.ClosureBytes, 1.03*float64(o.ClosureBytes), float64(o.ImageBytes)/float64(o.ClosureBytes))},
 		{"ours.reproducible", o.Reproducible, fmt.Sprintf("%d cold builds on fresh daemons: %s", 3*len(ours), digests(ours))},
-		coldTarget("ours.cold_s", o.ColdEmptyS, "flat.cold_s", res["flat"].ColdEmptyS, ""),
+		coldTarget("ours.cold_s", o.ColdEmptyS, 1.0, "flat.cold_s", res["flat"].ColdEmptyS, ""),
+		coldTarget("ours.cold_s", o.ColdEmptyS, 1.5, "floor_s", wide.FloorS, ""),
 		{"ours.cold_verify_cpu_s <= 0.1 x ours.cold_cpu_s (store path checks a small share of a cold build)", o.ColdVerifyCPU <= 0.1*o.ColdEmptyCPU,
 			fmt.Sprintf("%.2f <= 0.1 x %.2f = %.2f", o.ColdVerifyCPU, o.ColdEmptyCPU, 0.1*o.ColdEmptyCPU)},
-	}
-	for _, name := range baselines {
-		ts = append(ts, coldTarget("ours.cold_cache_from_s", o.ColdCacheFromS, name+".cold_s", res[name].ColdEmptyS, ""))
+		{"every image ships the nixpkgs channel (the same image content)", len(noChannel) == 0, channelDetail},
+		coldTarget("ours.cold_cache_from_s", o.ColdCacheFromS, 1.2, "flat.cold_s", res["flat"].ColdEmptyS, ""),
 	}
 	for _, name := range baselines[1:] {
-		ts = append(ts, coldTarget("ours.cold_s", o.ColdEmptyS, name+".cold_s", res[name].ColdEmptyS, "(extra) "))
+		ts = append(ts, coldTarget("ours.cold_cache_from_s", o.ColdCacheFromS, 1.2, name+".cold_s", res[name].ColdEmptyS, "(extra) "))
+		ts = append(ts, coldTarget("ours.cold_s", o.ColdEmptyS, 1.2, name+".cold_s", res[name].ColdEmptyS, "(extra) "))
 	}
 	for _, name := range baselines {
-		ts = append(ts, coldTarget("ours.cold_base_built_s", o.ColdS, name+".cold_base_built_s", res[name].ColdS, "(extra) "))
+		ts = append(ts, coldTarget("ours.cold_base_built_s", o.ColdS, 1.2, name+".cold_base_built_s", res[name].ColdS, "(extra) "))
 	}
-	return append(ts, target{fmt.Sprintf("ours.add1_new_bytes far below every baseline (<= %.2f x the smallest)", farBelow), float64(o.Add1NewBytes) <= farBelow*float64(baseline),
+	return append(ts, target{fmt.Sprintf("(extra) ours.add1_new_bytes far below every baseline (<= %.2f x the smallest)", farBelow), float64(o.Add1NewBytes) <= farBelow*float64(baseline),
 		fmt.Sprintf("%d vs %s (%.3f x the smallest)", o.Add1NewBytes, strings.Join(others, ", "), float64(o.Add1NewBytes)/float64(baseline))})
 }
 
-// coldTarget is the target "ours <= 1.2 x baseline" of a cold build time.
-func coldTarget(ours string, o float64, base string, v float64, prefix string) target {
-	return target{fmt.Sprintf("%s%s <= 1.2 x %s", prefix, ours, base), o <= 1.2*v,
-		fmt.Sprintf("%.2f <= 1.2 x %.2f = %.2f", o, v, 1.2*v)}
+// coldTarget is the target "ours <= factor x base" of a cold build time.
+func coldTarget(ours string, o, factor float64, base string, v float64, prefix string) target {
+	return target{fmt.Sprintf("%s%s <= %.1f x %s", prefix, ours, factor, base), o <= factor*v,
+		fmt.Sprintf("%.2f <= %.1f x %.2f = %.2f", o, factor, v, factor*v)}
 }
 
 // digests lists the distinct digests of the cold builds, with how many
@@ -937,7 +1128,7 @@ func digests(ss []*sample) string {
 	return strings.Join(out, ", ")
 }
 
-func (b *bench) print(m machine, res map[string]*metrics, targets []target, diffs []string, took time.Duration) {
+func (b *bench) print(m machine, res map[string]*metrics, wide runWide, targets []target, diffs []string, took time.Duration) {
 	fmt.Printf("\nnix-image bench: %d rounds, %s; %d cores, %.1f GiB, Linux %s, %s, load %.1f -> %.1f\n",
 		b.runs, took.Round(time.Second), m.Nproc, float64(m.MemoryBytes)/(1<<30), m.Kernel, m.Date, m.LoadavgStart, m.LoadavgEnd)
 	fmt.Printf("commit %s", m.Commit)
@@ -945,7 +1136,9 @@ func (b *bench) print(m machine, res map[string]*metrics, targets []target, diff
 		fmt.Printf(" with %d modified files (%s)", len(m.Modified), strings.Join(m.Modified, " "))
 	}
 	fmt.Println()
-	fmt.Printf("packages: %s (add-one: +%s)\n\n", strings.Join(b.pkgs, " "), strings.Join(b.add1[len(b.pkgs):], " "))
+	fmt.Printf("packages: %s (add-one: +%s)\n", strings.Join(b.pkgs, " "), strings.Join(b.add1[len(b.pkgs):], " "))
+	fmt.Printf("scale: %s nixpkgs, %d files, %s unpacked; ours's closure %s\n", b.size, b.nixpkgs.Files, bytesStr(b.nixpkgs.Bytes), bytesStr(res["ours"].ClosureBytes))
+	fmt.Printf("floor_s %.2f; syntax_dockerfile.nochange_s %.2f (%d ops executed)\n\n", wide.FloorS, wide.SyntaxNochangeS, wide.SyntaxNochangeOps)
 	rows := []struct {
 		key string
 		val func(*metrics) string

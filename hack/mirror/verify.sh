@@ -4,7 +4,10 @@
 # tarball's store, the relocated Nix registers itself, builds a derivation,
 # installs packages of the set by substituting them from the binary cache
 # over loopback HTTP, and verifies its store; the release's Nix must be
-# another store path and version than the package set's `nix`.
+# another store path and version than the package set's `nix`. Before
+# that, on the host: the real-size package set (nixpkgs-real.tar.gz) has
+# the sha256, NAR hash (as Nix computes it), file count and bytes that
+# mirror.env says and evaluates to the small one's out paths.
 #
 # The aarch64-linux world is checked the same way on this x86_64 machine,
 # with qemu-user (hack/qemu.sh) run directly, without binfmt: inside a
@@ -36,6 +39,36 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# The real-size package set: what mirror.env says, and the same package set.
+real=$tmp/real
+mkdir -p "$real"
+[[ $(sha256sum "$mirror/$NIXPKGS_REAL_TARBALL" | cut -d' ' -f1) == "$NIXPKGS_REAL_SHA256" ]] || {
+	echo "mirror verify: $NIXPKGS_REAL_TARBALL does not have the sha256 of mirror.env" >&2
+	exit 1
+}
+tar -xzf "$mirror/$NIXPKGS_REAL_TARBALL" -C "$real"
+got=$(nix --extra-experimental-features nix-command hash path --type sha256 --sri "$real/nixpkgs")
+files=$(find "$real/nixpkgs" -type f | wc -l)
+bytes=$(find "$real/nixpkgs" -type f -printf '%s\n' | awk '{n += $1} END {print n}')
+if [[ $got != "$NIXPKGS_REAL_NAR_HASH" || $files != "$NIXPKGS_REAL_FILES" || $bytes != "$NIXPKGS_REAL_BYTES" ]]; then
+	echo "mirror verify: $NIXPKGS_REAL_TARBALL unpacks to $got, $files files, $bytes bytes; mirror.env says $NIXPKGS_REAL_NAR_HASH, $NIXPKGS_REAL_FILES, $NIXPKGS_REAL_BYTES" >&2
+	exit 1
+fi
+tar -xzf "$mirror/$NIXPKGS_TARBALL" -C "$tmp"
+attrs=$(printf '"%s" ' $NIXPKGS_ATTRS)
+out_paths() {
+	nix-instantiate --store "$tmp/eval-store" --option substituters '' --option build-users-group '' --readonly-mode --eval --strict --json -E "
+		let pkgs = import $1 { config = { allowUnfree = true; allowBroken = true; permittedInsecurePackages = [ \"hello-insecure-1.0\" ]; }; }; in
+		map (n: pkgs.\${n}.outPath) [ $attrs ]"
+}
+if [[ $(out_paths "$tmp/nixpkgs") != "$(out_paths "$real/nixpkgs")" ]]; then
+	echo "mirror verify: $NIXPKGS_REAL_TARBALL evaluates to other out paths than $NIXPKGS_TARBALL" >&2
+	exit 1
+fi
+echo "real-size package set: $files files, $bytes bytes, $(stat -c %s "$mirror/$NIXPKGS_REAL_TARBALL") bytes compressed, same out paths"
+chmod -R u+w "$tmp/eval-store" 2>/dev/null || true
+rm -rf "$real" "$tmp/nixpkgs" "$tmp/eval-store"
 
 free_port() {
 	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

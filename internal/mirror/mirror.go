@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,12 @@ type Mirror struct {
 	// NIX_STORE_PATH are the release's Nix, NIXPKGS_NIX_VERSION and
 	// NIXPKGS_NIX_STORE_PATH the package set's `nix`, which differ.
 	Vars map[string]string
+	// Nixpkgs and RealNixpkgs are the package set's two tarballs: the
+	// same package set (same derivations, same closures), the second
+	// padded to nixpkgs' real size with files nothing evaluates (about
+	// 45,000 files, 230 MB unpacked; hack/mirror/realsize), for the
+	// builds whose cost depends on the size of nixpkgs.
+	Nixpkgs, RealNixpkgs Nixpkgs
 
 	server *http.Server
 	mu     sync.Mutex
@@ -55,6 +62,14 @@ func Start(ctx context.Context, repo string) (*Mirror, error) {
 		return nil, fmt.Errorf("serving the mirror: %w", err)
 	}
 	m := &Mirror{Dir: dir, URL: "http://" + ln.Addr().String(), Vars: vars, extra: map[string][]byte{}}
+	if m.Nixpkgs, err = nixpkgsOf(vars, m.URL, "NIXPKGS_"); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if m.RealNixpkgs, err = nixpkgsOf(vars, m.URL, "NIXPKGS_REAL_"); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", http.FileServer(http.Dir(dir)))
 	mux.HandleFunc("/extra/", func(w http.ResponseWriter, r *http.Request) {
@@ -85,18 +100,56 @@ func (m *Mirror) Serve(name string, data []byte) string {
 	return m.URL + "/extra/" + name
 }
 
+// Nixpkgs is a package set tarball of the mirror.
+type Nixpkgs struct {
+	// URL is where the mirror serves it.
+	URL string
+	// SHA256 is the tarball's (hex), NarHash the unpacked tree's (SRI, as
+	// a flake.lock's narHash).
+	SHA256, NarHash string
+	// Files and Bytes are the unpacked tree's regular files and their
+	// total size.
+	Files int
+	Bytes int64
+}
+
+// nixpkgsOf reads a tarball's description from the mirror.env variables
+// PREFIX{TARBALL,SHA256,NAR_HASH,FILES,BYTES}.
+func nixpkgsOf(vars map[string]string, url, prefix string) (Nixpkgs, error) {
+	p := Nixpkgs{SHA256: vars[prefix+"SHA256"], NarHash: vars[prefix+"NAR_HASH"]}
+	tarball := vars[prefix+"TARBALL"]
+	if tarball == "" || p.SHA256 == "" || p.NarHash == "" {
+		return p, fmt.Errorf("mirror.env lacks %sTARBALL, %sSHA256 or %sNAR_HASH: regenerate it with hack/mirror.sh", prefix, prefix, prefix)
+	}
+	p.URL = url + "/" + tarball
+	var err error
+	if p.Files, err = strconv.Atoi(vars[prefix+"FILES"]); err != nil {
+		return p, fmt.Errorf("mirror.env: %sFILES: %w", prefix, err)
+	}
+	if p.Bytes, err = strconv.ParseInt(vars[prefix+"BYTES"], 10, 64); err != nil {
+		return p, fmt.Errorf("mirror.env: %sBYTES: %w", prefix, err)
+	}
+	return p, nil
+}
+
 // ArgNames are the build args BuildArgs sets, in order.
 var ArgNames = []string{"NIX_VERSION", "NIX_RELEASES", "NIXPKGS_URL", "NIXPKGS_SHA256", "SUBSTITUTERS", "TRUSTED_PUBLIC_KEYS"}
 
 // Args are the build args that point a spec at the mirror: what a user
 // behind a mirror of releases.nixos.org, nixpkgs and cache.nixos.org
-// would pass.
+// would pass. The package set is the small tarball (Nixpkgs).
 func (m *Mirror) Args() map[string]string {
+	return m.ArgsWith(m.Nixpkgs)
+}
+
+// ArgsWith are Args with the package set p (m.RealNixpkgs for a
+// real-size build).
+func (m *Mirror) ArgsWith(p Nixpkgs) map[string]string {
 	return map[string]string{
 		"NIX_VERSION":         m.Vars["NIX_VERSION"],
 		"NIX_RELEASES":        m.URL + "/nix",
-		"NIXPKGS_URL":         m.URL + "/" + m.Vars["NIXPKGS_TARBALL"],
-		"NIXPKGS_SHA256":      m.Vars["NIXPKGS_SHA256"],
+		"NIXPKGS_URL":         p.URL,
+		"NIXPKGS_SHA256":      p.SHA256,
 		"SUBSTITUTERS":        m.URL + "/cache",
 		"TRUSTED_PUBLIC_KEYS": m.Vars["CACHE_PUBLIC_KEY"],
 	}
@@ -105,7 +158,14 @@ func (m *Mirror) Args() map[string]string {
 // BuildctlOpts are Args as buildctl options (--opt build-arg:K=V), in
 // ArgNames order, leaving out the args named in except.
 func (m *Mirror) BuildctlOpts(except ...string) []string {
-	args := m.Args()
+	return m.BuildctlOptsWith(m.Nixpkgs, except...)
+}
+
+// BuildctlOptsWith are BuildctlOpts with the package set p:
+// m.BuildctlOptsWith(m.RealNixpkgs) builds a spec against the real-size
+// one.
+func (m *Mirror) BuildctlOptsWith(p Nixpkgs, except ...string) []string {
+	args := m.ArgsWith(p)
 	var out []string
 	for _, k := range ArgNames {
 		if !slices.Contains(except, k) {

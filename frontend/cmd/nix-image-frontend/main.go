@@ -5,6 +5,7 @@
 //	nix-image-frontend validate FILE...   check specs, print FILE:LINE:COL: message
 //	nix-image-frontend step prepare ...   (inside builds) unpack a tarball
 //	nix-image-frontend step realise       (inside builds) realise the closure
+//	nix-image-frontend step layer CONFIG  (inside builds) write the layer of store paths
 //	nix-image-frontend step authorized-keys  (inside builds) the ssh image's build secret
 //	nix-image-frontend step symlinks DIR TARGET LINK...  (inside builds) symlinks, for old daemons
 package main
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/moby/buildkit/frontend/gateway/grpcclient"
 	"github.com/moby/buildkit/util/appcontext"
@@ -93,22 +95,34 @@ func step(ctx context.Context, args []string) error {
 		source := fs.String("source", "", "what SRC is (a URL, a named context), for errors")
 		narHash := fs.String("nar-hash", "", "NAR hash (SRI) the unpacked tree must have")
 		where := fs.String("where", "", "spec field of the NAR hash, for errors")
+		storeName := fs.String("store-name", "", "lay the tree out as DST/nix/store/<hash>-NAME, a store path")
+		meta := fs.String("meta", "", "with --store-name: file for the store path's registration")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if fs.NArg() != 2 || *marker == "" {
-			return fmt.Errorf("step prepare: usage: prepare --marker FILE [--source DESCRIPTION] [--nar-hash SRI --where FIELD] SRC DST")
+		if fs.NArg() != 2 || *marker == "" || *storeName == "" || *meta == "" {
+			return fmt.Errorf("step prepare: usage: prepare --marker FILE [--source DESCRIPTION] [--nar-hash SRI --where FIELD] --store-name NAME --meta FILE SRC DST")
 		}
 		if *source == "" {
 			*source = fs.Arg(0)
 		}
-		if err := nixstep.Prepare(fs.Arg(0), fs.Arg(1), *marker, *source); err != nil {
+		tree := filepath.Join(fs.Arg(1), ".nix-image-unpack")
+		if err := os.Mkdir(tree, 0o755); err != nil {
+			return fmt.Errorf("step prepare: %w", err)
+		}
+		if err := nixstep.Prepare(fs.Arg(0), tree, *marker, *source); err != nil {
 			return err
 		}
-		if *narHash != "" {
-			return nixstep.CheckNarHash(fs.Arg(1), *narHash, *where)
+		return nixstep.StoreSource(tree, fs.Arg(1), *meta, *storeName, *narHash, *where)
+	case "layer":
+		if len(args) != 2 {
+			return fmt.Errorf("step layer: usage: layer CONFIG-JSON")
 		}
-		return nil
+		var cfg nixstep.LayerConfig
+		if err := json.Unmarshal([]byte(args[1]), &cfg); err != nil {
+			return fmt.Errorf("step layer: %w", err)
+		}
+		return nixstep.WriteLayer(ctx, cfg, nixstep.CacheDir, nixstep.LayerOutDir)
 	case "realise":
 		data, err := os.ReadFile(nixstep.ConfigFile)
 		if err != nil {

@@ -1,0 +1,182 @@
+package nixstep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Mount points of the layer step besides ToolDir and ReleaseDir.
+const (
+	// CacheDir is the realise steps' /nix cache, read-only: where a layer
+	// step finds its store paths first.
+	CacheDir = "/.nix-image/cache"
+	// LayerOutDir receives the layer: LayerOutDir/nix/store/<name>...
+	LayerOutDir = "/out"
+)
+
+// LayerConfig tells a layer step which store paths its layer holds and
+// where to get those the /nix cache lacks. It is the step's only argument,
+// so the step's cache key is what Nix knows of the paths (path, NAR hash
+// and size), the substituters and the owner: an unchanged store path hits
+// the cache whatever else changed, and nothing is copied or hashed. It
+// carries no spec position, which would change the key when a line moves.
+type LayerConfig struct {
+	Paths []LayerPath `json:"paths"`
+	// Owner owns the layer's files (the image's user); nil: root.
+	Owner *Owner `json:"owner,omitempty"`
+	// Substituters, TrustedPublicKeys and NixConfig configure the Nix
+	// that substitutes a path the /nix cache lacks (a second builder, a
+	// pruned cache), as they configure the realise step's.
+	Substituters      []string          `json:"substituters,omitempty"`
+	TrustedPublicKeys []string          `json:"trustedPublicKeys,omitempty"`
+	NixConfig         map[string]string `json:"nixConfig,omitempty"`
+	// ReleaseSource names the Nix release (ReleaseDir) in errors.
+	ReleaseSource string `json:"releaseSource,omitempty"`
+}
+
+// LayerPath is one store path of a layer and its registration.
+type LayerPath struct {
+	Path    string `json:"path"`
+	NarHash string `json:"narHash"`
+	NarSize int64  `json:"narSize"`
+}
+
+// Owner is the numeric owner of a layer's files.
+type Owner struct {
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+}
+
+// WriteLayer writes the layer of cfg.Paths into out, each path checked
+// against its NAR hash and size: copied from the /nix cache (cache, the
+// mount of CacheDir) when it holds the path intact, else from the Nix
+// release (its own store paths) or substituted by the release's Nix into
+// the step's private /nix (a tmpfs), as the realise step would.
+func WriteLayer(ctx context.Context, cfg LayerConfig, cache, out string) error {
+	var missing []LayerPath
+	for _, p := range cfg.Paths {
+		err := writeCheckedTree(filepath.Join(cache, "store"), out, p)
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrNotExist), errors.Is(err, errMismatch):
+			if !errors.Is(err, os.ErrNotExist) {
+				fmt.Fprintf(os.Stderr, "%v: getting it again\n", err)
+			}
+			missing = append(missing, p)
+		default:
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		if err := fetchPaths(ctx, cfg, out, missing); err != nil {
+			return err
+		}
+	}
+	if cfg.Owner != nil {
+		if err := chownTree(filepath.Join(out, "nix"), cfg.Owner.UID, cfg.Owner.GID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeCheckedTree copies the store path p from the store directory store
+// into out/nix/store (see writeLayerTree) and checks the copy; a copy that
+// does not match is removed.
+func writeCheckedTree(store, out string, p LayerPath) error {
+	name := filepath.Base(p.Path)
+	src := filepath.Join(store, name)
+	if _, err := os.Lstat(src); err != nil {
+		return err
+	}
+	dst := filepath.Join(out, storeDir, name)
+	if err := writeStoreTree(src, out); err != nil {
+		if rerr := removeTree(dst); rerr != nil {
+			return fmt.Errorf("%w (and removing the copy: %v)", err, rerr)
+		}
+		return err
+	}
+	if _, err := checkPath(dst, PathInfo{Path: p.Path, NarHash: p.NarHash, NarSize: p.NarSize}); err != nil {
+		if rerr := removeTree(dst); rerr != nil {
+			return fmt.Errorf("%w (and removing the copy: %v)", err, rerr)
+		}
+		return err
+	}
+	return nil
+}
+
+// fetchPaths gets store paths the /nix cache lacks: the release's own from
+// the release, the others from the substituters, with the release's Nix
+// running on the step's private /nix.
+func fetchPaths(ctx context.Context, cfg LayerConfig, out string, paths []LayerPath) error {
+	var names []string
+	for _, p := range paths {
+		names = append(names, p.Path)
+	}
+	r, rel, err := layerNix(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("the /nix cache lacks %s; fetching them with the Nix release (%s): %w", strings.Join(names, ", "), cfg.ReleaseSource, err)
+	}
+	ofRelease := map[string]bool{}
+	for _, n := range rel.names {
+		ofRelease[filepath.Join(storeDir, n)] = true
+	}
+	var substitute []string
+	for _, p := range paths {
+		if !ofRelease[p.Path] {
+			substitute = append(substitute, p.Path)
+		}
+	}
+	if len(substitute) > 0 {
+		fmt.Fprintf(os.Stderr, "the /nix cache lacks %d store paths of this layer: substituting them\n", len(substitute))
+		if err := r.nix(ctx, "nix-store", append([]string{"--realise"}, substitute...)...); err != nil {
+			return fmt.Errorf("the /nix cache lacks %s and the substituters (%s) could not give them: %w",
+				strings.Join(substitute, ", "), strings.Join(cfg.Substituters, " "), err)
+		}
+	}
+	for _, p := range paths {
+		if err := writeCheckedTree(storeDir, out, p); err != nil {
+			return fmt.Errorf("writing the layer of %s: %w", p.Path, err)
+		}
+	}
+	return nil
+}
+
+// layerNix installs the release's Nix on the step's private /nix and
+// returns it configured as the realise step's, with the release.
+func layerNix(ctx context.Context, cfg LayerConfig) (*realiser, release, error) {
+	r := &realiser{cfg: RealiseConfig{
+		Substituters:      cfg.Substituters,
+		TrustedPublicKeys: cfg.TrustedPublicKeys,
+		NixConfig:         cfg.NixConfig,
+		ReleaseSource:     cfg.ReleaseSource,
+	}, secrets: SecretsDir}
+	if err := r.configure(); err != nil {
+		return nil, release{}, err
+	}
+	rel, err := installRelease(ReleaseDir, storeDir, releasesDir, cfg.ReleaseSource)
+	if err != nil {
+		return nil, rel, err
+	}
+	boot, err := findBootstrap(rel)
+	if err != nil {
+		return nil, rel, err
+	}
+	if err := registerRelease(ctx, r.env, boot.nix, rel); err != nil {
+		return nil, rel, err
+	}
+	r.boot = boot
+	r.env = append(r.env, "PATH="+boot.nix+"/bin")
+	ca, err := r.caBundle(boot.caBundle)
+	if err != nil {
+		return nil, rel, err
+	}
+	if ca != "" {
+		r.env = append(r.env, "NIX_SSL_CERT_FILE="+ca, "SSL_CERT_FILE="+ca)
+	}
+	return r, rel, nil
+}

@@ -1,0 +1,155 @@
+package nixstep
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// SourcePath is a file tree added to the store as `nix-store --add`
+// adds one: a content-addressed store path (recursive sha256, no
+// references), with what its registration needs. The nixpkgs unpack step
+// writes it (NixpkgsMetaFile), so that the realise step registers the
+// source without hashing it again, and the layer of the source is the
+// unpack step's own output.
+type SourcePath struct {
+	Path    string `json:"path"`
+	NarHash string `json:"narHash"`
+	NarSize int64  `json:"narSize"`
+}
+
+// CA is the content address Nix records for the path ("fixed:r:sha256:").
+func (s SourcePath) CA() string {
+	sum, _ := ParseNarHash(s.NarHash)
+	return "fixed:r:sha256:" + NixBase32(sum)
+}
+
+// sourceStorePath is the store path Nix gives a file tree named name whose
+// NAR has the sha256 narSum, added by content (nix-store --add):
+// makeFixedOutputPath with recursive ingestion and no references, i.e.
+// the store path hash of "source:sha256:<hex>:/nix/store:<name>",
+// compressed to 20 bytes.
+func sourceStorePath(name string, narSum []byte) string {
+	fingerprint := "source:sha256:" + hex.EncodeToString(narSum) + ":" + storeDir + ":" + name
+	full := sha256.Sum256([]byte(fingerprint))
+	var short [20]byte
+	for i, b := range full {
+		short[i%len(short)] ^= b
+	}
+	return storeDir + "/" + NixBase32(short[:]) + "-" + name
+}
+
+// StoreSource moves the tree tree (unpacked by Prepare) to
+// out/nix/store/<hash>-<name>, made read-only with the store's file times
+// as Nix keeps a store path, and writes its SourcePath to meta. If
+// wantNarHash is set (a pin, any form ParseNarHash reads), the tree must
+// have it (where names the pin in the error).
+func StoreSource(tree, out, meta, name, wantNarHash, where string) error {
+	sum, size, err := narHashSize(tree)
+	if err != nil {
+		return fmt.Errorf("computing the NAR hash of %s: %w", tree, err)
+	}
+	if err := checkPin(sum, wantNarHash, where); err != nil {
+		return err
+	}
+	src := SourcePath{Path: sourceStorePath(name, sum), NarHash: "sha256:" + NixBase32(sum), NarSize: size}
+	store := filepath.Join(out, storeDir)
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return err
+	}
+	dst := filepath.Join(out, src.Path)
+	if err := os.Rename(tree, dst); err != nil {
+		return fmt.Errorf("moving %s into the store tree: %w", tree, err)
+	}
+	if err := canonicalise(dst); err != nil {
+		return fmt.Errorf("%s: %w", src.Path, err)
+	}
+	for _, d := range []string{store, filepath.Dir(store)} {
+		if err := setMtime(d, storeTime); err != nil {
+			return err
+		}
+	}
+	data, err := json.MarshalIndent(src, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(meta, append(data, '\n'), 0o644)
+}
+
+// canonicalise gives a tree the modes and times of a store path: no write
+// bits, the store's modification time.
+func canonicalise(p string) error {
+	if err := makeReadOnly(p); err != nil {
+		return err
+	}
+	var paths []string
+	if err := filepath.WalkDir(p, func(q string, _ os.DirEntry, err error) error {
+		paths = append(paths, q)
+		return err
+	}); err != nil {
+		return err
+	}
+	for i := len(paths) - 1; i >= 0; i-- {
+		if err := setMtime(paths[i], storeTime); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addNixpkgs makes the nixpkgs source, laid out by the unpack step as a
+// store tree with its registration, a valid path of the realising Nix and
+// returns it. It is copied and registered once per pin: a later build with
+// the same pin finds it in the /nix cache, copies nothing and hashes
+// nothing. It gets the registration `nix-store --add` would give it
+// (built here, content-addressed), so the image's DB is the same either
+// way.
+func (r *realiser) addNixpkgs(ctx context.Context) (string, error) {
+	data, err := os.ReadFile(NixpkgsMetaFile)
+	if err != nil {
+		return "", fmt.Errorf("reading the registration of nixpkgs (%s): %w", r.cfg.NixpkgsWhere, err)
+	}
+	var src SourcePath
+	if err := json.Unmarshal(data, &src); err != nil {
+		return "", fmt.Errorf("reading the registration of nixpkgs (%s): %w", NixpkgsMetaFile, err)
+	}
+	db, err := sql.Open("sqlite", realiseDB)
+	if err != nil {
+		return "", fmt.Errorf("opening the realising Nix's DB: %w", err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM ValidPaths WHERE path = ?", src.Path).Scan(&n); err != nil {
+		return "", fmt.Errorf("looking up nixpkgs in the realising Nix's DB: %w", err)
+	}
+	if n > 0 && exists(src.Path) {
+		return src.Path, nil
+	}
+	fmt.Fprintf(os.Stderr, "adding nixpkgs to the /nix cache as %s\n", src.Path)
+	if _, err := os.Lstat(src.Path); err == nil {
+		// Left half-copied by an interrupted build.
+		if err := removeTree(src.Path); err != nil {
+			return "", fmt.Errorf("removing a partial copy of nixpkgs: %w", err)
+		}
+	}
+	if err := CopyTree(filepath.Join(NixpkgsDir, src.Path), src.Path); err != nil {
+		return "", fmt.Errorf("adding nixpkgs (%s) to the store: %w", r.cfg.NixpkgsWhere, err)
+	}
+	sum, err := ParseNarHash(src.NarHash)
+	if err != nil {
+		return "", err
+	}
+	reg := fmt.Sprintf("%s\n%x\n%d\n\n0\n", src.Path, sum, src.NarSize)
+	if _, err := run(ctx, r.env, []byte(reg), filepath.Join(r.boot.nix, "bin", "nix-store"), "--load-db"); err != nil {
+		return "", fmt.Errorf("registering nixpkgs in the store: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE ValidPaths SET ultimate = 1, ca = ? WHERE path = ?", src.CA(), src.Path); err != nil {
+		return "", fmt.Errorf("registering nixpkgs in the store: %w", err)
+	}
+	return src.Path, nil
+}
