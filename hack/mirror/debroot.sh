@@ -98,11 +98,10 @@ for d in bin sbin lib; do
 	fi
 	ln -sfn "usr/$d" "$root/$d"
 done
-# Documentation is no part of the package set, and git's holds Go files that
-# `go vet ./...` of the repository would take for its own (ROOT is under
-# out/): drop it, and make ROOT a Go module of its own.
+# Documentation is no part of the package set (17 MB; git's holds Go
+# sources, which mirror.sh's go.mod of the work directory keeps out of the
+# repository's ./...).
 rm -rf "${root:?}/usr/share/doc"
-printf 'module debroot\n' >"$root/go.mod"
 # The CA bundle is no file of a package: update-ca-certificates writes it
 # from ca-certificates (Architecture: all) when that is installed. Take the
 # host's, which is the same.
