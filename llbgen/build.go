@@ -146,24 +146,27 @@ func storeLayer(realised *Realised, group []nixstep.PathInfo, opt Options, r *sp
 	if len(paths) > 1 {
 		name = fmt.Sprintf("%d store paths", len(paths))
 	}
-	st := llb.Scratch()
-	if len(fetched) > 0 {
-		st = layerStep(realised, fetched, opt, name)
+	comment := "nix-image: " + strings.Join(paths, " ")
+	if len(built) == 0 {
+		return layer{comment: comment, state: layerStep(realised, fetched, opt, name)}
 	}
-	if len(built) > 0 {
-		var fa *llb.FileAction
-		for _, p := range built {
-			src := "/" + nixstep.LayersDir + "/" + path.Base(p) + "/"
-			ci := &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: storeOwner(r)}
-			if fa == nil {
-				fa = llb.Copy(realised.Output, src, "/", ci)
-			} else {
-				fa = fa.Copy(realised.Output, src, "/", ci)
-			}
+	// One snapshot on scratch, so that the layer is one layer: a copy
+	// onto the layer step's output would be a second one.
+	var fa *llb.FileAction
+	add := func(from llb.State, src string, ci *llb.CopyInfo) {
+		if fa == nil {
+			fa = llb.Copy(from, src, "/", ci)
+		} else {
+			fa = fa.Copy(from, src, "/", ci)
 		}
-		st = st.File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] layer: "+name))...)
 	}
-	return layer{comment: "nix-image: " + strings.Join(paths, " "), state: st}
+	if len(fetched) > 0 {
+		add(layerStep(realised, fetched, opt, name), "/", &llb.CopyInfo{CopyDirContentsOnly: true})
+	}
+	for _, p := range built {
+		add(realised.Output, "/"+nixstep.LayersDir+"/"+path.Base(p)+"/", &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: storeOwner(r)})
+	}
+	return layer{comment: comment, state: llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] layer: "+name))...)}
 }
 
 // layerStep runs the layer step (nixstep.WriteLayer) for store paths the

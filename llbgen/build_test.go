@@ -453,3 +453,38 @@ func describeLayer(t *testing.T, op *pb.Op) string {
 	}
 	return "copy " + strings.Join(copies, ",")
 }
+
+// TestLayersAreOneSnapshot: over budget, a shared layer holding fetched
+// and built paths is still one snapshot on scratch (one file op copying
+// the layer step's output and the built paths), so that the image has
+// one layer per group, as many as its history entries.
+func TestLayersAreOneSnapshot(t *testing.T) {
+	for _, mergeOp := range []bool{true, false} {
+		_, res, def := testBuildSpec(t, testSpec+"layers: 4\n", "default", func(o *Options) { o.MergeOp = mergeOp })
+		got := strings.Join(layerSources(t, def), " | ")
+		want := "unpack nixpkgs | copy /layers/ddd-user-environment | /etc | copy /root"
+		if got != want {
+			t.Errorf("MergeOp=%v: layers = %s\nwant %s", mergeOp, got, want)
+		}
+		if n := len(res.Image.History); n != 4 {
+			t.Errorf("MergeOp=%v: %d history entries, want 4", mergeOp, n)
+		}
+		shared := 0
+		for _, op := range ops(t, def) {
+			f := op.GetFile()
+			if f == nil || len(f.Actions) != 2 || f.Actions[1].GetCopy().GetSrc() != "/layers/ddd-user-environment" {
+				continue
+			}
+			shared++
+			// The layer step's output onto scratch, then the built path
+			// onto that (the first action's output, numbered after the
+			// op's inputs).
+			if c := f.Actions[0].GetCopy(); c == nil || c.Src != "/" || f.Actions[0].Input != -1 || f.Actions[1].Input != int64(len(op.Inputs)) {
+				t.Errorf("MergeOp=%v: the shared layer is not one snapshot on scratch: %v", mergeOp, f.Actions)
+			}
+		}
+		if shared != 1 {
+			t.Errorf("MergeOp=%v: %d shared layers with the built path, want 1", mergeOp, shared)
+		}
+	}
+}
