@@ -34,7 +34,9 @@
 // on every core, nothing else), and syntax_dockerfile (syntax.go): flat's
 // Dockerfile through a `# syntax=` gateway image of BuildKit's own
 // Dockerfile frontend, whose no-change rebuild pays the same frontend
-// container start as ours.
+// container start as ours; and the cross-platform pair (cross.go):
+// ours's spec cold for linux/amd64 and linux/arm64 on the amd64 daemon
+// (arm64_cold_s, amd64_cold_s).
 //
 // The base image is our minimal image (no packages: Nix and the system
 // profile), built and pushed, untimed, on every fresh stack. Each round
@@ -54,7 +56,8 @@
 // of the spec's previous run. Every image built is pulled back and runs
 // `nix --version` once.
 //
-// Usage: go run ./hack/bench [-runs 3] [-nixpkgs real|small] [-out FILE] [-v].
+// Usage: go run ./hack/bench [-runs 3] [-nixpkgs real|small] [-out FILE] [-v]
+// [-only cross].
 package main
 
 import (
@@ -89,6 +92,7 @@ func main() {
 	verbose := flag.Bool("v", false, "list the vertices each no-change rebuild executed")
 	timeout := flag.Duration("timeout", 60*time.Minute, "give up after this long")
 	size := flag.String("nixpkgs", "real", "the package set: real (nixpkgs-real.tar.gz, nixpkgs' size) or small (nixpkgs.tar.gz, same packages)")
+	only := flag.String("only", "", "cross: run only the cross-platform pair (ours cold for linux/amd64 and linux/arm64), print it and write no results file")
 	flag.Parse()
 	if *runs < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
@@ -96,6 +100,10 @@ func main() {
 	}
 	if *size != "real" && *size != "small" {
 		fmt.Fprintln(os.Stderr, "bench: -nixpkgs must be real or small")
+		os.Exit(2)
+	}
+	if *only != "" && *only != "cross" {
+		fmt.Fprintln(os.Stderr, "bench: -only must be cross")
 		os.Exit(2)
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -108,6 +116,7 @@ func main() {
 		add1:    append(strings.Fields(*pkgs), strings.Fields(*add)...),
 		verbose: *verbose,
 		size:    *size,
+		only:    *only,
 	}
 	targets, err := b.main(ctx, *out)
 	if err != nil {
@@ -165,6 +174,7 @@ type bench struct {
 	add1    []string
 	verbose bool
 	size    string // "real" or "small"
+	only    string // "cross": only the cross-platform pair
 
 	root   string
 	tmp    string
@@ -289,6 +299,9 @@ func (b *bench) main(ctx context.Context, out string) ([]target, error) {
 	}
 	b.nixpkgsTarball = filepath.Join(b.mirror.Dir, b.nixpkgsTarball)
 	b.ways = b.defineWays()
+	if b.only == "cross" {
+		return b.crossOnly(ctx)
+	}
 	if b.frontendDir, err = b.buildDockerfileFrontend(ctx); err != nil {
 		return nil, err
 	}
@@ -355,6 +368,10 @@ func (b *bench) main(ctx context.Context, out string) ([]target, error) {
 			"closure_bytes": results["ours"].ClosureBytes,
 		},
 		"floor_s": wide.FloorS,
+		// ours's spec cold for each platform on the amd64 daemon
+		// (cross.go).
+		"amd64_cold_s": wide.AMD64ColdS,
+		"arm64_cold_s": wide.ARM64ColdS,
 		"syntax_dockerfile": map[string]any{
 			"nochange_s":            wide.SyntaxNochangeS,
 			"nochange_ops_executed": wide.SyntaxNochangeOps,
@@ -620,7 +637,8 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, *roundExt
 			return err
 		}
 		b.logf("round %d: ours    cold, base spec's cache %6.1f s, %6.1f CPU s", n, d.wall, d.cpu)
-		return nil
+		extra.Cross, err = b.crossPlatform(ctx, r)
+		return err
 	})
 	return got, extra, err
 }
@@ -993,10 +1011,12 @@ func medianOf[T any](xs []T, get func(T) float64) float64 {
 }
 
 // roundExtra is what a round measured besides the ways: the floor of a
-// cold build of ours's image and the syntax_dockerfile builds.
+// cold build of ours's image, the syntax_dockerfile builds and the
+// cross-platform pair.
 type roundExtra struct {
 	Floor  floorResult  `json:"floor"`
 	Syntax syntaxSample `json:"syntax_dockerfile"`
+	Cross  crossSample  `json:"cross"`
 }
 
 // syntaxSample is one round of syntax_dockerfile: its cold build (on the
@@ -1015,6 +1035,8 @@ type runWide struct {
 	SyntaxColdS       float64
 	SyntaxNochangeS   float64
 	SyntaxNochangeOps int
+	AMD64ColdS        float64
+	ARM64ColdS        float64
 }
 
 func summarizeExtras(xs []*roundExtra) runWide {
@@ -1023,6 +1045,8 @@ func summarizeExtras(xs []*roundExtra) runWide {
 		SyntaxColdS:       round2(medianOf(xs, func(x *roundExtra) float64 { return x.Syntax.ColdS })),
 		SyntaxNochangeS:   round2(medianOf(xs, func(x *roundExtra) float64 { return x.Syntax.NochangeS })),
 		SyntaxNochangeOps: int(medianOf(xs, func(x *roundExtra) float64 { return float64(len(x.Syntax.NochangeOps)) })),
+		AMD64ColdS:        round2(medianOf(xs, func(x *roundExtra) float64 { return x.Cross.AMD64S })),
+		ARM64ColdS:        round2(medianOf(xs, func(x *roundExtra) float64 { return x.Cross.ARM64S })),
 	}
 }
 
@@ -1090,6 +1114,7 @@ func (b *bench) targets(res map[string]*metrics, samples map[string][]*sample, w
 			fmt.Sprintf("%.2f <= 0.1 x %.2f = %.2f", o.ColdVerifyCPU, o.ColdEmptyCPU, 0.1*o.ColdEmptyCPU)},
 		{"every image ships the nixpkgs channel (the same image content)", len(noChannel) == 0, channelDetail},
 		coldTarget("ours.cold_cache_from_s", o.ColdCacheFromS, 1.2, "flat.cold_s", res["flat"].ColdEmptyS, ""),
+		crossTarget(wide),
 	}
 	for _, name := range baselines[1:] {
 		ts = append(ts, coldTarget("ours.cold_cache_from_s", o.ColdCacheFromS, 1.2, name+".cold_s", res[name].ColdEmptyS, "(extra) "))
@@ -1177,19 +1202,39 @@ func (b *bench) print(m machine, res map[string]*metrics, wide runWide, targets 
 		}
 		fmt.Println(line + " |")
 	}
+	// The cross-platform pair: ours's spec only, one figure per platform.
+	for _, r := range []struct {
+		key string
+		val float64
+	}{{"amd64_cold_s", wide.AMD64ColdS}, {"arm64_cold_s", wide.ARM64ColdS}} {
+		line := "| " + fmt.Sprintf("%-23s", r.key)
+		for _, w := range b.ways {
+			v := ""
+			if w.name == "ours" {
+				v = fmt.Sprintf("%.2f", r.val)
+			}
+			line += fmt.Sprintf(" | %-20s", v)
+		}
+		fmt.Println(line + " |")
+	}
 	fmt.Println()
+	printTargets(targets)
+	if len(diffs) > 0 {
+		fmt.Println("\nnot reproducible:")
+		for _, d := range diffs {
+			fmt.Println("  " + d)
+		}
+	}
+}
+
+// printTargets prints each target's verdict.
+func printTargets(targets []target) {
 	for _, t := range targets {
 		verdict := "FAIL"
 		if t.Pass {
 			verdict = "PASS"
 		}
 		fmt.Printf("%s %s: %s\n", verdict, t.Name, t.Detail)
-	}
-	if len(diffs) > 0 {
-		fmt.Println("\nnot reproducible:")
-		for _, d := range diffs {
-			fmt.Println("  " + d)
-		}
 	}
 }
 

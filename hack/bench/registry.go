@@ -108,6 +108,27 @@ func (r registry) image(ctx context.Context, repo, ref string) (string, *manifes
 	return top, &m, nil
 }
 
+// platform returns the digest of the single-platform image repo:ref and
+// the platform its config names (os/architecture).
+func (r registry) platform(ctx context.Context, repo, ref string) (string, string, error) {
+	var m manifest
+	body, err := r.getJSON(ctx, repo+"/manifests/"+ref, acceptManifests, &m)
+	if err != nil {
+		return "", "", err
+	}
+	if m.Manifests != nil {
+		return "", "", fmt.Errorf("%s:%s is an index of %d manifests, not one image", repo, ref, len(m.Manifests))
+	}
+	var config struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+	}
+	if _, err := r.getJSON(ctx, repo+"/blobs/"+m.Config.Digest, "", &config); err != nil {
+		return "", "", fmt.Errorf("%s:%s: the image config: %w", repo, ref, err)
+	}
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(body)), config.OS + "/" + config.Architecture, nil
+}
+
 // blob opens a blob of repo.
 func (r registry) blob(ctx context.Context, repo, digest string) (io.ReadCloser, error) {
 	resp, err := r.get(ctx, repo+"/blobs/"+digest, "")

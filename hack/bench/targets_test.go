@@ -37,7 +37,7 @@ func TestTargetsCanFail(t *testing.T) {
 			res[b] = &metrics{Add1NewBytes: 10000, ColdEmptyS: 5, ColdS: 5, Add1S: 2}
 			samples[b] = []*sample{{}}
 		}
-		return res, samples, runWide{FloorS: 4, SyntaxNochangeS: 1}
+		return res, samples, runWide{FloorS: 4, SyntaxNochangeS: 1, AMD64ColdS: 5, ARM64ColdS: 6}
 	}
 	b := &bench{}
 	if m := missed(b.targets(good())); len(m) > 0 {
@@ -62,6 +62,7 @@ func TestTargetsCanFail(t *testing.T) {
 			s["flat"][0].ChannelMissing = "no /root/.nix-defexpr/channels"
 		}, "ships the nixpkgs channel"},
 		{"cold with the cache slower than flat", func(r map[string]*metrics, _ map[string][]*sample, _ *runWide) { r["ours"].ColdCacheFromS = 6.1 }, "ours.cold_cache_from_s <= 1.2 x flat.cold_s"},
+		{"arm64 over 1.3 x amd64", func(_ map[string]*metrics, _ map[string][]*sample, w *runWide) { w.ARM64ColdS = 6.6 }, "arm64_cold_s <= 1.3 x amd64_cold_s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +80,32 @@ func TestTargetsCanFail(t *testing.T) {
 	res["nixenv2"].ColdEmptyS, res["nixenv2"].Add1NewBytes = 1, 300
 	if m := missed(b.targets(res, samples, wide)); len(m) > 0 {
 		t.Errorf("informational targets missed as %q", m)
+	}
+}
+
+func TestCrossTarget(t *testing.T) {
+	tests := []struct {
+		name         string
+		amd64, arm64 float64
+		pass         bool
+		detail       string
+	}{
+		{"as fast", 5, 5, true, "5.00 <= 1.3 x 5.00 = 6.50"},
+		{"faster", 5, 4.2, true, "4.20 <= 1.3 x 5.00 = 6.50"},
+		{"at the limit", 5, 6.5, true, "6.50 <= 1.3 x 5.00 = 6.50"},
+		{"over it", 5, 6.51, false, "6.51 <= 1.3 x 5.00 = 6.50"},
+		{"emulated (minutes)", 5, 140, false, "140.00 <= 1.3 x 5.00 = 6.50"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := crossTarget(runWide{AMD64ColdS: tt.amd64, ARM64ColdS: tt.arm64})
+			if got.Pass != tt.pass || got.Detail != tt.detail {
+				t.Errorf("crossTarget = %v %q, want %v %q", got.Pass, got.Detail, tt.pass, tt.detail)
+			}
+			if m := missed([]target{got}); (len(m) == 0) != tt.pass {
+				t.Errorf("missed = %q: the target is not one make bench exits 1 on", m)
+			}
+		})
 	}
 }
 
