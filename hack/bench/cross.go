@@ -30,6 +30,8 @@ type crossSample struct {
 	AMD64S      float64 `json:"amd64_cold_s"`
 	AMD64CPU    float64 `json:"amd64_cold_cpu_s"`
 	AMD64Digest string  `json:"amd64_digest"`
+	// AMD64Steps are the longest steps of the amd64 build.
+	AMD64Steps  []step  `json:"amd64_cold_slowest_steps"`
 	ARM64S      float64 `json:"arm64_cold_s"`
 	ARM64CPU    float64 `json:"arm64_cold_cpu_s"`
 	ARM64Digest string  `json:"arm64_digest"`
@@ -66,7 +68,7 @@ func (b *bench) crossPlatform(ctx context.Context, r *round) (crossSample, error
 		}
 		switch arch {
 		case "amd64":
-			cs.AMD64S, cs.AMD64CPU, cs.AMD64Digest = d.wall, d.cpu, digest
+			cs.AMD64S, cs.AMD64CPU, cs.AMD64Digest, cs.AMD64Steps = d.wall, d.cpu, digest, slowest(p, 6)
 		case "arm64":
 			cs.ARM64S, cs.ARM64CPU, cs.ARM64Digest, cs.ARM64Steps = d.wall, d.cpu, digest, slowest(p, 6)
 		}
