@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"syscall"
+	"time"
 )
 
 // unmountUnder unmounts every mount point below dir, deepest first.
