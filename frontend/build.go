@@ -86,7 +86,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		Tool:           *tool,
 		CacheNamespace: bc.CacheIDNamespace,
 		Epoch:          epoch,
-		MergeOp:        caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[argMergeOp] != "false",
+		MergeOp:        caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[spec.ArgMergeOp] != "false",
 		NoSymlinkOp:    caps.Supports(pb.CapFileSymlinkCreate) != nil,
 		SourceMap:      src.SourceMap,
 		IgnoreCache:    bc.IsNoCache(target),
@@ -122,10 +122,6 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	}
 	return rb.Finalize()
 }
-
-// argMergeOp=false stacks the layers with copies even when the daemon has
-// MergeOp, as on daemons without it (Docker's classic builder).
-const argMergeOp = "NIX_IMAGE_MERGEOP"
 
 // buildImage realises the closure, reads what it holds and assembles the
 // image from it: the layers depend on the closure.
@@ -192,7 +188,7 @@ func currentFrontend(c client.Client) (*llb.State, error) {
 // sourceDateEpoch returns SOURCE_DATE_EPOCH, or the Unix epoch: images
 // are reproducible by default.
 func sourceDateEpoch(args map[string]string) (time.Time, error) {
-	v, ok := args["SOURCE_DATE_EPOCH"]
+	v, ok := args[spec.ArgSourceDateEpoch]
 	if !ok || v == "" {
 		return time.Unix(0, 0).UTC(), nil
 	}
