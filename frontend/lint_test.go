@@ -2,17 +2,15 @@ package frontend
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/client/llb"
+	"github.com/nix-image/nix-image/internal/golden"
 	"github.com/nix-image/nix-image/spec"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestLintGolden prints --call check results as buildx does (warnings
 // with their YAML lines, then the error) and compares them with
@@ -39,19 +37,7 @@ func TestLintGolden(t *testing.T) {
 				out.WriteString("\nERROR: ")
 				res.PrintErrorTo(&out, nil)
 			}
-			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("output differs from %s (go test ./frontend -run TestLintGolden -update rewrites it):\n%s", golden, out.String())
-			}
+			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".golden", out.Bytes())
 		})
 	}
 }

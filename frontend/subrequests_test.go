@@ -3,13 +3,13 @@ package frontend
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
+	"github.com/nix-image/nix-image/internal/golden"
 	"github.com/nix-image/nix-image/spec"
 )
 
@@ -48,20 +48,7 @@ func TestOutline(t *testing.T) {
 			}
 			bc := &dockerui.Client{Config: dockerui.Config{BuildArgs: tc.args}}
 			o := outlineOf(s, tc.target, bc, llb.NewSourceMap(nil, "nix-image.yaml", "yaml", []byte(tc.spec)))
-			got := outlineText(o)
-			golden := filepath.Join("testdata", "outline", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("outline differs from %s (go test ./frontend -run TestOutline -update rewrites it):\n%s", golden, got)
-			}
+			golden.Check(t, filepath.Join("testdata", "outline", tc.name+".golden"), outlineText(o))
 		})
 	}
 }
