@@ -24,9 +24,6 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// DefaultFilename is the spec file read when -f/--file is not given.
-const DefaultFilename = "nix-image.yaml"
-
 // Build is the gateway entry point.
 func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err := checkGatewayCaps(c.BuildOpts().Caps); err != nil {
