@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nix-image/nix-image/internal/testenv"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestDockerfileRun checks the stack itself: the built-in Dockerfile
@@ -212,22 +213,12 @@ func TestFrontendImage(t *testing.T) {
 	if !ok {
 		t.Fatalf("unexpected FrontendRef %q", e.FrontendRef)
 	}
-	var manifest struct {
-		Config struct {
-			Digest string `json:"digest"`
-		} `json:"config"`
-		Layers []json.RawMessage `json:"layers"`
-	}
+	var manifest ocispecs.Manifest
 	getJSON(t, fmt.Sprintf("http://%s/v2/%s/manifests/%s", e.RegistryAddr, repo, tag), &manifest)
 	if len(manifest.Layers) != 1 {
 		t.Errorf("frontend image: want 1 layer (the binary), got %d", len(manifest.Layers))
 	}
-	var cfg struct {
-		Config struct {
-			Entrypoint []string          `json:"Entrypoint"`
-			Labels     map[string]string `json:"Labels"`
-		} `json:"config"`
-	}
+	var cfg ocispecs.Image
 	getJSON(t, fmt.Sprintf("http://%s/v2/%s/blobs/%s", e.RegistryAddr, repo, manifest.Config.Digest), &cfg)
 	if got := strings.Join(cfg.Config.Entrypoint, " "); got != "/nix-image-frontend" {
 		t.Errorf("Entrypoint: got %q, want /nix-image-frontend", got)

@@ -197,8 +197,8 @@ func TestExampleWorkflow(t *testing.T) {
 	for i := range steps {
 		res := run(rerun, i)
 		checkFromCache(t, e, res, fmt.Sprintf("step %d of the rerun", i+1))
-		if got := registryImage(t, e.RegistryAddr, "example/repo", tag(i), "amd64"); got != pushed[tag(i)].Manifest {
-			t.Errorf("step %d of the rerun pushed %s, the first run %s", i+1, got, pushed[tag(i)].Manifest)
+		if got := registryImage(t, e.RegistryAddr, "example/repo", tag(i), "amd64"); got != pushed[tag(i)].Descriptor.Digest.String() {
+			t.Errorf("step %d of the rerun pushed %s, the first run %s", i+1, got, pushed[tag(i)].Descriptor.Digest)
 		}
 	}
 }

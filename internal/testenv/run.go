@@ -18,6 +18,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // RunSpec says what to run in which image.
@@ -30,7 +31,7 @@ type RunSpec struct {
 	// Config overrides the image config; needed for a rootfs directory to
 	// get the image's Env, User, WorkingDir, Entrypoint and Cmd (else:
 	// root, a default PATH, /).
-	Config *ImageConfig
+	Config *ocispecs.ImageConfig
 	// Args replace the image's Cmd (the Entrypoint stays), like the
 	// arguments of `docker run IMAGE ARGS...`.
 	Args []string
@@ -148,7 +149,7 @@ func (e *Env) start(ctx context.Context, spec RunSpec, stdout, stderr io.Writer)
 		}
 	}
 	if cfg == nil {
-		cfg = &ImageConfig{}
+		cfg = &ocispecs.ImageConfig{}
 	}
 	if err := writeRuntimeConfig(bundle, rootfs, cfg, spec); err != nil {
 		return nil, err
@@ -212,7 +213,7 @@ var dockerCaps = []string{
 
 // writeRuntimeConfig writes bundle/config.json: runc's default spec with
 // the image's process settings, a writable root and the host's network.
-func writeRuntimeConfig(bundle, rootfs string, cfg *ImageConfig, spec RunSpec) error {
+func writeRuntimeConfig(bundle, rootfs string, cfg *ocispecs.ImageConfig, spec RunSpec) error {
 	if out, err := exec.Command("runc", "spec", "--bundle", bundle).CombinedOutput(); err != nil {
 		return fmt.Errorf("runc spec: %w: %s", err, out)
 	}
@@ -379,4 +380,15 @@ func readColonFile(rootfs, name string) [][]string {
 		out = append(out, strings.Split(line, ":"))
 	}
 	return out
+}
+
+func readJSON(p string, v any) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", p, err)
+	}
+	return nil
 }
