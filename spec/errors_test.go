@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,43 +15,26 @@ import (
 // rewrites them). Comment lines "# build-arg: NAME=VALUE" are build args
 // to apply, "# target: NAME" the target to resolve (default: default).
 func TestErrorsGolden(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "errors", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no spec error cases: %v", err)
-	}
-	goldens, _ := filepath.Glob(filepath.Join("testdata", "errors", "*.golden"))
-	for _, g := range goldens {
-		if _, err := os.Stat(strings.TrimSuffix(g, ".golden") + ".yaml"); err != nil {
-			t.Errorf("%s has no spec: %v", g, err)
+	golden.Files(t, filepath.Join("testdata", "errors", "*.yaml"), func(t *testing.T, data []byte) []byte {
+		args, target := map[string]string{}, TargetDefault
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "# build-arg: "); ok {
+				k, v, _ := strings.Cut(v, "=")
+				args[k] = v
+			} else if v, ok := strings.CutPrefix(line, "# target: "); ok {
+				target = v
+			}
 		}
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			args, target := map[string]string{}, TargetDefault
-			for _, line := range strings.Split(string(data), "\n") {
-				if v, ok := strings.CutPrefix(line, "# build-arg: "); ok {
-					k, v, _ := strings.Cut(v, "=")
-					args[k] = v
-				} else if v, ok := strings.CutPrefix(line, "# target: "); ok {
-					target = v
-				}
-			}
-			s, err := Parse("nix-image.yaml", data)
-			if err == nil {
-				err = s.ApplyBuildArgs(args)
-			}
-			if err == nil {
-				_, err = s.Resolve(target)
-			}
-			if err == nil {
-				t.Fatalf("%s: the spec is valid", f)
-			}
-			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(err.Error()+"\n"))
-		})
-	}
+		s, err := Parse("nix-image.yaml", data)
+		if err == nil {
+			err = s.ApplyBuildArgs(args)
+		}
+		if err == nil {
+			_, err = s.Resolve(target)
+		}
+		if err == nil {
+			t.Fatal("the spec is valid")
+		}
+		return []byte(err.Error() + "\n")
+	})
 }

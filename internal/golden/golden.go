@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,34 @@ func Check(t testing.TB, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("output differs from %s (go test -run '%s' -update rewrites it):\ngot:\n%s\nwant:\n%s", path, t.Name(), got, want)
+	}
+}
+
+// Files runs fn as a subtest on each file matching pattern (a glob such
+// as "testdata/lint/*.yaml"), named for the file without its extension,
+// and checks what it returns against the file of the same name ending in
+// .golden. It fails t when nothing matches, and when a golden file has no
+// input (left over from a removed case).
+func Files(t *testing.T, pattern string, fn func(t *testing.T, data []byte) []byte) {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test files %s: %v", pattern, err)
+	}
+	ext := filepath.Ext(pattern)
+	goldens, _ := filepath.Glob(filepath.Join(filepath.Dir(pattern), "*.golden"))
+	for _, g := range goldens {
+		if _, err := os.Stat(strings.TrimSuffix(g, ".golden") + ext); err != nil {
+			t.Errorf("%s has no input: %v", g, err)
+		}
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ext), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			Check(t, strings.TrimSuffix(f, ext)+".golden", fn(t, data))
+		})
 	}
 }
