@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +76,8 @@ func testSSHImage(t *testing.T, e *testenv.Env) {
 	cmd := append(append([]string{}, cfg.Cmd...), "-o", "ListenAddress=127.0.0.1")
 	start := func(t *testing.T, env ...string) (*testenv.Container, int) {
 		t.Helper()
-		port := freeLoopbackPort(t)
+		// runc's containers share the host's network: not port 22.
+		port := freePort(t)
 		c, err := e.StartImage(ctx, testenv.RunSpec{Image: image, Args: cmd, Env: append(env, "SSHD_PORT="+strconv.Itoa(port))})
 		if err != nil {
 			t.Fatalf("starting the ssh image: %v", err)
@@ -427,35 +426,12 @@ func (c sshClient) run(ctx context.Context, command string, extra ...string) (st
 	return string(out), err
 }
 
-// freeLoopbackPort returns a TCP port that was free a moment ago: runc's
-// containers share the host's network, so sshd cannot have 22.
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // waitSSH waits until sshd answers with its banner.
 func waitSSH(t *testing.T, c *testenv.Container, port int) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
-		if err == nil {
-			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-			line, _ := bufio.NewReader(conn).ReadString('\n')
-			conn.Close()
-			if strings.HasPrefix(line, "SSH-2.0-") {
-				return
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
+	if err := testenv.WaitSSH(context.Background(), port); err != nil {
+		t.Fatalf("sshd of %s: %v; output:\n%s", c.ID, err, c.Output())
 	}
-	t.Fatalf("sshd of %s does not answer on port %d; output:\n%s", c.ID, port, c.Output())
 }
 
 // hostKey returns the ed25519 host key sshd presents on port.
