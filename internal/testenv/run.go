@@ -211,13 +211,23 @@ func (c *Container) wait() error {
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
-				err = fmt.Errorf("container %s exited with code %d", c.ID, ee.ExitCode())
+				err = &ExitError{ID: c.ID, Code: ee.ExitCode()}
 			}
 			c.err = err
 		}
 	})
 	<-c.done
 	return c.err
+}
+
+// ExitError is a container's command that exited with a non-zero code.
+type ExitError struct {
+	ID   string
+	Code int
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("container %s exited with code %d", e.ID, e.Code)
 }
 
 func isFile(p string) bool {
