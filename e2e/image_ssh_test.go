@@ -401,19 +401,7 @@ type sshClient struct {
 func newSSHClient(t *testing.T, dir, host string, port int, key sshKey) sshClient {
 	t.Helper()
 	config := filepath.Join(dir, fmt.Sprintf("ssh_config_%s_%d_%s", host, port, filepath.Base(key.file)))
-	text := fmt.Sprintf(`Host %s
-  HostName 127.0.0.1
-  Port %d
-  User root
-  IdentityFile %s
-  IdentitiesOnly yes
-  BatchMode yes
-  StrictHostKeyChecking no
-  UserKnownHostsFile /dev/null
-  LogLevel ERROR
-  ConnectTimeout 20
-`, host, port, key.file)
-	if err := writeFile(config, text); err != nil {
+	if err := writeFile(config, testenv.SSHConfig(host, port, key.file)); err != nil {
 		t.Fatal(err)
 	}
 	return sshClient{host: host, config: config}

@@ -132,18 +132,7 @@ func builder(args []string) error {
 		return err
 	}
 	config := filepath.Join(dir, "ssh_config")
-	// Every container makes new host keys: nothing to remember of them.
-	text := fmt.Sprintf(`Host %s
-  HostName 127.0.0.1
-  Port %d
-  User root
-  IdentityFile %s
-  IdentitiesOnly yes
-  StrictHostKeyChecking no
-  UserKnownHostsFile /dev/null
-  LogLevel ERROR
-`, builderHost, port, key)
-	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(testenv.SSHConfig(builderHost, port, key)), 0o644); err != nil {
 		return err
 	}
 

@@ -29,3 +29,23 @@ func WaitSSH(ctx context.Context, port int) error {
 	}
 	return fmt.Errorf("no sshd answers on %s", addr)
 }
+
+// SSHConfig is an ssh config Host entry for an sshd of the ssh image on
+// 127.0.0.1:port, logging in as root with the key file key: what the
+// host's ssh and, through NIX_SSHOPTS="-F FILE", the host's Nix use to
+// reach a container. Every container makes new host keys, so none is
+// remembered.
+func SSHConfig(host string, port int, key string) string {
+	return fmt.Sprintf(`Host %s
+  HostName 127.0.0.1
+  Port %d
+  User root
+  IdentityFile %s
+  IdentitiesOnly yes
+  BatchMode yes
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  LogLevel ERROR
+  ConnectTimeout 20
+`, host, port, key)
+}
