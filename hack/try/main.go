@@ -62,14 +62,14 @@ func main() {
 }
 
 // image returns the image named by args[0] or the default one, checked to
-// exist.
-func image(args []string, def, make string) (string, error) {
+// exist (else the error says to run the make target that builds it).
+func image(args []string, def, target string) (string, error) {
 	p := def
 	if len(args) > 0 {
 		p = args[0]
 	}
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%w (run %s first)", err, make)
+		return "", fmt.Errorf("%w (run %s first)", err, target)
 	}
 	return filepath.Abs(p)
 }

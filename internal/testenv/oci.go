@@ -16,8 +16,8 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// mediaDockerList is Docker's manifest list, an index as the OCI
-// image spec has none of its own name for.
+// mediaDockerList is Docker's manifest list: an index, under a media type
+// image-spec does not define.
 const mediaDockerList = "application/vnd.docker.distribution.manifest.list.v2+json"
 
 // UnpackOCI unpacks the image in an OCI layout (a directory, or a tar of
