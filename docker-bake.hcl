@@ -7,6 +7,9 @@
 //   docker buildx bake frontend --push                  # FRONTEND_IMAGE, linux/amd64 + linux/arm64
 //   FRONTEND_IMAGE=ghcr.io/me/frontend:v1 docker buildx bake frontend --push
 //   docker buildx bake prebuilt --push                  # packs bin/nix-image-frontend (make frontend)
+//   docker buildx bake examples --set '*.platform=linux/amd64,linux/arm64'
+//                                                       # the examples for both platforms, on any one
+//                                                       # builder, without emulation
 //
 // The `frontend` target compiles inside golang:<GO_VERSION>-bookworm and
 // cross-compiles for every platform (no emulation).

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +37,7 @@ func TestRealSizeLayers(t *testing.T) {
 		if err != nil {
 			t.Fatalf("build: %v\n%s", err, lastLines(res.Progress.Output("[nix-image]"), 40))
 		}
-		t.Logf("built in %.1fs", time.Since(start).Seconds())
+		t.Logf("built in %.1fs; longest steps: %s", time.Since(start).Seconds(), longestSteps(res, 6))
 		// The realise step filled the /nix cache: the layer steps that
 		// ran copied from it, fetching nothing again.
 		if log := res.Progress.Output("[nix-image] layer: "); strings.Contains(log, "the /nix cache lacks") {
@@ -53,7 +56,35 @@ func TestRealSizeLayers(t *testing.T) {
 	defer other.Stop()
 	again, res := build(other, base, "--import-cache", "type=registry,ref="+cache)
 	checkFromCache(t, e, res, "the second builder's build with the first one's cache")
-	if a, b := readOCI(t, oldTar).Descriptor.Digest, readOCI(t, again).Descriptor.Digest; a != b {
-		t.Errorf("image digests differ: %s from the first builder, %s from the second with its cache", a, b)
+	if a, b := readOCI(t, oldTar), readOCI(t, again); a.Descriptor.Digest != b.Descriptor.Digest {
+		t.Errorf("image digests differ: %s from the first builder, %s from the second with its cache", a.Descriptor.Digest, b.Descriptor.Digest)
+		la, lb := a.Manifest.Layers, b.Manifest.Layers
+		for i := range max(len(la), len(lb)) {
+			if i >= len(la) || i >= len(lb) || la[i].Digest != lb[i].Digest || la[i].Size != lb[i].Size {
+				x, y := la[min(i, len(la)-1)], lb[min(i, len(lb)-1)]
+				t.Logf("layer %d: %s (%d bytes) vs %s (%d bytes)", i, x.Digest, x.Size, y.Digest, y.Size)
+			}
+		}
 	}
+}
+
+// longestSteps names the n vertices of a build that took longest, with
+// their times.
+func longestSteps(res *testenv.BuildResult, n int) string {
+	type step struct {
+		name string
+		d    time.Duration
+	}
+	var steps []step
+	for _, v := range res.Progress.Vertices {
+		if v.FirstStarted != nil && v.Completed != nil {
+			steps = append(steps, step{v.Name, v.Completed.Sub(*v.FirstStarted)})
+		}
+	}
+	slices.SortFunc(steps, func(a, b step) int { return cmp.Compare(b.d, a.d) })
+	var out []string
+	for _, s := range steps[:min(n, len(steps))] {
+		out = append(out, fmt.Sprintf("%s %.1fs", s.name, s.d.Seconds()))
+	}
+	return strings.Join(out, "; ")
 }

@@ -88,6 +88,11 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		SourceMap:      src.SourceMap,
 		IgnoreCache:    bc.IsNoCache(target),
 		Proxy:          proxyEnv(bc.BuildArgs),
+		ForeignBuilds:  bc.BuildArgs[spec.ArgForeignBuilds] == "true",
+	}
+	if len(bc.BuildPlatforms) > 0 {
+		// The steps run here, natively, for every image platform.
+		opt.BuildPlatform = bc.BuildPlatforms[0]
 	}
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
 		popt := opt

@@ -45,13 +45,43 @@ func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, r *sp
 	if opt.NixpkgsContext, err = namedContext(ctx, bc, ContextNixpkgs, opt); err != nil {
 		return err
 	}
-	if opt.NixContext != nil || r.Nix.URL != "" {
-		return nil
-	}
-	system, err := llbgen.NixSystem(opt.Platform)
+	image, build, err := llbgen.Systems(*opt)
 	if err != nil {
 		return fmt.Errorf("nix-image: %w", err)
 	}
+	// The releases the build needs (the builder's, and the image's when
+	// it holds one of another system) may each come from a named context
+	// of their own.
+	systems := []string{build}
+	if image != build && r.SystemNix == spec.SystemNixRelease {
+		systems = append(systems, image)
+	}
+	var download []string
+	for _, system := range systems {
+		st, err := namedContext(ctx, bc, llbgen.SystemContextName(system), opt)
+		if err != nil {
+			return err
+		}
+		if st != nil {
+			if opt.NixSystemContexts == nil {
+				opt.NixSystemContexts = map[string]llb.State{}
+			}
+			opt.NixSystemContexts[system] = *st
+		} else {
+			download = append(download, system)
+		}
+	}
+	if opt.NixContext != nil || r.Nix.URL != "" || len(download) == 0 {
+		return nil
+	}
+	return loadInstallHashes(ctx, c, bc, r, opt, image, download)
+}
+
+// loadInstallHashes reads, for a spec that pins Nix by version only, the
+// sha256 of each system's release tarball from the official install
+// script: the image's (Options.NixSHA256) and the builder's
+// (Options.BuildNixSHA256).
+func loadInstallHashes(ctx context.Context, c client.Client, bc *dockerui.Client, r *spec.Resolved, opt *llbgen.Options, image string, systems []string) error {
 	ref, err := solve(ctx, c, bc, llbgen.InstallScript(r.Nix, *opt), opt.Platform)
 	if err != nil {
 		return fmt.Errorf("nix-image: fetching the install script of Nix %s: %w", r.Nix.Version, err)
@@ -60,8 +90,16 @@ func loadInputs(ctx context.Context, c client.Client, bc *dockerui.Client, r *sp
 	if err != nil {
 		return fmt.Errorf("nix-image: reading the install script of Nix %s: %w", r.Nix.Version, err)
 	}
-	if opt.NixSHA256, err = llbgen.ParseInstallHash(script, system); err != nil {
-		return fmt.Errorf("nix-image: Nix %s: %s: %w", r.Nix.Version, llbgen.InstallScriptURL(r.Nix), err)
+	for _, system := range systems {
+		sum, err := llbgen.ParseInstallHash(script, system)
+		if err != nil {
+			return fmt.Errorf("nix-image: Nix %s: %s: %w", r.Nix.Version, llbgen.InstallScriptURL(r.Nix), err)
+		}
+		if system == image {
+			opt.NixSHA256 = sum
+		} else {
+			opt.BuildNixSHA256 = sum
+		}
 	}
 	return nil
 }

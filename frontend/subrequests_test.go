@@ -31,6 +31,14 @@ func TestOutline(t *testing.T) {
 			args: map[string]string{"NIX_VERSION": "2.30.1", "EXTRA_PACKAGES": "jq", "SUBSTITUTERS": "", "https_proxy": "http://proxy:3128", "SOURCE_DATE_EPOCH": "5"},
 		},
 		{
+			// A sha256 per system: NIX_SHA256's value lists them as the
+			// build arg takes them.
+			name:   "systems",
+			target: spec.TargetDefault,
+			spec: "nix:\n  url: https://example.com/nix-{system}.tar.xz\n  sha256:\n    x86_64-linux: " + pin + "\n    aarch64-linux: " + pin +
+				"\nnixpkgs:\n  url: https://example.com/n.tar.gz\n  sha256: " + pin + "\n",
+		},
+		{
 			name:   "url",
 			target: spec.TargetSSH,
 			spec: "nix:\n  url: https://example.com/nix.tar.xz\n  sha256: " + pin +

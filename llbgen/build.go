@@ -24,17 +24,30 @@ type Options struct {
 	Filename string
 	// Platform is the image's platform.
 	Platform ocispecs.Platform
+	// BuildPlatform is the builder's platform (the first of the daemon's
+	// BuildPlatforms): every step that runs the frontend binary or Nix
+	// runs on it, with the Nix release of its system, so that no step
+	// needs emulation, whatever the image's platform. Zero means
+	// Platform.
+	BuildPlatform ocispecs.Platform
 	// Tool is a filesystem holding the frontend binary at ToolBinary,
 	// normally the frontend image itself.
 	Tool llb.State
 	// NixSHA256 is the release tarball's sha256 when the spec gives only a
 	// version; the frontend reads it from the install script.
 	NixSHA256 string
+	// BuildNixSHA256 is NixSHA256 of the build platform's release, when
+	// its Nix system differs from the image's (then both are needed).
+	BuildNixSHA256 string
 	// NixContext and NixpkgsContext replace the downloads when the user
 	// passes the named contexts `nix` and `nixpkgs`
 	// (--build-context nix=...): an unpacked release or nixpkgs tree, a
 	// directory holding one, or a directory holding its tarball.
 	NixContext, NixpkgsContext *llb.State
+	// NixSystemContexts are the named contexts nix-<system> (see
+	// SystemContextName), by Nix system type: the release of that
+	// system, before NixContext.
+	NixSystemContexts map[string]llb.State
 	// Context is the build context, for the local expressions: the
 	// frontend loads only the paths they need (spec.Resolved.ContextPaths);
 	// nil when the spec has none.
@@ -66,6 +79,11 @@ type Options struct {
 	// Proxy holds the proxy build args (HTTP_PROXY, ...), given to the
 	// steps that reach the network; nil without any.
 	Proxy *llb.ProxyEnv
+	// ForeignBuilds lets the realise step build derivations of the
+	// image's system when it is not the builder's, running them through
+	// the host's binfmt_misc emulation (build arg
+	// NIX_IMAGE_FOREIGN_BUILDS); without it they must be substituted.
+	ForeignBuilds bool
 }
 
 // Image returns the image of a target, assembled in scratch from the
@@ -165,6 +183,7 @@ func layerStep(realised *Realised, paths []nixstep.LayerPath, opt Options, name 
 		llb.AddMount("/nix", llb.Scratch(), llb.Tmpfs()),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		realiseSecrets(),
+		onBuilder(opt),
 		llb.WithCustomName("[nix-image] layer: "+name),
 	)...)
 	return run.AddMount(nixstep.LayerOutDir, llb.Scratch())
@@ -267,6 +286,7 @@ func symlinkStep(opt Options, dir llb.State, links []symlink) llb.State {
 		llb.Args(args),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.Network(pb.NetMode_NONE),
+		onBuilder(opt),
 		llb.WithCustomName("[nix-image] symlinks (the daemon's FileOp cannot make them)"),
 	)...)
 	return run.AddMount(out, dir)
@@ -307,11 +327,11 @@ type Realised struct {
 
 // Realise returns the realise step of a target (see Realised).
 func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (*Realised, error) {
-	system, err := NixSystem(opt.Platform)
+	system, _, err := Systems(opt)
 	if err != nil {
 		return nil, err
 	}
-	release, err := nixRelease(s, r, system, opt)
+	rels, err := releasesOf(s, r, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +359,15 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (*Realised, error) {
 	cfg.NixpkgsConfig = pkgsConfig
 	cfg.NixpkgsConfigWhere = where(s, opt, "nixpkgs.config")
 	cfg.NixWhere = nixWhere(s, r, opt)
-	cfg.ReleaseSource = nixReleaseSource(s, r, system, opt)
+	cfg.ReleaseSource = rels.build.source
+	cfg.BuildSystem = rels.build.system
+	cfg.Platform = platformString(opt.Platform)
+	cfg.ForeignBuilds = opt.ForeignBuilds
+	releaseMounts := []llb.RunOption{llb.AddMount(nixstep.ReleaseDir, rels.build.state, llb.Readonly)}
+	if rels.image != nil {
+		cfg.ImageReleaseSource = rels.image.source
+		releaseMounts = append(releaseMounts, llb.AddMount(nixstep.ImageReleaseDir, rels.image.state, llb.Readonly))
+	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encoding the realise config: %w", err)
@@ -348,7 +376,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (*Realised, error) {
 		llb.Mkfile(path.Base(nixstep.ConfigFile), 0o644, append(data, '\n'), llb.WithCreatedTime(opt.Epoch)),
 		stepOpts(opt, llb.WithCustomName("[nix-image] realise config"))...,
 	)
-	cache := cacheID(r, opt, system)
+	cache := cacheID(opt, system, rels.build)
 	var ctxMount []llb.RunOption
 	if NeedsContext(r) {
 		if opt.Context == nil {
@@ -356,14 +384,14 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (*Realised, error) {
 		}
 		ctxMount = append(ctxMount, llb.AddMount(nixstep.ContextDir, contextFiles(r, opt), llb.Readonly))
 	}
-	run := llb.Scratch().Run(networkStep(opt, append(ctxMount,
+	run := llb.Scratch().Run(networkStep(opt, append(append(ctxMount, releaseMounts...),
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "realise"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddMount(nixstep.ReleaseDir, release, llb.Readonly),
 		llb.AddMount(nixstep.NixpkgsDir, pkgsTree, llb.Readonly),
 		llb.AddMount(path.Dir(nixstep.NixpkgsMetaFile), pkgsMeta, llb.Readonly),
 		llb.AddMount(path.Dir(nixstep.ConfigFile), config, llb.Readonly),
 		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cache, llb.CacheMountLocked)),
+		onBuilder(opt),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		realiseSecrets(),
 		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append(append([]string{}, r.SystemPackages...), r.Packages...), expressionNames(r)...), " "))),
@@ -371,14 +399,14 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (*Realised, error) {
 	return &Realised{
 		Output:  run.AddMount(nixstep.OutDir, llb.Scratch()),
 		nixpkgs: pkgsTree,
-		release: release,
+		release: rels.build.state,
 		cacheID: cache,
 		fetch: nixstep.LayerConfig{
 			Owner:             layerOwner(r),
 			Substituters:      cfg.Substituters,
 			TrustedPublicKeys: cfg.TrustedPublicKeys,
 			NixConfig:         cfg.NixConfig,
-			ReleaseSource:     nixReleaseName(r, system, opt),
+			ReleaseSource:     rels.build.name,
 		},
 	}, nil
 }
@@ -391,14 +419,16 @@ func realiseUser(r *spec.Resolved) *nixstep.User {
 	return &nixstep.User{Name: r.User.Name, UID: r.User.UID, GID: r.User.GID, Home: r.User.Home()}
 }
 
-// cacheID names the persistent /nix cache: per namespace, platform and
-// Nix release, since a Nix DB cannot always be opened by an older Nix.
-func cacheID(r *spec.Resolved, opt Options, system string) string {
-	release := "context"
-	if opt.NixContext == nil {
-		release = nixTarballSHA256(r, opt)
+// cacheID names the persistent /nix cache: per namespace, image system
+// (the realise steps of a multi-platform build run at once, each on a
+// mount of its own) and the release whose Nix realises it, since a Nix DB
+// cannot always be opened by an older Nix; an image realised on a builder
+// of another system adds that system.
+func cacheID(opt Options, system string, build nixRelease) string {
+	id := "nix-image/nix/" + system + "/" + build.id
+	if build.system != system {
+		id = "nix-image/nix/" + system + "/" + build.system + "/" + build.id
 	}
-	id := "nix-image/nix/" + system + "/" + release
 	if opt.CacheNamespace != "" {
 		id = opt.CacheNamespace + "/" + id
 	}

@@ -12,31 +12,6 @@ import (
 	"github.com/nix-image/nix-image/spec"
 )
 
-// nixTarballSHA256 is the sha256 the release tarball must have.
-func nixTarballSHA256(r *spec.Resolved, opt Options) string {
-	if r.Nix.URL != "" {
-		return r.Nix.SHA256
-	}
-	return opt.NixSHA256
-}
-
-// nixRelease returns the Nix release as the realise step unpacks it: the
-// named context `nix`, or the official tarball, checksum-verified.
-func nixRelease(s *spec.Spec, r *spec.Resolved, system string, opt Options) (llb.State, error) {
-	if opt.NixContext != nil {
-		return *opt.NixContext, nil
-	}
-	sum := nixTarballSHA256(r, opt)
-	if sum == "" {
-		return llb.State{}, fmt.Errorf("no sha256 for the Nix %s tarball of %s", r.Nix.Version, system)
-	}
-	field := "nix.version"
-	if r.Nix.URL != "" {
-		field = "nix.url"
-	}
-	return fetch(ReleaseTarballURL(r.Nix, system), sum, "nix.tar", stepOpts(opt, locate(s, opt, field)...)...), nil
-}
-
 // nixpkgsSource returns the named context `nixpkgs` or the pinned tarball.
 // A tarball pinned by its NAR hash is downloaded unverified: nixpkgsCheck
 // checks the tree it unpacks to.
@@ -59,28 +34,6 @@ func nixpkgsCheck(s *spec.Spec, r *spec.Resolved, opt Options) []string {
 		return nil
 	}
 	return []string{"--nar-hash", r.Nixpkgs.NarHash, "--where", cmp.Or(where(s, opt, "nixpkgs.narHash"), "nixpkgs.narHash")}
-}
-
-// nixReleaseSource names the Nix release in the realise step's errors.
-func nixReleaseSource(s *spec.Spec, r *spec.Resolved, system string, opt Options) string {
-	if opt.NixContext != nil {
-		return nixReleaseName(r, system, opt)
-	}
-	field := "nix.version"
-	if r.Nix.URL != "" {
-		field = "nix.url"
-	}
-	return describeURL(nixReleaseName(r, system, opt), where(s, opt, field))
-}
-
-// nixReleaseName names the Nix release in the layer steps' errors: the
-// named context or the tarball's URL, not the spec line (see
-// nixpkgsSourceName).
-func nixReleaseName(r *spec.Resolved, system string, opt Options) string {
-	if opt.NixContext != nil {
-		return `the named context "nix"`
-	}
-	return ReleaseTarballURL(r.Nix, system)
 }
 
 // nixpkgsSourceName names the nixpkgs source in the unpack step's errors:
@@ -119,6 +72,7 @@ func unpackNixpkgs(s *spec.Spec, r *spec.Resolved, opt Options) (tree, meta llb.
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
 		llb.AddMount(in, nixpkgsSource(s, r, opt), llb.Readonly),
 		llb.Network(pb.NetMode_NONE),
+		onBuilder(opt),
 		llb.WithCustomName("[nix-image] unpack nixpkgs"),
 	}
 	for _, o := range locate(s, opt, "nixpkgs.narHash") {

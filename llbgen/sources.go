@@ -36,7 +36,7 @@ func InstallScriptURL(n spec.Nix) string {
 // ReleaseTarballURL is where the release tarball of n for system lives.
 func ReleaseTarballURL(n spec.Nix, system string) string {
 	if n.URL != "" {
-		return n.URL
+		return n.SystemURL(system)
 	}
 	return fmt.Sprintf("%s/nix-%s-%s.tar.xz", releaseDir(n), n.Version, system)
 }

@@ -176,6 +176,7 @@ func AuthorizedKeysStep(opt Options) llb.State {
 		llb.AddSecret(nixstep.AuthorizedKeysSecret, llb.SecretID(sshSecretID), llb.SecretOptional),
 		llb.Network(pb.NetMode_NONE),
 		llb.IgnoreCache,
+		onBuilder(opt),
 		llb.WithCustomName("[nix-image] read the build secret "+sshSecretID),
 	)
 	return run.AddMount(nixstep.OutDir, llb.Scratch())

@@ -235,10 +235,9 @@ func fileSHA256(p string) (string, error) {
 	return d.Encoded(), nil
 }
 
-// loadBootstrap finds the release's Nix and CA bundle in /nix/store and
-// registers the release's store paths in the Nix DB, with the environment
-// env.
-func loadBootstrap(ctx context.Context, rel release, env []string) (bootstrap, error) {
+// findBootstrap finds the release's Nix and CA bundle in /nix/store,
+// running nothing.
+func findBootstrap(rel release) (bootstrap, error) {
 	var b bootstrap
 	for _, name := range rel.names {
 		if bundle := filepath.Join(storeDir, name, "etc/ssl/certs/ca-bundle.crt"); exists(bundle) {
@@ -251,14 +250,21 @@ func loadBootstrap(ctx context.Context, rel release, env []string) (bootstrap, e
 		return b, err
 	}
 	b.nix = filepath.Join(storeDir, nix)
+	return b, nil
+}
+
+// registerRelease registers the store paths of rel in the Nix DB with the
+// nix-store of the bootstrap Nix nix and the environment env: the
+// bootstrap's own release, or the image's (whose Nix is never run).
+func registerRelease(ctx context.Context, env []string, nix string, rel release) error {
 	reginfo, err := os.ReadFile(filepath.Join(rel.dir, ".reginfo"))
 	if err != nil {
-		return b, fmt.Errorf("reading the Nix release's registration: %w", err)
+		return fmt.Errorf("reading the Nix release's registration: %w", err)
 	}
-	if _, err := run(ctx, env, reginfo, filepath.Join(b.nix, "bin", "nix-store"), "--load-db"); err != nil {
-		return b, fmt.Errorf("registering the bootstrap Nix: %w", err)
+	if _, err := run(ctx, env, reginfo, filepath.Join(nix, "bin", "nix-store"), "--load-db"); err != nil {
+		return fmt.Errorf("registering the store paths of the Nix release: %w", err)
 	}
-	return b, nil
+	return nil
 }
 
 // releaseNix names the store path of Nix itself among a release's store

@@ -13,6 +13,10 @@ const (
 	// ReleaseDir holds the Nix release: its tarball, or the named
 	// context `nix` (see Prepare for the shapes it may have).
 	ReleaseDir = "/.nix-image/release"
+	// ImageReleaseDir holds the Nix release of the image's system when
+	// the builder's is another (RealiseConfig.BuildSystem): unpacked into
+	// the image, never run.
+	ImageReleaseDir = "/.nix-image/image-release"
 	// NixpkgsDir holds nixpkgs as the unpack step lays it out, a store
 	// tree (nix/store/<hash>-nixpkgs), and NixpkgsMetaFile its
 	// registration (SourcePath).
@@ -49,6 +53,17 @@ type Package struct {
 type RealiseConfig struct {
 	// System is the Nix system type of the image, e.g. x86_64-linux.
 	System string `json:"system"`
+	// Platform is the image's OCI platform (linux/arm64), for messages.
+	Platform string `json:"platform,omitempty"`
+	// BuildSystem is the Nix system type of the builder, whose Nix
+	// release (ReleaseDir) realises the image. When it is not System,
+	// every evaluation is for System, the closure is substituted, and
+	// the image's release is the one at ImageReleaseDir.
+	BuildSystem string `json:"buildSystem,omitempty"`
+	// ForeignBuilds lets Nix build derivations of System on a builder of
+	// another BuildSystem (the host's binfmt_misc emulation runs them);
+	// without it they must be substituted.
+	ForeignBuilds bool `json:"foreignBuilds,omitempty"`
 	// NixpkgsWhere names the spec field of the nixpkgs pin.
 	NixpkgsWhere string `json:"nixpkgsWhere,omitempty"`
 	// NixpkgsURL is the pin's URL, root's channel in the image
@@ -96,6 +111,9 @@ type RealiseConfig struct {
 	// ReleaseSource names the Nix release (its URL and spec field, or the
 	// named context) in errors about its tarball.
 	ReleaseSource string `json:"releaseSource,omitempty"`
+	// ImageReleaseSource names the image's release (ImageReleaseDir),
+	// when it is not the builder's.
+	ImageReleaseSource string `json:"imageReleaseSource,omitempty"`
 }
 
 // Closure describes the store paths of an image, as written by the

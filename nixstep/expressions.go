@@ -28,9 +28,13 @@ func (r *realiser) installExpressions(ctx context.Context, nixpkgs, profile stri
 	if err := os.WriteFile(config, []byte(r.pkgsConfig+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("realise: writing the nixpkgs config: %w", err)
 	}
+	pkgsPath, err := r.imageNixpkgs(nixpkgs)
+	if err != nil {
+		return "", err
+	}
 	env := append(slices.Clone(r.env),
 		"XDG_CACHE_HOME="+filepath.Join(scratchDir, "cache", filepath.Base(profile)),
-		"NIX_PATH=nixpkgs="+nixpkgs,
+		"NIX_PATH=nixpkgs="+pkgsPath,
 		"NIXPKGS_CONFIG="+config,
 	)
 	for _, e := range r.cfg.Expressions {
@@ -38,9 +42,15 @@ func (r *realiser) installExpressions(ctx context.Context, nixpkgs, profile stri
 		if _, err := os.Stat(file); err != nil {
 			return "", fmt.Errorf("local expression %s (%s): %s is not in the build context (or .dockerignore leaves it out)", e.File, e.Where, e.File)
 		}
-		args := append([]string{"-p", profile, "-f", file, "-iA"}, e.Attrs...)
+		// A function is called with system, if it takes it, as nixpkgs is.
+		args := append([]string{"-p", profile, "-f", file, "--argstr", "system", r.cfg.System, "-iA"}, e.Attrs...)
 		if _, err := run(ctx, env, nil, filepath.Join(r.boot.nix, "bin", "nix-env"), args...); err != nil {
-			return "", fmt.Errorf("installing %v of the local expression %s (%s): %w", e.Attrs, e.File, e.Where, err)
+			err = fmt.Errorf("installing %v of the local expression %s (%s): %w", e.Attrs, e.File, e.Where, err)
+			if r.cross() {
+				err = fmt.Errorf("%w\n(the image is for %s, the builder is %s: what the expression builds must be in a binary cache, "+
+					"or the build arg NIX_IMAGE_FOREIGN_BUILDS=true lets the host's emulation build it)", err, r.cfg.System, r.buildSystem())
+			}
+			return "", err
 		}
 	}
 	gen, err := filepath.EvalSymlinks(profile)

@@ -162,8 +162,11 @@ func layerNix(ctx context.Context, cfg LayerConfig) (*realiser, release, error) 
 	if err != nil {
 		return nil, rel, err
 	}
-	boot, err := loadBootstrap(ctx, rel, r.env)
+	boot, err := findBootstrap(rel)
 	if err != nil {
+		return nil, rel, err
+	}
+	if err := registerRelease(ctx, r.env, boot.nix, rel); err != nil {
 		return nil, rel, err
 	}
 	r.boot = boot
@@ -176,18 +179,4 @@ func layerNix(ctx context.Context, cfg LayerConfig) (*realiser, release, error) 
 		r.env = append(r.env, "NIX_SSL_CERT_FILE="+ca, "SSL_CERT_FILE="+ca)
 	}
 	return r, rel, nil
-}
-
-// removeTree removes a copied store path, whose directories are read-only.
-func removeTree(p string) error {
-	err := filepath.WalkDir(p, func(q string, d os.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return err
-		}
-		return os.Chmod(q, 0o755)
-	})
-	if err != nil {
-		return err
-	}
-	return os.RemoveAll(p)
 }

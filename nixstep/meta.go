@@ -72,7 +72,7 @@ type DrvInfo struct {
 // the build). A package whose evaluation throws yields null instead of
 // failing the build.
 const metaExpr = `let
-  pkgs = import %s { config = %s; overlays = []; };
+  pkgs = import %s { config = %s; overlays = []; system = %q; };
   get = set: p: if p == [] then set else get (builtins.getAttr (builtins.head p) set) (builtins.tail p);
   str = v: if builtins.isString v then v else if builtins.isList v && v != [] && builtins.isString (builtins.head v) then builtins.head v else "";
   lic = l: if builtins.isList l then builtins.concatMap lic l
@@ -99,7 +99,7 @@ func (r *realiser) packageMeta(ctx context.Context, src string) ([]PackageMeta, 
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", "-E", fmt.Sprintf(metaExpr, src, r.pkgsConfig, file))
+	out, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", "-E", fmt.Sprintf(metaExpr, src, r.pkgsConfig, r.cfg.System, file))
 	if err != nil {
 		return nil, fmt.Errorf("evaluating the meta of the packages: %w", err)
 	}
@@ -125,7 +125,7 @@ func (r *realiser) writeMeta(ctx context.Context, roots Roots, infos []PathInfo,
 		return err
 	}
 	if r.cfg.ReleaseNix {
-		pkgs = append(pkgs, releaseMeta(r.boot.nix, r.cfg.ReleaseSource))
+		pkgs = append(pkgs, releaseMeta(r.releaseNix, r.releaseSource()))
 	}
 	// The derivations are read from the requested packages' down, which
 	// this build's own evaluation wrote: not from the paths' registered

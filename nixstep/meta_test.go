@@ -30,6 +30,7 @@ func TestPackageMeta(t *testing.T) {
 	home := t.TempDir()
 	r := &realiser{
 		cfg: RealiseConfig{
+			System:         "aarch64-linux",
 			SystemPackages: []Package{{Attr: "hello"}, {Attr: "multi"}},
 			Packages:       []Package{{Attr: "plain"}, {Attr: "str"}, {Attr: "bad"}, {Attr: "nested.pkg"}},
 		},

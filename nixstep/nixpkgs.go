@@ -57,7 +57,7 @@ type attrStatus struct {
 // check-meta throws), so the check stays as cheap as an attribute lookup
 // for the others.
 const attrStatusExpr = `let
-  pkgs = import %s { config = %s; overlays = []; };
+  pkgs = import %s { config = %s; overlays = []; system = %q; };
   get = set: p: if p == [] then { found = true; value = set; }
     else if builtins.isAttrs set && builtins.hasAttr (builtins.head p) set
     then get (builtins.getAttr (builtins.head p) set) (builtins.tail p)
@@ -127,13 +127,9 @@ func (r *realiser) checkMinVersion(ctx context.Context, src string) error {
 		// Not the one-string file nixpkgs has: leave it to nixpkgs.
 		return nil
 	}
-	out, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--json", "-E", "builtins.nixVersion")
+	have, err := r.nixVersion(ctx)
 	if err != nil {
-		return fmt.Errorf("reading the version of Nix: %w", err)
-	}
-	var have string
-	if err := json.Unmarshal([]byte(out), &have); err != nil {
-		return fmt.Errorf("reading the version of Nix: unexpected answer %q", out)
+		return err
 	}
 	if compareVersions(need, have) > 0 {
 		return fmt.Errorf("nixpkgs (%s) needs Nix %s or newer (its %s), but the build uses Nix %s, chosen by %s: pick a Nix release of at least %s there",

@@ -94,7 +94,7 @@ func (r *realiser) setOrigins(ctx context.Context, roots Roots, infos []PathInfo
 	}
 	defer db.Close()
 	release := map[string]bool{}
-	for _, n := range r.rel.names {
+	for _, n := range r.bootRel.names {
 		release[filepath.Join(storeDir, n)] = true
 	}
 	for i, info := range infos {
@@ -142,14 +142,16 @@ func writeStoreTree(src, top string) error {
 }
 
 // writeDB registers the closure in the image's own Nix DB with the Nix of
-// the system profile (its schema is the one the image will open), gives
+// the system profile (its schema is the one the image will open; the
+// bootstrap Nix for an image of another system, whose programs are never
+// run, nor when the profile has no nix-store), gives
 // each path the signatures, content address and trust of its registration
 // in the realising Nix's DB (which the registration dump leaves out), then
 // pins every registration time and drops the lock and reserve files, so
 // that the same closure always gives the same DB file.
 func (r *realiser) writeDB(ctx context.Context, root string, roots Roots, reg string, infos []PathInfo) error {
 	nixStore := filepath.Join(roots.System, "bin", "nix-store")
-	if !exists(nixStore) {
+	if r.cross() || !exists(nixStore) {
 		nixStore = filepath.Join(r.boot.nix, "bin", "nix-store")
 	}
 	if _, err := run(ctx, r.env, []byte(reg), nixStore, "--store", root, "--load-db"); err != nil {

@@ -39,14 +39,25 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 	if err != nil {
 		return err
 	}
-	boot, err := loadBootstrap(ctx, rel, r.env)
+	boot, err := findBootstrap(rel)
 	if err != nil {
 		return err
 	}
+	if err := r.checkBootstrapMachine(boot.nix); err != nil {
+		return err
+	}
+	if err := registerRelease(ctx, r.env, boot.nix, rel); err != nil {
+		return err
+	}
 	r.boot = boot
+	r.bootRel = rel
 	r.rel = rel
+	r.releaseNix = boot.nix
 	r.env = append(r.env, "PATH="+boot.nix+"/bin")
 	if err := r.checkSystem(ctx); err != nil {
+		return err
+	}
+	if err := r.prepareCross(ctx); err != nil {
 		return err
 	}
 	ca, err := r.caBundle(boot.caBundle)
@@ -65,14 +76,24 @@ func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
 	if err != nil {
 		return err
 	}
+	if err := r.checkClosureMachines(ctx, roots); err != nil {
+		return err
+	}
 	return r.writeOutput(ctx, roots, out)
 }
 
 type realiser struct {
 	cfg  RealiseConfig
 	boot bootstrap
-	rel  release
-	env  []string
+	// rel is the image's release: the bootstrap's, or, on a builder of
+	// another system, the one at ImageReleaseDir (installImageRelease).
+	rel release
+	// bootRel is the bootstrap's release (ReleaseDir), which the layer
+	// steps can take paths from.
+	bootRel release
+	// releaseNix is the store path of rel's Nix.
+	releaseNix string
+	env        []string
 	// secrets is the directory of the build secrets (SecretsDir).
 	secrets string
 	// netrc holds the logins of the build secret netrc, if any.
@@ -125,11 +146,9 @@ func (r *realiser) configure() error {
 	return nil
 }
 
-// checkSystem refuses a Nix release built for another system than the
-// image's: nixpkgs would evaluate for the release's system, and an image
-// labelled with one platform would hold binaries of another (a
-// linux/arm64 build whose nix.url names an x86_64 tarball runs that Nix
-// natively on an amd64 builder).
+// checkSystem refuses a bootstrap Nix whose system is not the builder's
+// (checkBootstrapMachine has checked its programs): it would build what
+// Nix builds here for that system.
 func (r *realiser) checkSystem(ctx context.Context) error {
 	out, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--json", "-E", "builtins.currentSystem")
 	if err != nil {
@@ -139,10 +158,10 @@ func (r *realiser) checkSystem(ctx context.Context) error {
 	if err := json.Unmarshal([]byte(out), &system); err != nil {
 		return fmt.Errorf("asking the Nix release (%s) for its system: unexpected answer %q", r.cfg.ReleaseSource, out)
 	}
-	if system != r.cfg.System {
-		return fmt.Errorf("the Nix release (%s) is built for %s, but the image is for %s: "+
-			"give the release of %s (nix.url or the named context nix), or build for the platform of that release",
-			r.cfg.ReleaseSource, system, r.cfg.System, r.cfg.System)
+	if want := r.buildSystem(); system != want {
+		return fmt.Errorf("the Nix release (%s) is built for %s, but it realises the image on the builder, whose system is %s: "+
+			"give the release of %s there (nix.version, a nix.url with {system} and nix.sha256 per system, or the named context nix-%s)",
+			r.cfg.ReleaseSource, system, want, want, want)
 	}
 	return nil
 }
@@ -206,9 +225,8 @@ func run(ctx context.Context, env []string, stdin []byte, prog string, args ...s
 	}
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, syscall.ENOEXEC) {
-			return "", fmt.Errorf("cannot run %s: it is built for another CPU than this builder's; "+
-				"an image for another platform needs emulation on the builder (binfmt_misc with QEMU, "+
-				"e.g. `docker run --privileged --rm tonistiigi/binfmt --install all`): %w", prog, err)
+			return "", fmt.Errorf("cannot run %s: it is built for another CPU than this builder's "+
+				"(nix-image runs only the builder's own programs: give the Nix release of the builder's system): %w", prog, err)
 		}
 		return "", fmt.Errorf("%s %s: %w", path.Base(prog), strings.Join(args, " "), err)
 	}
@@ -249,7 +267,7 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 			return fmt.Errorf("building the system profile: %w", err)
 		}
 		if r.cfg.ReleaseNix {
-			if roots.System, err = r.addStorePath(gctx, filepath.Join(profiles, "system"), r.boot.nix); err != nil {
+			if roots.System, err = r.addStorePath(gctx, filepath.Join(profiles, "system"), r.releaseNix); err != nil {
 				return fmt.Errorf("adding the Nix release to the system profile: %w", err)
 			}
 		}
@@ -395,7 +413,7 @@ func (r *realiser) checkAttrs(ctx context.Context, src string) error {
 	if err != nil {
 		return err
 	}
-	expr := fmt.Sprintf(attrStatusExpr, src, r.pkgsConfig, file)
+	expr := fmt.Sprintf(attrStatusExpr, src, r.pkgsConfig, r.cfg.System, file)
 	outText, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", "-E", expr)
 	if err != nil {
 		return fmt.Errorf("nixpkgs (%s) does not evaluate: %w", r.cfg.NixpkgsWhere, err)
@@ -434,12 +452,12 @@ func (r *realiser) profile(ctx context.Context, src, profile string, pkgs []Pack
 	if len(pkgs) == 0 {
 		return "", nil
 	}
-	args := []string{"-p", profile, "-f", src, "--arg", "config", r.pkgsConfig, "--arg", "overlays", "[]", "-iA"}
+	args := []string{"-p", profile, "-f", src, "--arg", "config", r.pkgsConfig, "--arg", "overlays", "[]", "--argstr", "system", r.cfg.System, "-iA"}
 	for _, p := range pkgs {
 		args = append(args, p.Attr)
 	}
 	if err := r.profileNixEnv(ctx, profile, args...); err != nil {
-		return "", r.explainBuild(ctx, profile, args, err)
+		return "", r.explainBuild(ctx, profile, args, pkgs, err)
 	}
 	gen, err := filepath.EvalSymlinks(profile)
 	if err != nil {
@@ -467,7 +485,7 @@ func (r *realiser) profileEnv(profile string) []string {
 // a failed build is most often a path the caches lack (a pin the cache
 // never built, a package nixpkgs.config changed, a private package), so
 // the error names those paths and the caches asked.
-func (r *realiser) explainBuild(ctx context.Context, profile string, args []string, err error) error {
+func (r *realiser) explainBuild(ctx context.Context, profile string, args []string, pkgs []Package, err error) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(r.boot.nix, "bin", "nix-env"), append(slices.Clone(args), "--dry-run")...)
 	cmd.Env = r.profileEnv(profile)
 	out, _ := cmd.CombinedOutput()
@@ -478,6 +496,9 @@ func (r *realiser) explainBuild(ctx context.Context, profile string, args []stri
 	var subs []string
 	for _, s := range r.substituters() {
 		subs = append(subs, s.url)
+	}
+	if r.cross() {
+		return fmt.Errorf("%w\n%s", err, r.foreignBuildHelp(subs, built, pkgs))
 	}
 	return fmt.Errorf("%w\nnone of the substituters (%s) has these store paths, so Nix tried to build them, and failed:\n  %s",
 		err, strings.Join(subs, ", "), strings.Join(built, "\n  "))
@@ -574,40 +595,12 @@ func storeRoot(p string) string {
 	return storeDir + "/" + base
 }
 
-// channel builds root's channel: a store path holding a `nixpkgs` link to
-// the pinned source, the layout nix-channel itself produces, so
-// `nix-env -iA nixpkgs.hello` and <nixpkgs> find the bundled pin.
-func (r *realiser) channel(ctx context.Context, roots Roots) (string, error) {
-	expr := fmt.Sprintf(`derivation {
-  name = "nixpkgs-channel";
-  system = builtins.currentSystem;
-  builder = "${builtins.storePath %q}/%s";
-  PATH = "${builtins.storePath %q}/bin";
-  nixpkgs = builtins.storePath %q;
-  args = [ "-c" "mkdir $out && ln -s $nixpkgs $out/nixpkgs && echo '[]' > $out/manifest.nix" ];
-}`, storeRoot(roots.Shell), strings.TrimPrefix(roots.Shell, storeRoot(roots.Shell)+"/"),
-		storeRoot(roots.Env), roots.Nixpkgs)
-	outText, err := r.nixOutput(ctx, nil, "nix-build", "--no-out-link", "-E", expr)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(outText), nil
-}
-
 // closure lists every store path the roots need, with its registration.
 func (r *realiser) closure(ctx context.Context, roots Roots) ([]PathInfo, string, error) {
-	args := []string{"-qR"}
-	for _, p := range append([]string{roots.System, roots.Profile, roots.Channel, roots.Nixpkgs}, roots.Release...) {
-		if p != "" {
-			args = append(args, p)
-		}
-	}
-	list, err := r.nixOutput(ctx, nil, "nix-store", args...)
+	paths, err := r.closurePaths(ctx, roots)
 	if err != nil {
-		return nil, "", fmt.Errorf("computing the closure: %w", err)
+		return nil, "", err
 	}
-	paths := strings.Fields(list)
-	sort.Strings(paths)
 	reg, err := r.nixOutput(ctx, nil, "nix-store", append([]string{"--dump-db"}, paths...)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("dumping the registration: %w", err)
@@ -617,6 +610,23 @@ func (r *realiser) closure(ctx context.Context, roots Roots) ([]PathInfo, string
 		return nil, "", err
 	}
 	return infos, reg, nil
+}
+
+// closurePaths lists every store path the roots need, sorted.
+func (r *realiser) closurePaths(ctx context.Context, roots Roots) ([]string, error) {
+	args := []string{"-qR"}
+	for _, p := range append([]string{roots.System, roots.Profile, roots.Channel, roots.Nixpkgs}, roots.Release...) {
+		if p != "" {
+			args = append(args, p)
+		}
+	}
+	list, err := r.nixOutput(ctx, nil, "nix-store", args...)
+	if err != nil {
+		return nil, fmt.Errorf("computing the closure: %w", err)
+	}
+	paths := strings.Fields(list)
+	sort.Strings(paths)
+	return paths, nil
 }
 
 // ParseRegistration reads the output of `nix-store --dump-db` (the format

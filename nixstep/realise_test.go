@@ -64,8 +64,8 @@ func TestRunForeignBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := run(context.Background(), nil, nil, prog, "--version")
-	if err == nil || !strings.Contains(err.Error(), "needs emulation on the builder") {
-		t.Errorf("err = %v, want the emulation hint", err)
+	if err == nil || !strings.Contains(err.Error(), "it is built for another CPU than this builder's") {
+		t.Errorf("err = %v, want the foreign CPU named", err)
 	}
 }
 

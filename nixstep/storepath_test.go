@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// writeTree writes files (name -> content; a trailing "*" makes it
+// writeFiles writes files (name -> content; a trailing "*" makes it
 // executable) under dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for name, data := range files {
 		mode := os.FileMode(0o644)
@@ -39,14 +39,14 @@ func TestStoreSource(t *testing.T) {
 	files := map[string]string{"default.nix": "{ }: { }\n", "lib/minver.nix": `"2.3"`, "bin/x*": "#!/bin/sh\n"}
 	work := t.TempDir()
 	named := filepath.Join(work, "nixpkgs")
-	writeTree(t, named, files)
+	writeFiles(t, named, files)
 	cmd := exec.Command(nixStore, "--store", filepath.Join(work, "store"), "--option", "build-users-group", "", "--add", named)
 	want, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("nix-store --add: %v", err)
 	}
 	tree := filepath.Join(work, "unpacked")
-	writeTree(t, tree, files)
+	writeFiles(t, tree, files)
 	out, meta := filepath.Join(work, "out"), filepath.Join(work, "meta.json")
 	if err := StoreSource(tree, out, meta, "nixpkgs", "", ""); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestStoreSource(t *testing.T) {
 	}
 	t.Run("pin mismatch", func(t *testing.T) {
 		tree := filepath.Join(t.TempDir(), "unpacked")
-		writeTree(t, tree, files)
+		writeFiles(t, tree, files)
 		err := StoreSource(tree, t.TempDir(), filepath.Join(t.TempDir(), "m.json"), "nixpkgs",
 			"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "nix-image.yaml:4:3 (nixpkgs.narHash)")
 		if err == nil || !strings.Contains(err.Error(), "nix-image.yaml:4:3 (nixpkgs.narHash)") {
@@ -90,7 +90,7 @@ func TestStoreSource(t *testing.T) {
 func TestWriteLayer(t *testing.T) {
 	cache := t.TempDir()
 	name := "0123456789abcdfghijklmnpqrsvwxyz-hello-1.0"
-	writeTree(t, filepath.Join(cache, "store", name), map[string]string{"bin/hello*": "#!/bin/sh\necho hello\n", "share/doc": "hello"})
+	writeFiles(t, filepath.Join(cache, "store", name), map[string]string{"bin/hello*": "#!/bin/sh\necho hello\n", "share/doc": "hello"})
 	sum, size, err := narHashSize(filepath.Join(cache, "store", name))
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,11 @@ const (
 	// daemon has MergeOp, as on daemons without it (Docker's classic
 	// builder).
 	ArgMergeOp = "NIX_IMAGE_MERGEOP"
+	// ArgForeignBuilds=true lets the realise step of an image for another
+	// platform than the builder's build the derivations no substituter
+	// has, through the host's binfmt_misc emulation
+	// (llbgen.Options.ForeignBuilds).
+	ArgForeignBuilds = "NIX_IMAGE_FOREIGN_BUILDS"
 )
 
 // Proxy build args, taken as the Dockerfile frontend takes them (in any
@@ -62,7 +67,7 @@ var BuildArgs = []BuildArg{
 	{ArgNixVersion, "nix.version", "Nix release: realises the image, and is its Nix unless system.nix is nixpkgs", func(r *Resolved) string { return r.Nix.Version }},
 	{ArgNixReleases, "nix.releases", "base URL of Nix releases", func(r *Resolved) string { return r.Nix.Releases }},
 	{ArgNixURL, "nix.url", "URL of a Nix release tarball (with NIX_SHA256)", func(r *Resolved) string { return r.Nix.URL }},
-	{ArgNixSHA256, "nix.sha256", "sha256 of the Nix release tarball", func(r *Resolved) string { return r.Nix.SHA256 }},
+	{ArgNixSHA256, "nix.sha256", "sha256 of the Nix release tarball (SYSTEM=SHA256 pairs for a NIX_URL with {system})", nixSHA256Arg},
 	{ArgNixpkgsURL, "nixpkgs.url", "URL of the nixpkgs tarball", func(r *Resolved) string { return r.Nixpkgs.URL }},
 	{ArgNixpkgsSHA256, "nixpkgs.sha256", "sha256 of the nixpkgs tarball", func(r *Resolved) string { return r.Nixpkgs.SHA256 }},
 	{ArgNixpkgsNarHash, "nixpkgs.narHash", "NAR hash of the unpacked nixpkgs tree (flake.lock narHash)", func(r *Resolved) string { return r.Nixpkgs.NarHash }},
@@ -71,6 +76,7 @@ var BuildArgs = []BuildArg{
 	{ArgExtraPackages, "packages", "nixpkgs attributes added to root's profile, space-separated", nil},
 	{ArgSourceDateEpoch, "", "Unix time written into the image (default 0)", nil},
 	{ArgMergeOp, "", "false: stack the layers with copies instead of MergeOp", nil},
+	{ArgForeignBuilds, "", "true: an image for another platform than the builder's may build what no binary cache has, through the host's binfmt_misc emulation", nil},
 	{ArgHTTPProxy, "", "proxy for http:// substituters, used by the realise step (also http_proxy)", nil},
 	{ArgHTTPSProxy, "", "proxy for https:// substituters, used by the realise step (also https_proxy)", nil},
 	{ArgFTPProxy, "", "proxy for ftp:// downloads of the realise step (also ftp_proxy)", nil},
@@ -121,13 +127,14 @@ func (s *Spec) ApplyBuildArgs(args map[string]string) error {
 	case hasURL && !hasSHA:
 		fail(ArgNixURL, "NIX_URL needs NIX_SHA256, the sha256 of the tarball (sha256sum nix-*.tar.xz)")
 	case hasURL:
-		c.Nix = Nix{URL: nixURL, SHA256: nixSHA}
+		c.Nix = Nix{URL: nixURL}
+		setNixSHA256(&c.Nix, nixSHA)
 		set(ArgNixURL)
 		set(ArgNixSHA256)
 	case hasSHA && c.Nix.URL == "":
 		fail(ArgNixSHA256, "NIX_SHA256 is only used with NIX_URL (or a spec that sets nix.url)")
 	case hasSHA:
-		c.Nix.SHA256 = nixSHA
+		setNixSHA256(&c.Nix, nixSHA)
 		set(ArgNixSHA256)
 	}
 	if releases, ok := arg(ArgNixReleases); ok {
@@ -198,6 +205,37 @@ func (s *Spec) ApplyBuildArgs(args map[string]string) error {
 	return nil
 }
 
+// setNixSHA256 sets nix.sha256 from the build arg NIX_SHA256: one sha256,
+// or SYSTEM=SHA256 pairs separated by spaces or commas, a sha256 per
+// system for a NIX_URL with {system} (validate checks which one the URL
+// needs).
+func setNixSHA256(n *Nix, v string) {
+	n.SHA256, n.SystemSHA256 = "", nil
+	// An SRI sha256 ends in =, a pair has one before its sha256.
+	if !strings.Contains(strings.TrimRight(v, "="), "=") {
+		n.SHA256 = v
+		return
+	}
+	n.SystemSHA256 = map[string]string{}
+	for _, pair := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		system, sum, _ := strings.Cut(pair, "=")
+		n.SystemSHA256[system] = sum
+	}
+}
+
+// nixSHA256Arg is nix.sha256 as the build arg NIX_SHA256 gives it: one
+// sha256, or SYSTEM=SHA256 pairs.
+func nixSHA256Arg(r *Resolved) string {
+	if len(r.Nix.SystemSHA256) == 0 {
+		return r.Nix.SHA256
+	}
+	var pairs []string
+	for _, system := range slices.Sorted(maps.Keys(r.Nix.SystemSHA256)) {
+		pairs = append(pairs, system+"="+r.Nix.SystemSHA256[system])
+	}
+	return strings.Join(pairs, " ")
+}
+
 // clone returns a deep copy of s, so that a failed ApplyBuildArgs leaves s
 // as it was.
 func (s *Spec) clone() *Spec {
@@ -207,6 +245,7 @@ func (s *Spec) clone() *Spec {
 	c.Substituters = slices.Clone(s.Substituters)
 	c.TrustedPublicKeys = slices.Clone(s.TrustedPublicKeys)
 	c.NixConfig = maps.Clone(s.NixConfig)
+	c.Nix.SystemSHA256 = maps.Clone(s.Nix.SystemSHA256)
 	c.Config = cloneConfig(s.Config)
 	c.Nixpkgs.Config.PermittedInsecurePackages = slices.Clone(s.Nixpkgs.Config.PermittedInsecurePackages)
 	if s.Images != nil {

@@ -24,13 +24,23 @@ func TestApplyBuildArgs(t *testing.T) {
 		{name: "unknown and empty args are ignored", spec: base, args: map[string]string{"FOO": "x", "NIX_VERSION": "", "SUBSTITUTERS": " "},
 			check: func(s *Spec) bool { return s.Nix.Version == DefaultNixVersion && len(s.Substituters) == 1 }},
 		{name: "nix version replaces url", spec: nixURLSpec, args: map[string]string{"NIX_VERSION": "2.30.0"},
-			check: func(s *Spec) bool { return s.Nix == Nix{Version: "2.30.0", Releases: DefaultNixReleases} }},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nix, Nix{Version: "2.30.0", Releases: DefaultNixReleases})
+			}},
 		{name: "nix version and releases", spec: base, args: map[string]string{"NIX_VERSION": "2.30.0", "NIX_RELEASES": "http://mirror:8080/nix"},
-			check: func(s *Spec) bool { return s.Nix == Nix{Version: "2.30.0", Releases: "http://mirror:8080/nix"} }},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nix, Nix{Version: "2.30.0", Releases: "http://mirror:8080/nix"})
+			}},
 		{name: "nix url replaces version", spec: base, args: map[string]string{"NIX_URL": "http://mirror/nix.tar.xz", "NIX_SHA256": helloSRI},
-			check: func(s *Spec) bool { return s.Nix == Nix{URL: "http://mirror/nix.tar.xz", SHA256: helloHex} }},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nix, Nix{URL: "http://mirror/nix.tar.xz", SHA256: helloHex})
+			}},
 		{name: "nix sha256 for spec url", spec: nixURLSpec, args: map[string]string{"NIX_SHA256": otherHex},
 			check: func(s *Spec) bool { return s.Nix.SHA256 == otherHex && s.Nix.URL == "https://e.com/nix.tar.xz" }},
+		{name: "nix url per system", spec: base, args: map[string]string{"NIX_URL": "http://mirror/nix-{system}.tar.xz", "NIX_SHA256": "x86_64-linux=" + helloSRI + ", aarch64-linux=" + otherHex},
+			check: func(s *Spec) bool {
+				return reflect.DeepEqual(s.Nix, Nix{URL: "http://mirror/nix-{system}.tar.xz", SystemSHA256: map[string]string{"x86_64-linux": helloHex, "aarch64-linux": otherHex}})
+			}},
 		{name: "nixpkgs", spec: base, args: map[string]string{"NIXPKGS_URL": "http://mirror/nixpkgs.tar.gz", "NIXPKGS_SHA256": helloBase32},
 			check: func(s *Spec) bool {
 				return reflect.DeepEqual(s.Nixpkgs, Nixpkgs{URL: "http://mirror/nixpkgs.tar.gz", SHA256: helloHex})
@@ -59,6 +69,10 @@ func TestApplyBuildArgs(t *testing.T) {
 			errs: []string{"build-arg:NIX_URL: NIX_URL and NIX_VERSION are exclusive"}},
 		{name: "version and sha256", spec: base, args: map[string]string{"NIX_VERSION": "2.30.0", "NIX_SHA256": helloHex},
 			errs: []string{"build-arg:NIX_SHA256: NIX_SHA256 is only used with NIX_URL"}},
+		{name: "sha256 per system for a url of one system", spec: nixURLSpec, args: map[string]string{"NIX_SHA256": "x86_64-linux=" + helloHex},
+			errs: []string{"build-arg:NIX_SHA256: a sha256 per system needs {system} in nix.url"}},
+		{name: "one sha256 for a url per system", spec: base, args: map[string]string{"NIX_URL": "http://m/nix-{system}.tar.xz", "NIX_SHA256": helloHex},
+			errs: []string{"build-arg:NIX_SHA256: nix.url names {system}"}},
 		{name: "url without sha256", spec: nixURLSpec, args: map[string]string{"NIX_URL": "http://m/n"}, errs: []string{"build-arg:NIX_URL: NIX_URL needs NIX_SHA256"}},
 		{name: "sha256 without url", spec: base, args: map[string]string{"NIX_SHA256": helloHex}, errs: []string{"build-arg:NIX_SHA256: NIX_SHA256 is only used with NIX_URL"}},
 		{name: "bad url and sha256", spec: base, args: map[string]string{"NIX_URL": "ftp://m/n", "NIX_SHA256": "nope"},
@@ -148,6 +162,7 @@ func TestBuildArgsTable(t *testing.T) {
 		ArgExtraPackages:     {base + "packages: [jq]\n", map[string]string{ArgExtraPackages: "hello"}, "packages[1]"},
 		ArgSourceDateEpoch:   {base, map[string]string{ArgSourceDateEpoch: "5"}, ""},
 		ArgMergeOp:           {base, map[string]string{ArgMergeOp: "false"}, ""},
+		ArgForeignBuilds:     {base, map[string]string{ArgForeignBuilds: "true"}, ""},
 		ArgHTTPProxy:         {base, map[string]string{ArgHTTPProxy: "http://proxy:3128"}, ""},
 		ArgHTTPSProxy:        {base, map[string]string{ArgHTTPSProxy: "http://proxy:3128"}, ""},
 		ArgFTPProxy:          {base, map[string]string{ArgFTPProxy: "http://proxy:3128"}, ""},

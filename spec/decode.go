@@ -145,6 +145,14 @@ func (d *decoder) deref(n *yaml.Node, path string) *yaml.Node {
 	return n
 }
 
+// isMapping reports whether n is a mapping, or an alias of one.
+func isMapping(n *yaml.Node) bool {
+	for depth := 0; n != nil && n.Kind == yaml.AliasNode && depth <= 100; depth++ {
+		n = n.Alias
+	}
+	return n != nil && n.Kind == yaml.MappingNode
+}
+
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
@@ -309,6 +317,16 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(p.key, fp, "unknown field %q%s", name, suggest(name, v.Type()))
 			continue
 		}
+		if v.Type() == nixType && name == "sha256" {
+			if isMapping(p.val) {
+				// A sha256 per system, for a nix.url with {system}.
+				if val := d.deref(p.val, fp); val != nil {
+					d.src.pos[fp] = posOf(p.key)
+					d.decodeMap(val, v.FieldByName("SystemSHA256"), fp)
+				}
+				continue
+			}
+		}
 		d.decode(p.val, v.Field(i), fp)
 		// A scalar is best shown where it is written; a mapping, a list or
 		// nothing at all is best shown at its key ("nixpkgs: url is
@@ -356,6 +374,10 @@ func yamlFields(t reflect.Type) map[string]int {
 			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			// Filled by the decoder from another field's key.
+			continue
+		}
 		fields[name] = i
 	}
 	return fields

@@ -102,6 +102,18 @@ func TestParseErrors(t *testing.T) {
 			want: []want{{7, 13, "nix.releases", "only used with nix.version"}}},
 		{name: "nix releases url", src: "nix:\n  releases: releases.nixos.org\n", want: []want{{5, 13, "nix.releases", "invalid URL"}}},
 		{name: "nix sha256 invalid", src: "nix:\n  url: https://e.com/x\n  sha256: abc\n", want: []want{{6, 11, "nix.sha256", `invalid sha256 "abc"`}}},
+		{name: "nix url per system without sha256", src: "nix:\n  url: https://e.com/nix-{system}.tar.xz\n",
+			want: []want{{5, 8, "nix.url", "a mapping from each Nix system type the build needs to the sha256 of its tarball"}}},
+		{name: "nix url per system with one sha256", src: "nix:\n  url: https://e.com/nix-{system}.tar.xz\n  sha256: " + helloHex + "\n",
+			want: []want{{6, 11, "nix.sha256", "nix.url names {system}, a tarball per Nix system type: give nix.sha256 as a mapping"}}},
+		{name: "nix sha256 per system without {system}", src: "nix:\n  url: https://e.com/x\n  sha256:\n    x86_64-linux: " + helloHex + "\n",
+			want: []want{{6, 3, "nix.sha256", "a sha256 per system needs {system} in nix.url"}}},
+		{name: "nix sha256 per system bad system and hash", src: "nix:\n  url: https://e.com/{system}\n  sha256:\n    x86_64-darwin: " + helloHex + "\n    aarch64-linux: abc\n",
+			want: []want{{7, 5, "nix.sha256.x86_64-darwin", `invalid Nix system type "x86_64-darwin"`}, {8, 5, "nix.sha256.aarch64-linux", `invalid sha256 "abc"`}}},
+		{name: "nix sha256 per system without url", src: "nix:\n  sha256:\n    x86_64-linux: " + helloHex + "\n",
+			want: []want{{5, 3, "nix.sha256", "only used with nix.url"}}},
+		{name: "nix sha256 per system is strings", src: "nix:\n  url: https://e.com/{system}\n  sha256:\n    x86_64-linux: [a]\n",
+			want: []want{{7, 19, "nix.sha256.x86_64-linux", "expected a string, found a list"}}},
 
 		// nixpkgs.
 		{name: "nixpkgs missing", noBase: true, src: "# syntax=x\npackages: [curl]\n",
@@ -423,7 +435,7 @@ func TestParseDefaults(t *testing.T) {
 	if s.Version != 1 {
 		t.Errorf("Version = %d", s.Version)
 	}
-	if s.Nix != (Nix{Version: DefaultNixVersion, Releases: DefaultNixReleases}) {
+	if !reflect.DeepEqual(s.Nix, Nix{Version: DefaultNixVersion, Releases: DefaultNixReleases}) {
 		t.Errorf("Nix = %+v", s.Nix)
 	}
 	if s.Layers != DefaultLayers {
@@ -450,8 +462,24 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Nix != (Nix{URL: "https://e.com/nix.tar.xz", SHA256: helloHex}) {
+	if !reflect.DeepEqual(s.Nix, Nix{URL: "https://e.com/nix.tar.xz", SHA256: helloHex}) {
 		t.Errorf("Nix = %+v", s.Nix)
+	}
+
+	// A url with {system} gets a sha256 per system, normalised.
+	s, err = Parse("nix-image.yaml", []byte(base+"nix:\n  url: https://e.com/nix-{system}.tar.xz\n  sha256:\n    x86_64-linux: "+helloSRI+"\n    aarch64-linux: "+helloBase32+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Nix{URL: "https://e.com/nix-{system}.tar.xz", SystemSHA256: map[string]string{"x86_64-linux": helloHex, "aarch64-linux": helloHex}}
+	if !reflect.DeepEqual(s.Nix, want) {
+		t.Errorf("Nix = %+v", s.Nix)
+	}
+	if got := s.Nix.SystemURL("aarch64-linux"); got != "https://e.com/nix-aarch64-linux.tar.xz" {
+		t.Errorf("SystemURL = %s", got)
+	}
+	if pos, ok := s.Position("nix.sha256.aarch64-linux"); !ok || pos.Line != 8 {
+		t.Errorf("Position(nix.sha256.aarch64-linux) = %v %v", pos, ok)
 	}
 }
 

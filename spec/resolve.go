@@ -52,10 +52,12 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 	}
 	img := s.Images[target]
 	pkgs := s.Nixpkgs
+	nix := s.Nix
+	nix.SystemSHA256 = maps.Clone(nix.SystemSHA256)
 	pkgs.Config.PermittedInsecurePackages = slices.Clone(pkgs.Config.PermittedInsecurePackages)
 	r := &Resolved{
 		Target:            target,
-		Nix:               s.Nix,
+		Nix:               nix,
 		Nixpkgs:           pkgs,
 		SystemNix:         s.System.Nix,
 		SystemPackages:    slices.Clone(s.System.Packages),

@@ -5,6 +5,8 @@
 // neither of the others.
 package spec
 
+import "strings"
+
 // Spec is a parsed, defaulted and validated nix-image.yaml (format v1).
 type Spec struct {
 	// Version of the spec format. Only 1 exists; it may be omitted.
@@ -75,10 +77,41 @@ type Nix struct {
 	// is read from <releases>/nix-<version>/install.
 	Releases string `yaml:"releases,omitempty" json:"releases,omitempty"`
 	// URL of a release tarball in the official layout; requires SHA256.
+	// `{system}` in it stands for a Nix system type (x86_64-linux,
+	// aarch64-linux, ...): the URL of each system's tarball, for builds
+	// whose image is for another system than the builder's (both
+	// releases are needed).
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
 	// SHA256 of the tarball at URL: hex, Nix base32 or SRI (sha256-...).
-	// Normalised to lowercase hex by Parse.
+	// Normalised to lowercase hex by Parse. For a URL with `{system}`,
+	// a mapping from Nix system type to the sha256 of that system's
+	// tarball.
 	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
+	// SystemSHA256 is nix.sha256 written as a mapping: the sha256 of
+	// each system's tarball, for a URL with `{system}`.
+	SystemSHA256 map[string]string `yaml:"-" json:"-"`
+}
+
+// SystemPlaceholder in nix.url stands for a Nix system type.
+const SystemPlaceholder = "{system}"
+
+// PerSystem reports whether nix.url names each system's tarball
+// (SystemPlaceholder), so that it can give the releases of several
+// systems.
+func (n Nix) PerSystem() bool { return strings.Contains(n.URL, SystemPlaceholder) }
+
+// SystemURL is nix.url for the tarball of system.
+func (n Nix) SystemURL(system string) string {
+	return strings.ReplaceAll(n.URL, SystemPlaceholder, system)
+}
+
+// TarballSHA256 is the sha256 nix.url's tarball of system must have, or ""
+// when the spec gives none for it.
+func (n Nix) TarballSHA256(system string) string {
+	if n.PerSystem() {
+		return n.SystemSHA256[system]
+	}
+	return n.SHA256
 }
 
 // Nixpkgs is a pinned nixpkgs tarball, pinned by exactly one of SHA256

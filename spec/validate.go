@@ -23,6 +23,7 @@ var (
 	exposedPortRE = regexp.MustCompile(rules.ExposedPort)
 	nameVersionRE = regexp.MustCompile(rules.PackageNameVersion)
 	userNameRE    = regexp.MustCompile(rules.UserName)
+	nixSystemRE   = regexp.MustCompile(rules.NixSystem)
 )
 
 // validator checks a defaulted Spec, normalising some values in place
@@ -110,18 +111,26 @@ func (s *Spec) wasWritten(p string) bool {
 }
 
 func (v *validator) nix(n *Nix) {
+	hasSHA := n.SHA256 != "" || len(n.SystemSHA256) > 0
 	switch {
 	case n.URL != "" && n.Version != "":
 		v.errorf("nix.url", "nix.url and nix.version are exclusive: give a version (the tarball is found under nix.releases) or a url with its sha256")
 	case n.URL != "":
 		v.httpURL("nix.url", n.URL)
-		if n.SHA256 == "" {
+		switch {
+		case !hasSHA && n.PerSystem():
+			v.errorf("nix.url", "nix.url needs nix.sha256: a mapping from each Nix system type the build needs to the sha256 of its tarball (%s)", systemSHA256Example)
+		case !hasSHA:
 			v.errorf("nix.url", "nix.url needs nix.sha256, the sha256 of the tarball (sha256sum nix-*.tar.xz)")
+		case n.PerSystem() && n.SHA256 != "":
+			v.errorf("nix.sha256", "nix.url names %s, a tarball per Nix system type: give nix.sha256 as a mapping from system to sha256 (%s)", SystemPlaceholder, systemSHA256Example)
+		case !n.PerSystem() && n.SHA256 == "":
+			v.errorf("nix.sha256", "a sha256 per system needs %s in nix.url, where the system's name goes in each tarball's URL (nix-<version>-%s.tar.xz); a url without it is one system's tarball and takes one sha256", SystemPlaceholder, SystemPlaceholder)
 		}
 		if n.Releases != "" {
 			v.errorf("nix.releases", "nix.releases is only used with nix.version, not with nix.url")
 		}
-	case n.SHA256 != "":
+	case hasSHA:
 		v.errorf("nix.sha256", "nix.sha256 is only used with nix.url; with nix.version the sha256 is read from the release")
 	}
 	if n.Version != "" && !nixVersionRE.MatchString(n.Version) {
@@ -133,7 +142,18 @@ func (v *validator) nix(n *Nix) {
 	if n.SHA256 != "" {
 		n.SHA256 = v.sha256("nix.sha256", n.SHA256)
 	}
+	for _, system := range sortedKeys(n.SystemSHA256) {
+		p := joinKey("nix.sha256", system)
+		if !nixSystemRE.MatchString(system) {
+			v.errorf(p, "invalid Nix system type %q: expected one such as x86_64-linux or aarch64-linux", system)
+			continue
+		}
+		n.SystemSHA256[system] = v.sha256(p, n.SystemSHA256[system])
+	}
 }
+
+// systemSHA256Example shows nix.sha256 per system.
+const systemSHA256Example = "x86_64-linux: <sha256>, aarch64-linux: <sha256>"
 
 const nixpkgsHowTo = "a nixpkgs tarball such as https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz"
 const nixpkgsHashHowTo = "the sha256 of the tarball file, from `nix-prefetch-url <url>` or `sha256sum` of the downloaded tarball"

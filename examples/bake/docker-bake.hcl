@@ -1,7 +1,9 @@
 # The images of a nix-image.yaml with docker buildx bake: the Nix image and
-# the remote builder, pushed, with their build cache kept in the registry
-# next to them (any builder, e.g. a CI runner, reuses it). Put this file
-# next to nix-image.yaml and run
+# the remote builder, for linux/amd64 and linux/arm64, pushed, with their
+# build cache kept in the registry next to them (any builder, e.g. a CI
+# runner, reuses it). Both platforms are built on any one builder without
+# emulation (no QEMU, no arm64 node). Put this file next to nix-image.yaml
+# and run
 #
 #   IMAGE=ghcr.io/me/nix TAG=v1 docker buildx bake --push
 
@@ -20,6 +22,7 @@ group "default" {
 target "nix" {
   dockerfile = "nix-image.yaml"
   target     = "default"
+  platforms  = ["linux/amd64", "linux/arm64"]
   tags       = ["${IMAGE}:${TAG}"]
   cache-from = ["type=registry,ref=${IMAGE}:cache"]
   cache-to   = ["type=registry,ref=${IMAGE}:cache,mode=max"]

@@ -15,9 +15,14 @@ umask 0022
 
 case "$(uname -s).$(uname -m)" in
     Linux.x86_64)
-        hash=@hash@
-        path=nix-@version@/nix-@version@-@system@.tar.xz
-        system=@system@
+        hash=@hash_x86_64-linux@
+        path=nix-@version@/nix-@version@-x86_64-linux.tar.xz
+        system=x86_64-linux
+        ;;
+    Linux.aarch64)
+        hash=@hash_aarch64-linux@
+        path=nix-@version@/nix-@version@-aarch64-linux.tar.xz
+        system=aarch64-linux
         ;;
     *) oops "sorry, there is no binary distribution of Nix for your platform";;
 esac

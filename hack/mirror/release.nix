@@ -5,13 +5,23 @@
 # `nix` attribute, as a real Nix release is. Built only by hack/mirror.sh
 # (sandboxed with the host's /usr bound in, for patchelf); not part of the
 # package set.
-{ nixpkgs, version }:
+#
+# `system` is the release's: the build machine's (the default) or another
+# one. The tools that make it are the build machine's, as nixpkgs'
+# buildPackages, so an aarch64-linux release is made on x86_64-linux without
+# running any aarch64 program; only the build machine's own release is run
+# here (`nix --version`), the others are run by hack/mirror/verify.sh.
+{ nixpkgs, version, system ? builtins.currentSystem }:
 let
   pkgs = import nixpkgs { };
-  inherit (pkgs) nix;
+  inherit (import nixpkgs { inherit system; }) nix;
+  versionCheck = if system == pkgs.system then
+    "got=$(\"$out/bin/nix\" --version)\n[ \"$got\" = \"nix (Nix) $releaseVersion\" ] || { echo \"release.nix: nix --version says $got\" >&2; exit 1; }"
+  else
+    "grep -q -a -F \"$releaseVersion\" \"$out/lib/libnixstore.so\"";
 in
 pkgs.runCommand "nix-${version}" {
-  inherit nix;
+  inherit nix system;
   releaseVersion = version;
   oldVersion = nix.version;
 } ''
@@ -42,7 +52,6 @@ pkgs.runCommand "nix-${version}" {
   n=$(grep -c -a -F "$oldVersion" "$out/lib/libnixstore.so" || true)
   [ "$n" = 1 ] || { echo "release.nix: libnixstore.so holds $oldVersion $n times, expected once" >&2; exit 1; }
   sed -i "s/$(printf %s "$oldVersion" | sed 's/[.]/[.]/g')/$releaseVersion/" "$out/lib/libnixstore.so"
-  got=$("$out/bin/nix" --version)
-  [ "$got" = "nix (Nix) $releaseVersion" ] || { echo "release.nix: nix --version says $got" >&2; exit 1; }
+  ${versionCheck}
   if grep -r -l -F "$nix" "$out"; then echo "release.nix: the files above still name $nix" >&2; exit 1; fi
 ''

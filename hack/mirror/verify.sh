@@ -9,6 +9,15 @@
 # the sha256, NAR hash (as Nix computes it), file count and bytes that
 # mirror.env says and evaluates to the small one's out paths.
 #
+# The aarch64-linux world is checked the same way on this x86_64 machine,
+# with qemu-user (hack/qemu.sh) run directly, without binfmt: inside a
+# second build FROM scratch that holds the aarch64 installer tarball's
+# store, the aarch64 Nix registers itself, says its version and system,
+# installs packages from the cache (only the user environment is built; Nix
+# execs nothing for it), `hello` and the package set's nix run, every ELF
+# file of the installed closure is an aarch64 one, and the store verifies.
+# No out path of one system is the other's.
+#
 #   hack/mirror/verify.sh [OUTDIR]      (default: out/mirror)
 #
 # Starts its own buildkitd (bin/buildkitd, runc) and a static HTTP server on
@@ -155,4 +164,101 @@ run() { printf 'RUN ["%s", "-euc", "%s"]\n' "$bash" "$1"; }
 grep -E '^#[0-9]+ [0-9.]+ ' "$tmp/build.log" | sed 's/^#[0-9]* [0-9.]* //'
 grep -q 'verify: clean' "$tmp/build.log"
 grep -q 'release-differs: ok' "$tmp/build.log"
+echo "mirror verify: x86_64-linux OK (${SECONDS}s)"
+SECONDS=0
+
+# --- aarch64-linux, under qemu-user without binfmt ---
+/usr/bin/python3 - "$mirror/mirror.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+paths = {}
+for s, d in doc["systems"].items():
+    paths[s] = set(d["outPaths"].values()) | {d["nixStorePath"], d["nixpkgsNixStorePath"]}
+    if set(d["outPaths"]) != set(doc["attributes"]):
+        sys.exit(f"mirror verify: the attributes for {s} are not the set's")
+shared = paths["x86_64-linux"] & paths["aarch64-linux"]
+if shared:
+    sys.exit(f"mirror verify: out paths of both systems: {sorted(shared)}")
+print(f"out paths: {len(paths['aarch64-linux'])} for aarch64-linux, none of them x86_64-linux's")
+PY
+hello64=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["systems"]["aarch64-linux"]["outPaths"]["hello"])' "$mirror/mirror.json")
+qemu=$("$repo/hack/qemu.sh")
+ctx=$tmp/ctx64
+mkdir -p "$ctx/tmp" "$ctx/qemu" "$ctx/steps"
+cp -a "$tmp/ctx/etc" "$ctx/etc"
+tar -xJf "$mirror/$NIX_TARBALL_AARCH64_LINUX" -C "$ctx"
+tar -xzf "$mirror/$NIXPKGS_TARBALL" -C "$ctx"
+cp "$qemu" "$ctx/qemu/qemu-aarch64-static"
+cp /bin/busybox "$ctx/busybox"
+# Step scripts for busybox sh (an x86_64 static program, as the emulator);
+# every aarch64 program runs as `$Q [-0 ARGV0] PROGRAM`: with no binfmt,
+# no aarch64 program may exec another, so the Nix commands are the real
+# binary named by argv[0] (`-0 nix-env`), not the bash wrappers.
+cat >"$ctx/steps/common.sh" <<EOF
+Q=/qemu/qemu-aarch64-static
+N=$NIX_STORE_PATH_AARCH64_LINUX/libexec/nix/nix
+nix() { n=\$1; shift; \$Q -0 "\$n" \$N "\$@"; }
+EOF
+cat >"$ctx/steps/1.sh" <<EOF
+. /steps/common.sh
+nix nix-store --load-db </reginfo
+v=\$(nix nix --version); echo "aarch64 release: \$v"; [ "\$v" = "nix (Nix) $NIX_VERSION" ]
+s=\$(nix nix-instantiate --eval -E builtins.currentSystem); echo "currentSystem: \$s"; [ "\$s" = '"aarch64-linux"' ]
+EOF
+cat >"$ctx/steps/2.sh" <<EOF
+. /steps/common.sh
+nix nix-env -p /tmp/p -f /nixpkgs -iA hello bash coreutils nix >/tmp/log 2>&1 || { cat /tmp/log; exit 1; }
+while read -r l; do case \$l in 'building '*user-environment*) ;; 'building '*) echo "unexpected build: \$l"; exit 1 ;; esac; done </tmp/log
+echo "aarch64 substituted: \$(/busybox grep -c '^copying path' /tmp/log) paths"
+\$Q /tmp/p/bin/hello
+nix nix-store -qR /tmp/p | /busybox grep -qx $hello64
+v=\$(\$Q /tmp/p/libexec/nix/nix --version); echo "aarch64 package set: \$v"; [ "\$v" = "nix (Nix) $NIXPKGS_NIX_VERSION" ]
+nix nix-store -qR /tmp/p | /busybox grep -qx $NIXPKGS_NIX_STORE_PATH_AARCH64_LINUX
+\$Q /tmp/p/bin/bash -c 'echo "aarch64 bash \$BASH_VERSION"'
+\$Q /tmp/p/bin/ls /nixpkgs/manifests
+EOF
+cat >"$ctx/steps/3.sh" <<EOF
+. /steps/common.sh
+n=0
+for f in \$(for p in \$(nix nix-store -qR /tmp/p $NIX_STORE_PATH_AARCH64_LINUX); do /busybox find "\$p" -type f; done); do
+	h=\$(/busybox od -An -tx1 -N20 "\$f" | /busybox tr -d ' \n')
+	case \$h in
+	7f454c46*)
+		[ "\${h:36:4}" = b700 ] || { echo "not an aarch64 ELF file: \$f (e_machine \${h:36:4})"; exit 1; }
+		n=\$((n + 1))
+		;;
+	esac
+done
+echo "aarch64 ELF files: \$n"
+[ \$n -gt 50 ]
+EOF
+cat >"$ctx/steps/4.sh" <<EOF
+. /steps/common.sh
+nix nix-store --verify --check-contents >/tmp/verify 2>&1
+/busybox cat /tmp/verify
+if /busybox grep -Ei 'modified|invalid|corrupt|error' /tmp/verify; then exit 1; fi
+echo "aarch64 verify: clean"
+EOF
+{
+	echo "FROM scratch"
+	echo "COPY nix-$NIX_VERSION-aarch64-linux/store /nix/store"
+	echo "COPY nix-$NIX_VERSION-aarch64-linux/.reginfo /reginfo"
+	echo "COPY etc /etc"
+	echo "COPY tmp /tmp"
+	echo "COPY nixpkgs /nixpkgs"
+	echo "COPY qemu /qemu"
+	echo "COPY busybox /busybox"
+	echo "COPY steps /steps"
+	echo "ENV HOME=/tmp USER=root"
+	for i in 1 2 3 4; do echo "RUN [\"/busybox\", \"sh\", \"-eu\", \"/steps/$i.sh\"]"; done
+} >"$ctx/Dockerfile"
+"$repo/bin/buildctl" --addr "$sock" build --frontend dockerfile.v0 --local context="$ctx" --local dockerfile="$ctx" \
+	--progress plain --no-cache >"$tmp/build64.log" 2>&1 || {
+	cat "$tmp/build64.log"
+	echo "mirror verify: aarch64-linux FAILED" >&2
+	exit 1
+}
+grep -E '^#[0-9]+ [0-9.]+ ' "$tmp/build64.log" | sed 's/^#[0-9]* [0-9.]* //'
+grep -q 'aarch64 verify: clean' "$tmp/build64.log"
+echo "mirror verify: aarch64-linux OK (${SECONDS}s)"
 echo "mirror verify: OK"

@@ -38,6 +38,22 @@
 //     tar or layout, or a rootfs dir) with runc, like `docker run --rm
 //     --network host`; UnpackOCI unpacks once for many runs.
 //   - PushFrontend: push the frontend image under another ref.
+//   - RequireNoEmulation, EnableBinfmt (binfmt.go): an arm64 image is
+//     built with no aarch64 emulator in reach (no binfmt_misc entry that
+//     runs aarch64 ELF files, no qemu in buildkitd's PATH: checked when
+//     the hold starts and when it ends), then run under qemu-user
+//     (hack/qemu.sh's, registered in binfmt_misc only until disable or the
+//     test's end). A machine-wide lock file keeps the two apart across
+//     all test processes (see the example below).
+//
+// An arm64 image built without emulation, then run under qemu-user:
+//
+//	done := e.RequireNoEmulation(t)
+//	res, err := e.BuildSpec(ctx, dir, "--opt", "platform=linux/amd64,linux/arm64", ...)
+//	done()
+//	disable := testenv.EnableBinfmt(t)
+//	out, _, err := e.RunImage(ctx, arm64Tar, "nix", "--version")
+//	disable()
 //
 // StartWith starts a stack of its own with Options, e.g. on another
 // buildkitd (Options.Buildkitd: bin/buildkitd-v0.12.5, the oldest

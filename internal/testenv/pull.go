@@ -30,6 +30,12 @@ var acceptManifests = strings.Join([]string{
 // layers are the registry's blobs, byte for byte. It returns the image
 // manifest's digest. Run, UnpackOCI and the tests' OCI readers take the tar.
 func PullOCI(ctx context.Context, addr, repo, ref, dest string) (string, error) {
+	return PullOCIArch(ctx, addr, repo, ref, runtime.GOARCH, dest)
+}
+
+// PullOCIArch is PullOCI of the linux/arch image of a multi-platform
+// index (an arm64 image pulled on an amd64 machine).
+func PullOCIArch(ctx context.Context, addr, repo, ref, arch, dest string) (string, error) {
 	get := func(path, accept string) ([]byte, string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/"+repo+"/"+path, nil)
 		if err != nil {
@@ -66,13 +72,13 @@ func PullOCI(ctx context.Context, addr, repo, ref, dest string) (string, error) 
 			if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
 				continue
 			}
-			if d.Platform == nil || d.Platform.OS == "linux" && d.Platform.Architecture == runtime.GOARCH {
+			if d.Platform == nil || d.Platform.OS == "linux" && d.Platform.Architecture == arch {
 				next = d.Digest
 				break
 			}
 		}
 		if next == "" {
-			return "", fmt.Errorf("%s:%s: no linux/%s image", repo, ref, runtime.GOARCH)
+			return "", fmt.Errorf("%s:%s: no linux/%s image", repo, ref, arch)
 		}
 		if body, mediaType, err = get("manifests/"+next.String(), acceptManifests); err != nil {
 			return "", err

@@ -24,9 +24,15 @@
 let
   # As nixpkgs' default.nix: refuse a Nix older than lib/minver.nix.
   minver = import ./lib/minver.nix;
+  # One manifest per system (hack/mirror/gen.py), each made of Debian's
+  # packages of that architecture.
+  manifestFile = ./manifests + "/${system}.nix";
+  systems = map (f: builtins.substring 0 (builtins.stringLength f - 4) f)
+    (builtins.attrNames (builtins.readDir ./manifests));
   manifest = if builtins.compareVersions minver builtins.nixVersion == 1
     then abort "This version of Nixpkgs requires Nix >= ${minver}, please upgrade."
-    else import ./manifest.nix;
+    else if builtins.pathExists manifestFile then import manifestFile
+    else throw "the offline package set has no packages for system ${system} (it has ${builtins.concatStringsSep ", " systems})";
   checkMeta = import ./check-meta.nix { inherit config; };
   busybox = "${./bootstrap}/bin/busybox";
 
@@ -49,7 +55,7 @@ let
     copy = builtins.concatStringsSep "\n"
       (map (s: "file ${manifest.glibc.dir}/${s} lib/${s}") manifest.glibc.sonames);
   };
-  interpreter = "${glibc}/lib/ld-linux-x86-64.so.2";
+  interpreter = "${glibc}/lib/${manifest.glibc.interpreter}";
   rpathOf = sonames: joinColon ([ (libDir glibc) ] ++ map (s: libDir libraries.${s}) sonames);
 
   libraries = builtins.mapAttrs (soname: l: mkDerivation {
@@ -140,15 +146,16 @@ let
   writeText = name: text: runCommand name { inherit text; passAsFile = [ "text" ]; } ''cp "$textPath" "$out"'';
 
   # Packages nixpkgs' config must allow (see check-meta.nix): tiny programs
-  # made with the set's stdenv. hello-unfree is named after nixpkgs' own.
+  # made with the set's stdenv.mkDerivation. hello-unfree is named after
+  # nixpkgs' own. Their builder is the bootstrap busybox, as for the set's
+  # other packages, so that the generator makes them for every system
+  # without running a program of that system.
   hello-variant = pname: meta: stdenv.mkDerivation {
     inherit pname meta;
     version = "1.0";
-    buildCommand = ''
-      mkdir -p $out/bin
-      printf '#!%s\necho "Hello from ${pname}!"\n' ${packages.bash}/bin/bash > $out/bin/${pname}
-      chmod +x $out/bin/${pname}
-    '';
+    builder = busybox;
+    args = [ "sh" "-ec" ''"$builder" mkdir -p "$out/bin"; "$builder" printf '#!%s\necho "Hello from ${pname}!"\n' "$bash" >"$out/bin/${pname}"; "$builder" chmod 0555 "$out/bin/${pname}"'' ];
+    bash = "${packages.bash}/bin/bash";
   };
   restricted = {
     hello-unfree = hello-variant "hello-unfree" {

@@ -1,6 +1,6 @@
 # A stand-in for nixpkgs for TestPackageMeta: meta in the shapes nixpkgs uses.
-{ config ? {}, overlays ? [] }:
-let mk = attrs: derivation ({ system = "x86_64-linux"; builder = "/bin/sh"; } // attrs); in {
+{ config ? {}, overlays ? [], system ? builtins.currentSystem }:
+let mk = attrs: derivation ({ inherit system; builder = "/bin/sh"; } // attrs); in {
   hello = mk { name = "hello-2.12"; pname = "hello"; version = "2.12"; } // { meta = { license = { spdxId = "GPL-3.0-or-later"; shortName = "gpl3Plus"; }; homepage = "https://www.gnu.org/software/hello/"; description = "Says hello"; }; };
   multi = mk { name = "multi-1.0"; outputs = [ "out" "man" ]; } // { meta = { license = [ { spdxId = "MIT"; } { shortName = "unfree"; } ]; homepage = [ "https://a.example" "https://b.example" ]; }; };
   plain = mk { name = "plain"; };

@@ -20,6 +20,8 @@ const (
 	FlakeOutput = `^\.#[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$`
 	// UserName is the login name of an image's user (images.<name>.user.name).
 	UserName = `^[a-z_][a-z0-9_-]{0,31}$`
+	// NixSystem is a Nix system type of Linux, such as aarch64-linux.
+	NixSystem = `^[a-z0-9_]+-linux$`
 	// PackageNameVersion is a derivation name with its version, as
 	// nixpkgs' permittedInsecurePackages lists them (openssl-1.1.1w).
 	PackageNameVersion = `^[A-Za-z0-9_+][A-Za-z0-9_+.-]*-[0-9][A-Za-z0-9_+.-]*$`

@@ -82,8 +82,17 @@ var extras = map[string]func(s schema){
 	"Nix.Version":  func(s schema) { s["pattern"] = rules.NixVersion; s["default"] = spec.DefaultNixVersion },
 	"Nix.Releases": func(s schema) { s["pattern"] = rules.HTTPURL; s["default"] = spec.DefaultNixReleases },
 	"Nix.URL":      func(s schema) { s["pattern"] = rules.HTTPURL },
-	"Nix.SHA256":   func(s schema) { s["pattern"] = rules.SHA256 },
-	"Nixpkgs.URL":  func(s schema) { s["pattern"] = rules.HTTPURL },
+	"Nix.SHA256": func(s schema) {
+		// One sha256, or one per system for a url with {system}.
+		delete(s, "type")
+		s["oneOf"] = []schema{pattern(rules.SHA256), {
+			"type":                 "object",
+			"propertyNames":        schema{"pattern": rules.NixSystem},
+			"additionalProperties": pattern(rules.SHA256),
+			"minProperties":        1,
+		}}
+	},
+	"Nixpkgs.URL": func(s schema) { s["pattern"] = rules.HTTPURL },
 	"Nixpkgs.SHA256": func(s schema) {
 		s["pattern"] = rules.SHA256
 	},
@@ -185,6 +194,10 @@ func (g *generator) object(t reflect.Type) schema {
 			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			// Written as another field (Nix.SystemSHA256 is nix.sha256).
+			continue
+		}
 		s := g.value(f.Type)
 		if doc := g.docs[t.Name()+"."+f.Name]; doc != "" {
 			s["description"] = doc
