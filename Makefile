@@ -3,7 +3,7 @@
 GO ?= go
 FRONTEND := bin/nix-image-frontend
 
-.PHONY: all frontend tools deps lint unit e2e test stack stack-stop push-frontend check-dockerfile demo
+.PHONY: all frontend tools deps lint unit e2e test stack stack-stop push-frontend check-dockerfile demo try shell remote-builder
 
 all: frontend
 
@@ -41,6 +41,24 @@ stack-stop:
 # into out/default.oci.tar (hack/demo.sh; `hack/demo.sh stop` ends it).
 demo: deps tools frontend
 	hack/demo.sh
+
+# hack/try runs the images make demo builds with runc, as the tests run
+# them (docker run --rm --network host). Built, not `go run`: that exits 1
+# on Ctrl-C and on any exit status of the shell.
+TRY := bin/try
+try:
+	$(GO) build -o $(TRY) ./hack/try
+
+# A shell in the image make demo built.
+shell: try
+	$(TRY) shell out/default.oci.tar
+
+# examples/ssh built as make demo builds examples/default (out/ssh.oci.tar)
+# and run as a remote builder for this machine's Nix until Ctrl-C; prints
+# the nix-build command to try.
+remote-builder: deps tools frontend try
+	hack/demo.sh ssh
+	$(TRY) builder out/ssh.oci.tar
 
 push-frontend:
 	hack/push-frontend.sh

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nix-image/nix-image/internal/mirror"
 	"github.com/nix-image/nix-image/internal/testenv"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // bakeExamples are the example targets of the repository's
@@ -77,7 +78,7 @@ func TestBuildxBake(t *testing.T) {
 	if after := registryCatalog(t, e); !slices.Equal(before, after) {
 		t.Errorf("the bake changed the registry: repositories %v, then %v", before, after)
 	}
-	images := map[string]ociInfo{}
+	images := map[string]testenv.OCIImage{}
 	for _, x := range bakeExamples {
 		out := filepath.Join(local, x.target+".oci.tar")
 		img := inspectOCI(t, out, "amd64")
@@ -115,8 +116,8 @@ func TestBuildxBake(t *testing.T) {
 		}
 		for _, x := range bakeExamples {
 			img := inspectOCI(t, filepath.Join(dir, x.target+".oci.tar"), "amd64")
-			if want := images[x.target].Manifest; img.Manifest != want {
-				t.Errorf("%s: image %s, want %s as with the frontend built in the bake", x.target, img.Manifest, want)
+			if want := images[x.target].Descriptor.Digest; img.Descriptor.Digest != want {
+				t.Errorf("%s: image %s, want %s as with the frontend built in the bake", x.target, img.Descriptor.Digest, want)
 			}
 		}
 	})
@@ -169,8 +170,8 @@ func TestBakeExample(t *testing.T) {
 	// layers (from its cache). Four differ: /etc, the Nix DB and profiles,
 	// and root's profile (its user environment and manifest), which holds
 	// sshd too.
-	if shared := sharedLayers(pushed["v1"], pushed["v1-ssh"]); shared < len(pushed["v1"].Layers)-4 {
-		t.Errorf("the ssh image shares %d of the Nix image's %d layers", shared, len(pushed["v1"].Layers))
+	if shared := sharedLayers(pushed["v1"], pushed["v1-ssh"]); shared < len(pushed["v1"].Manifest.Layers)-4 {
+		t.Errorf("the ssh image shares %d of the Nix image's %d layers", shared, len(pushed["v1"].Manifest.Layers))
 	}
 
 	other, err := testenv.Start(ctx)
@@ -189,8 +190,8 @@ func TestBakeExample(t *testing.T) {
 		checkFromCache(t, e, res, "the bake of "+target+" on a second builder")
 	}
 	for tag, img := range pushed {
-		if got := registryImage(t, e.RegistryAddr, "bake/nix", tag, "amd64"); got != img.Manifest {
-			t.Errorf("%s: the second builder pushed %s, the first %s", tag, got, img.Manifest)
+		if got := registryImage(t, e.RegistryAddr, "bake/nix", tag, "amd64"); got != img.Descriptor.Digest.String() {
+			t.Errorf("%s: the second builder pushed %s, the first %s", tag, got, img.Descriptor.Digest)
 		}
 	}
 }
@@ -206,10 +207,10 @@ type pushedImage struct {
 // checkPushedImages pulls each image from the registry and checks it as a
 // user would get it: a linux/amd64 image, with the expected exposed ports
 // and labels, layers, whose Nix runs. It returns the images by tag.
-func checkPushedImages(ctx context.Context, t *testing.T, e *testenv.Env, repo string, want []pushedImage) map[string]ociImage {
+func checkPushedImages(ctx context.Context, t *testing.T, e *testenv.Env, repo string, want []pushedImage) map[string]testenv.OCIImage {
 	t.Helper()
 	m := needMirror(t)
-	out := map[string]ociImage{}
+	out := map[string]testenv.OCIImage{}
 	for _, w := range want {
 		tar := filepath.Join(t.TempDir(), "image.tar")
 		if _, err := testenv.PullOCI(ctx, e.RegistryAddr, repo, w.tag, tar); err != nil {
@@ -234,8 +235,8 @@ func checkPushedImages(ctx context.Context, t *testing.T, e *testenv.Env, repo s
 		}
 		// Store layers, the system tree, /etc: an image of a few layers is
 		// not the layered image.
-		if len(img.Layers) < 5 {
-			t.Errorf("%s:%s: only %d layers", repo, w.tag, len(img.Layers))
+		if len(img.Manifest.Layers) < 5 {
+			t.Errorf("%s:%s: only %d layers", repo, w.tag, len(img.Manifest.Layers))
 		}
 		stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: tar, Args: []string{"/bin/sh", "-c", "nix --version && nix-store --verify && echo verified"}})
 		if err != nil || !strings.Contains(stdout, "nix (Nix) "+m.Vars["NIX_VERSION"]) || !strings.Contains(stdout, "verified") {
@@ -246,10 +247,10 @@ func checkPushedImages(ctx context.Context, t *testing.T, e *testenv.Env, repo s
 }
 
 // sharedLayers counts the layers of a that b holds too.
-func sharedLayers(a, b ociImage) int {
+func sharedLayers(a, b testenv.OCIImage) int {
 	n := 0
-	for _, l := range a.Layers {
-		if slices.Contains(b.Layers, l) {
+	for _, l := range a.Manifest.Layers {
+		if slices.ContainsFunc(b.Manifest.Layers, func(m ocispecs.Descriptor) bool { return m.Digest == l.Digest && m.Size == l.Size }) {
 			n++
 		}
 	}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -114,75 +113,20 @@ func TestBuildxBuild(t *testing.T) {
 	}
 }
 
-// ociInfo is what tests read of an exported OCI archive: the image
-// manifest of one platform and its config.
-type ociInfo struct {
-	// Manifest is the platform's image manifest digest.
-	Manifest string
-	Config   struct {
-		OS           string `json:"os"`
-		Architecture string `json:"architecture"`
-		Config       struct {
-			Labels       map[string]string   `json:"Labels"`
-			ExposedPorts map[string]struct{} `json:"ExposedPorts"`
-		} `json:"config"`
-	}
-}
-
 // inspectOCI reads the linux/arch image of an `-o type=oci,dest=X.tar`
 // export. buildx adds a provenance attestation by default, so the index
 // may hold more than one manifest (also an index of them).
-func inspectOCI(t *testing.T, path, arch string) ociInfo {
+func inspectOCI(t *testing.T, path, arch string) testenv.OCIImage {
 	t.Helper()
-	blobs, index := readOCIBlobs(t, path)
-	type desc struct {
-		MediaType   string            `json:"mediaType"`
-		Digest      string            `json:"digest"`
-		Annotations map[string]string `json:"annotations"`
+	a, err := testenv.ReadOCIArchive(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var info ociInfo
-	manifests := []desc{}
-	var idx struct {
-		Manifests []desc `json:"manifests"`
+	img, err := a.Image(arch)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(index, &idx); err != nil {
-		t.Fatalf("%s: index.json: %v", path, err)
-	}
-	for len(idx.Manifests) > 0 {
-		d := idx.Manifests[0]
-		idx.Manifests = idx.Manifests[1:]
-		if strings.HasSuffix(d.MediaType, "index.v1+json") || strings.HasSuffix(d.MediaType, "manifest.list.v2+json") {
-			var sub struct {
-				Manifests []desc `json:"manifests"`
-			}
-			if err := json.Unmarshal(blobs[d.Digest], &sub); err != nil {
-				t.Fatalf("%s: index %s: %v", path, d.Digest, err)
-			}
-			idx.Manifests = append(idx.Manifests, sub.Manifests...)
-			continue
-		}
-		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
-			continue
-		}
-		manifests = append(manifests, d)
-	}
-	for _, d := range manifests {
-		var man struct {
-			Config ociLayer `json:"config"`
-		}
-		if err := json.Unmarshal(blobs[d.Digest], &man); err != nil {
-			t.Fatalf("%s: manifest %s: %v", path, d.Digest, err)
-		}
-		info.Manifest = d.Digest
-		if err := json.Unmarshal(blobs[man.Config.Digest], &info.Config); err != nil {
-			t.Fatalf("%s: config %s: %v", path, man.Config.Digest, err)
-		}
-		if info.Config.Architecture == arch {
-			return info
-		}
-	}
-	t.Fatalf("%s: no linux/%s image among %d manifests", path, arch, len(manifests))
-	return info
+	return *img
 }
 
 // TestBuildxCall asks the frontend what it builds, as `docker buildx build

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nix-image/nix-image/internal/testenv"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestSharedCache shares the build cache between builders through a
@@ -98,9 +99,9 @@ func registryImage(t *testing.T, addr, repo, tag, arch string) string {
 		t.Fatal(err)
 	}
 	req.Header.Set("Accept", strings.Join([]string{
-		"application/vnd.oci.image.index.v1+json",
+		ocispecs.MediaTypeImageIndex,
 		"application/vnd.docker.distribution.manifest.list.v2+json",
-		"application/vnd.oci.image.manifest.v1+json",
+		ocispecs.MediaTypeImageManifest,
 		"application/vnd.docker.distribution.manifest.v2+json",
 	}, ", "))
 	resp, err := http.DefaultClient.Do(req)
@@ -111,14 +112,7 @@ func registryImage(t *testing.T, addr, repo, tag, arch string) string {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s", url, resp.Status)
 	}
-	var idx struct {
-		Manifests []struct {
-			Digest   string `json:"digest"`
-			Platform struct {
-				Architecture string `json:"architecture"`
-			} `json:"platform"`
-		} `json:"manifests"`
-	}
+	var idx ocispecs.Index
 	if err := json.NewDecoder(resp.Body).Decode(&idx); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -126,8 +120,8 @@ func registryImage(t *testing.T, addr, repo, tag, arch string) string {
 		return resp.Header.Get("Docker-Content-Digest")
 	}
 	for _, d := range idx.Manifests {
-		if d.Platform.Architecture == arch {
-			return d.Digest
+		if d.Platform != nil && d.Platform.Architecture == arch {
+			return d.Digest.String()
 		}
 	}
 	t.Fatalf("%s: no %s image in %+v", url, arch, idx.Manifests)

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"io"
 	"maps"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/nix-image/nix-image/internal/testenv"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func writeFile(p, data string) error { return os.WriteFile(p, []byte(data), 0o644) }
@@ -27,77 +27,20 @@ func readFile(t *testing.T, p string) string {
 	return string(b)
 }
 
-// ociImage is what tests read of an exported OCI layout tar: the manifest
-// digest and the layers (digest -> compressed size), in order.
-type ociImage struct {
-	Manifest string
-	Layers   []ociLayer
-}
-
-type ociLayer struct {
-	Digest string `json:"digest"`
-	Size   int64  `json:"size"`
-}
-
-// readOCI reads an `--output type=oci,dest=X.tar` export of a single
-// platform image.
-func readOCI(t *testing.T, path string) ociImage {
+// readOCI reads the image of an `--output type=oci,dest=X.tar` export of
+// a single-platform image without attestations (index.json names only
+// the image).
+func readOCI(t *testing.T, path string) testenv.OCIImage {
 	t.Helper()
-	blobs, index := readOCIBlobs(t, path)
-	var idx struct {
-		Manifests []struct {
-			Digest string `json:"digest"`
-		} `json:"manifests"`
-	}
-	if err := json.Unmarshal(index, &idx); err != nil || len(idx.Manifests) != 1 {
-		t.Fatalf("%s: index.json: %v (%d manifests)", path, err, len(idx.Manifests))
-	}
-	var man struct {
-		Layers []ociLayer `json:"layers"`
-	}
-	if err := json.Unmarshal(blobs[idx.Manifests[0].Digest], &man); err != nil {
-		t.Fatalf("%s: manifest: %v", path, err)
-	}
-	return ociImage{Manifest: idx.Manifests[0].Digest, Layers: man.Layers}
-}
-
-// readOCIBlobs returns the small blobs (index, manifests, configs) of an
-// OCI archive by digest, and its index.json.
-func readOCIBlobs(t *testing.T, path string) (map[string][]byte, []byte) {
-	t.Helper()
-	f, err := os.Open(path)
+	a, err := testenv.ReadOCIArchive(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	blobs := map[string][]byte{}
-	var index []byte
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		if h.Size > 1<<20 {
-			continue
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		if h.Name == "index.json" {
-			index = data
-		} else if d, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok {
-			blobs["sha256:"+d] = data
-		}
+	imgs, err := a.Images()
+	if err != nil || len(a.Index.Manifests) != 1 || len(imgs) != 1 {
+		t.Fatalf("%s: %v (%d manifests in index.json, %d images)", path, err, len(a.Index.Manifests), len(imgs))
 	}
-	if index == nil {
-		t.Fatalf("%s: no index.json", path)
-	}
-	return blobs, index
+	return imgs[0]
 }
 
 // ociEntry is one thing an OCI archive holds, as walkOCI reports it: a
@@ -266,7 +209,7 @@ func retarNixpkgs(t *testing.T, src string, edit func(name string, data []byte) 
 
 // unpackImage unpacks an `--output type=oci,dest=X.tar` export into a
 // rootfs in a temp dir of t and returns it with the image's config.
-func unpackImage(t *testing.T, image string) (string, *testenv.ImageConfig) {
+func unpackImage(t *testing.T, image string) (string, *ocispecs.ImageConfig) {
 	t.Helper()
 	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	cfg, err := testenv.UnpackOCI(image, rootfs)

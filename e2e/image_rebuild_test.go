@@ -38,7 +38,7 @@ func TestDefaultImageRebuildIsCached(t *testing.T) {
 				if err != nil {
 					t.Fatalf("build %d: %v\n%s", i, err, res.Stderr)
 				}
-				digest := readOCI(t, out).Manifest
+				digest := readOCI(t, out).Descriptor.Digest.String()
 				if i == 1 {
 					first = digest
 					continue

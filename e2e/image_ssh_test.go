@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +76,8 @@ func testSSHImage(t *testing.T, e *testenv.Env) {
 	cmd := append(append([]string{}, cfg.Cmd...), "-o", "ListenAddress=127.0.0.1")
 	start := func(t *testing.T, env ...string) (*testenv.Container, int) {
 		t.Helper()
-		port := freeLoopbackPort(t)
+		// runc's containers share the host's network: not port 22.
+		port := freePort(t)
 		c, err := e.StartImage(ctx, testenv.RunSpec{Image: image, Args: cmd, Env: append(env, "SSHD_PORT="+strconv.Itoa(port))})
 		if err != nil {
 			t.Fatalf("starting the ssh image: %v", err)
@@ -402,19 +401,7 @@ type sshClient struct {
 func newSSHClient(t *testing.T, dir, host string, port int, key sshKey) sshClient {
 	t.Helper()
 	config := filepath.Join(dir, fmt.Sprintf("ssh_config_%s_%d_%s", host, port, filepath.Base(key.file)))
-	text := fmt.Sprintf(`Host %s
-  HostName 127.0.0.1
-  Port %d
-  User root
-  IdentityFile %s
-  IdentitiesOnly yes
-  BatchMode yes
-  StrictHostKeyChecking no
-  UserKnownHostsFile /dev/null
-  LogLevel ERROR
-  ConnectTimeout 20
-`, host, port, key.file)
-	if err := writeFile(config, text); err != nil {
+	if err := writeFile(config, testenv.SSHConfig(host, port, key.file)); err != nil {
 		t.Fatal(err)
 	}
 	return sshClient{host: host, config: config}
@@ -427,35 +414,12 @@ func (c sshClient) run(ctx context.Context, command string, extra ...string) (st
 	return string(out), err
 }
 
-// freeLoopbackPort returns a TCP port that was free a moment ago: runc's
-// containers share the host's network, so sshd cannot have 22.
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // waitSSH waits until sshd answers with its banner.
 func waitSSH(t *testing.T, c *testenv.Container, port int) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
-		if err == nil {
-			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-			line, _ := bufio.NewReader(conn).ReadString('\n')
-			conn.Close()
-			if strings.HasPrefix(line, "SSH-2.0-") {
-				return
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
+	if err := testenv.WaitSSH(context.Background(), port); err != nil {
+		t.Fatalf("sshd of %s: %v; output:\n%s", c.ID, err, c.Output())
 	}
-	t.Fatalf("sshd of %s does not answer on port %d; output:\n%s", c.ID, port, c.Output())
 }
 
 // hostKey returns the ed25519 host key sshd presents on port.

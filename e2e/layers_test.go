@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -55,21 +54,21 @@ func testLayerReuse(t *testing.T, e *testenv.Env) {
 			out, res := buildOCI(t, e, tc.spec)
 			img := readOCI(t, out)
 			have := map[string]bool{}
-			for _, l := range img.Layers {
-				have[l.Digest] = true
+			for _, l := range img.Manifest.Layers {
+				have[l.Digest.String()] = true
 			}
 			var kept, total int64
 			missing := 0
-			for _, l := range old.Layers {
+			for _, l := range old.Manifest.Layers {
 				total += l.Size
-				if have[l.Digest] {
+				if have[l.Digest.String()] {
 					kept += l.Size
 				} else {
 					missing++
 				}
 			}
 			if missing > tc.changed {
-				t.Errorf("%d of the old image's %d layers changed, want at most %d", missing, len(old.Layers), tc.changed)
+				t.Errorf("%d of the old image's %d layers changed, want at most %d", missing, len(old.Manifest.Layers), tc.changed)
 			}
 			if ratio := float64(kept) / float64(total); ratio < 0.95 {
 				t.Errorf("the new image reuses %.3f of the old image's layer bytes, want >= 0.95", ratio)
@@ -113,9 +112,9 @@ func TestReproducible(t *testing.T) {
 	// pulls it from there), so that their LLB can be the same.
 	dir := stacks[0].SpecContext(t, minimalSpec+"packages: [hello]\n", nil)
 	const epoch = 1700000000
-	var images [2]ociImage
+	var images [2]testenv.OCIImage
 	var ops [2]map[string]string
-	var configs [2]string
+	var created [2]*time.Time
 	for i, s := range stacks {
 		if i == 1 {
 			time.Sleep(2 * time.Second) // another second of the clock, whatever the first build took
@@ -139,8 +138,7 @@ func TestReproducible(t *testing.T) {
 				ops[i][v.Digest] = v.Name
 			}
 		}
-		blobs, _ := readOCIBlobs(t, out)
-		configs[i] = imageCreated(t, blobs, images[i].Manifest)
+		created[i] = images[i].Config.Created
 	}
 	if len(ops[0]) < 10 {
 		t.Errorf("only %d vertices in the first build: %v", len(ops[0]), ops[0])
@@ -158,41 +156,21 @@ func TestReproducible(t *testing.T) {
 		t.Errorf("the daemons got different LLB: %d vertices only in one build, e.g.\n%s", len(only), strings.Join(only[:min(10, len(only))], "\n"))
 	}
 	want := time.Unix(epoch, 0).UTC().Format(time.RFC3339)
-	for i, c := range configs {
-		if c != want {
+	for i, c := range created {
+		if c == nil || c.Format(time.RFC3339Nano) != want {
 			t.Errorf("stack %d: image created %q, want SOURCE_DATE_EPOCH %s", i+1, c, want)
 		}
 	}
 	ia, ib := images[0], images[1]
-	if ia.Manifest != ib.Manifest {
-		t.Errorf("manifests differ: %s and %s", ia.Manifest, ib.Manifest)
-		for i := range min(len(ia.Layers), len(ib.Layers)) {
-			if ia.Layers[i] != ib.Layers[i] {
-				t.Logf("layer %d: %+v vs %+v", i, ia.Layers[i], ib.Layers[i])
+	if ia.Descriptor.Digest != ib.Descriptor.Digest {
+		t.Errorf("manifests differ: %s and %s", ia.Descriptor.Digest, ib.Descriptor.Digest)
+		la, lb := ia.Manifest.Layers, ib.Manifest.Layers
+		for i := range min(len(la), len(lb)) {
+			if la[i].Digest != lb[i].Digest || la[i].Size != lb[i].Size {
+				t.Logf("layer %d: %s (%d bytes) vs %s (%d bytes)", i, la[i].Digest, la[i].Size, lb[i].Digest, lb[i].Size)
 			}
 		}
 	}
-}
-
-// imageCreated returns the `created` time of the image config that the
-// manifest (a blob of blobs) names.
-func imageCreated(t *testing.T, blobs map[string][]byte, manifest string) string {
-	t.Helper()
-	var man struct {
-		Config struct {
-			Digest string `json:"digest"`
-		} `json:"config"`
-	}
-	if err := json.Unmarshal(blobs[manifest], &man); err != nil {
-		t.Fatalf("manifest %s: %v", manifest, err)
-	}
-	var cfg struct {
-		Created string `json:"created"`
-	}
-	if err := json.Unmarshal(blobs[man.Config.Digest], &cfg); err != nil {
-		t.Fatalf("config %s: %v", man.Config.Digest, err)
-	}
-	return cfg.Created
 }
 
 // TestCopyFallback forces the stacking of layers with copies (daemons
@@ -206,7 +184,7 @@ func testCopyFallback(t *testing.T, e *testenv.Env) {
 	if len(res.Progress.Find("merge layers")) != 0 {
 		t.Errorf("the fallback build used MergeOp")
 	}
-	if a, b := len(readOCI(t, merged).Layers), len(readOCI(t, copied).Layers); a != b {
+	if a, b := len(readOCI(t, merged).Manifest.Layers), len(readOCI(t, copied).Manifest.Layers); a != b {
 		t.Errorf("merged image has %d layers, copied %d", a, b)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -386,8 +364,8 @@ func storeLayers(t *testing.T, path string) []layerPaths {
 	t.Helper()
 	img := readOCI(t, path)
 	byDigest := map[string]map[string]bool{}
-	for _, l := range img.Layers {
-		byDigest[l.Digest] = map[string]bool{}
+	for _, l := range img.Manifest.Layers {
+		byDigest[l.Digest.String()] = map[string]bool{}
 	}
 	seen := map[string]bool{}
 	walkOCI(t, path, func(e ociEntry) {
@@ -404,11 +382,12 @@ func storeLayers(t *testing.T, path string) []layerPaths {
 		paths[first] = true
 	})
 	var out []layerPaths
-	for _, l := range img.Layers {
-		if !seen[l.Digest] {
-			t.Fatalf("%s: no blob for layer %s", path, l.Digest)
+	for _, l := range img.Manifest.Layers {
+		d := l.Digest.String()
+		if !seen[d] {
+			t.Fatalf("%s: no blob for layer %s", path, d)
 		}
-		out = append(out, layerPaths{digest: l.Digest, size: l.Size, paths: byDigest[l.Digest]})
+		out = append(out, layerPaths{digest: d, size: l.Size, paths: byDigest[d]})
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nix-image/nix-image/internal/testenv"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestBuildkitdKilledMidBuild kills buildkitd with SIGKILL at several
@@ -125,7 +126,7 @@ func TestConcurrentBuilds(t *testing.T) {
 	}
 	digests := make([]string, len(outs))
 	for i, out := range outs {
-		digests[i] = readOCI(t, out).Manifest
+		digests[i] = readOCI(t, out).Descriptor.Digest.String()
 	}
 	if digests[0] != digests[1] {
 		t.Errorf("the same spec built at the same time gave %s and %s", digests[0], digests[1])
@@ -180,22 +181,18 @@ func TestRegistryGoneDuringPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json")
+	req.Header.Set("Accept", ocispecs.MediaTypeImageManifest+", "+ocispecs.MediaTypeImageIndex)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var man struct {
-		Layers []struct {
-			Digest string `json:"digest"`
-		} `json:"layers"`
-	}
+	var man ocispecs.Manifest
 	if err := json.NewDecoder(resp.Body).Decode(&man); err != nil || resp.StatusCode != http.StatusOK || len(man.Layers) == 0 {
 		t.Fatalf("GET the pushed manifest: %s, %v, %d layers", resp.Status, err, len(man.Layers))
 	}
 	for _, l := range man.Layers {
-		head, err := http.Head("http://" + own.RegistryAddr + "/v2/nix-image/push-test/blobs/" + l.Digest)
+		head, err := http.Head("http://" + own.RegistryAddr + "/v2/nix-image/push-test/blobs/" + l.Digest.String())
 		if err != nil {
 			t.Fatal(err)
 		}

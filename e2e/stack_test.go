@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nix-image/nix-image/internal/testenv"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestDockerfileRun checks the stack itself: the built-in Dockerfile
@@ -174,14 +174,14 @@ func getWithRetry(ctx context.Context, url string) (string, error) {
 	}
 }
 
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // busyboxContext writes a build context holding Debian's static busybox
@@ -212,22 +212,12 @@ func TestFrontendImage(t *testing.T) {
 	if !ok {
 		t.Fatalf("unexpected FrontendRef %q", e.FrontendRef)
 	}
-	var manifest struct {
-		Config struct {
-			Digest string `json:"digest"`
-		} `json:"config"`
-		Layers []json.RawMessage `json:"layers"`
-	}
+	var manifest ocispecs.Manifest
 	getJSON(t, fmt.Sprintf("http://%s/v2/%s/manifests/%s", e.RegistryAddr, repo, tag), &manifest)
 	if len(manifest.Layers) != 1 {
 		t.Errorf("frontend image: want 1 layer (the binary), got %d", len(manifest.Layers))
 	}
-	var cfg struct {
-		Config struct {
-			Entrypoint []string          `json:"Entrypoint"`
-			Labels     map[string]string `json:"Labels"`
-		} `json:"config"`
-	}
+	var cfg ocispecs.Image
 	getJSON(t, fmt.Sprintf("http://%s/v2/%s/blobs/%s", e.RegistryAddr, repo, manifest.Config.Digest), &cfg)
 	if got := strings.Join(cfg.Config.Entrypoint, " "); got != "/nix-image-frontend" {
 		t.Errorf("Entrypoint: got %q, want /nix-image-frontend", got)

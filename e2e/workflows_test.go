@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"maps"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nix-image/nix-image/internal/golden"
 	"github.com/nix-image/nix-image/internal/mirror"
 	"github.com/nix-image/nix-image/internal/testenv"
 )
@@ -197,8 +197,8 @@ func TestExampleWorkflow(t *testing.T) {
 	for i := range steps {
 		res := run(rerun, i)
 		checkFromCache(t, e, res, fmt.Sprintf("step %d of the rerun", i+1))
-		if got := registryImage(t, e.RegistryAddr, "example/repo", tag(i), "amd64"); got != pushed[tag(i)].Manifest {
-			t.Errorf("step %d of the rerun pushed %s, the first run %s", i+1, got, pushed[tag(i)].Manifest)
+		if got := registryImage(t, e.RegistryAddr, "example/repo", tag(i), "amd64"); got != pushed[tag(i)].Descriptor.Digest.String() {
+			t.Errorf("step %d of the rerun pushed %s, the first run %s", i+1, got, pushed[tag(i)].Descriptor.Digest)
 		}
 	}
 }
@@ -286,7 +286,7 @@ func TestReadmeBuildxCommands(t *testing.T) {
 			for _, line := range strings.Split(mirrorPlaceholders(m, stdout), "\n") {
 				lines = append(lines, strings.Join(strings.Fields(line), " "))
 			}
-			checkGolden(t, "call-"+cmd[i+1]+".txt", strings.Join(lines, "\n"))
+			golden.Check(t, filepath.Join("testdata", "call-"+cmd[i+1]+".txt"), []byte(strings.Join(lines, "\n")))
 		}
 	}
 	var tags struct {
@@ -299,26 +299,6 @@ func TestReadmeBuildxCommands(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nix.oci.tar")); err != nil {
 		t.Errorf("the -o type=oci command wrote no archive: %v", err)
-	}
-}
-
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/ with what the tests got")
-
-// checkGolden compares got with testdata/name (-update rewrites it): the
-// text users see, whole.
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if want := readFile(t, p); got != want {
-		t.Errorf("output differs from %s (go test -run %s -update rewrites it):\ngot:\n%s\nwant:\n%s", p, t.Name(), got, want)
 	}
 }
 

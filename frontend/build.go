@@ -24,9 +24,6 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// DefaultFilename is the spec file read when -f/--file is not given.
-const DefaultFilename = "nix-image.yaml"
-
 // Build is the gateway entry point.
 func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err := checkGatewayCaps(c.BuildOpts().Caps); err != nil {
@@ -86,12 +83,12 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		Tool:           *tool,
 		CacheNamespace: bc.CacheIDNamespace,
 		Epoch:          epoch,
-		MergeOp:        caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[argMergeOp] != "false",
+		MergeOp:        caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[spec.ArgMergeOp] != "false",
 		NoSymlinkOp:    caps.Supports(pb.CapFileSymlinkCreate) != nil,
 		SourceMap:      src.SourceMap,
 		IgnoreCache:    bc.IsNoCache(target),
 		Proxy:          proxyEnv(bc.BuildArgs),
-		ForeignBuilds:  bc.BuildArgs[argForeignBuilds] == "true",
+		ForeignBuilds:  bc.BuildArgs[spec.ArgForeignBuilds] == "true",
 	}
 	if len(bc.BuildPlatforms) > 0 {
 		// The steps run here, natively, for every image platform.
@@ -127,15 +124,6 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	}
 	return rb.Finalize()
 }
-
-// argMergeOp=false stacks the layers with copies even when the daemon has
-// MergeOp, as on daemons without it (Docker's classic builder).
-const argMergeOp = "NIX_IMAGE_MERGEOP"
-
-// argForeignBuilds=true lets the realise step of an image for another
-// platform than the builder's build the derivations no substituter has,
-// through the host's binfmt_misc emulation (llbgen.Options.ForeignBuilds).
-const argForeignBuilds = "NIX_IMAGE_FOREIGN_BUILDS"
 
 // buildImage realises the closure, reads what it holds and assembles the
 // image from it: the layers depend on the closure.
@@ -202,7 +190,7 @@ func currentFrontend(c client.Client) (*llb.State, error) {
 // sourceDateEpoch returns SOURCE_DATE_EPOCH, or the Unix epoch: images
 // are reproducible by default.
 func sourceDateEpoch(args map[string]string) (time.Time, error) {
-	v, ok := args["SOURCE_DATE_EPOCH"]
+	v, ok := args[spec.ArgSourceDateEpoch]
 	if !ok || v == "" {
 		return time.Unix(0, 0).UTC(), nil
 	}

@@ -106,11 +106,7 @@ func Image(r *spec.Resolved, opt Options, realised *Realised, closure *nixstep.C
 		)},
 	)
 	layers = append(layers, extra...)
-	img, err := imageConfig(r, opt, layers)
-	if err != nil {
-		return nil, err
-	}
-	return &Result{State: stack(layers, opt), Image: img}, nil
+	return &Result{State: stack(layers, opt), Image: imageConfig(r, opt, layers)}, nil
 }
 
 // storeLayer is the layer of a group of store paths. Where a path comes

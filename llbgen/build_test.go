@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -332,6 +333,10 @@ func TestImageConfig(t *testing.T) {
 	}
 	if _, ok := ssh.Image.Config.ExposedPorts["22/tcp"]; !ok {
 		t.Errorf("ssh image exposes %v, want 22/tcp", ssh.Image.Config.ExposedPorts)
+	}
+	_, ports, _ := testBuildSpec(t, testSpec+"  default:\n    config:\n      exposedPorts: [\"8080\", 53/udp]\n", "default", nil)
+	if got, want := ports.Image.Config.ExposedPorts, map[string]struct{}{"8080/tcp": {}, "53/udp": {}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("exposedPorts [8080, 53/udp] give %v, want %v", got, want)
 	}
 }
 

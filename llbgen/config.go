@@ -49,7 +49,7 @@ func imageEnv(r *spec.Resolved) [][2]string {
 }
 
 // imageConfig returns the OCI config of an image with the given layers.
-func imageConfig(r *spec.Resolved, opt Options, layers []layer) (*dockerspec.DockerOCIImage, error) {
+func imageConfig(r *spec.Resolved, opt Options, layers []layer) *dockerspec.DockerOCIImage {
 	epoch := opt.Epoch.UTC()
 	img := &dockerspec.DockerOCIImage{}
 	img.Platform = ocispecs.Platform{OS: opt.Platform.OS, Architecture: opt.Platform.Architecture, Variant: opt.Platform.Variant}
@@ -80,15 +80,13 @@ func imageConfig(r *spec.Resolved, opt Options, layers []layer) (*dockerspec.Doc
 	}
 	maps.Copy(c.Labels, r.Config.Labels)
 	if len(r.Config.ExposedPorts) > 0 {
+		// Already N/proto: spec's validation normalised them.
 		c.ExposedPorts = map[string]struct{}{}
 		for _, p := range r.Config.ExposedPorts {
-			if !strings.Contains(p, "/") {
-				p += "/tcp"
-			}
 			c.ExposedPorts[p] = struct{}{}
 		}
 	}
-	return img, nil
+	return img
 }
 
 // description says which Nix the image's system profile has.

@@ -101,10 +101,7 @@ images: {default: {user: `+tc.user+`}}
 			if !strings.Contains(files["/etc/shadow"], r.User.Name+":!:") {
 				t.Errorf("/etc/shadow has no locked entry for %s:\n%s", r.User.Name, files["/etc/shadow"])
 			}
-			img, err := imageConfig(r, Options{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			img := imageConfig(r, Options{}, nil)
 			if img.Config.User != tc.configUser {
 				t.Errorf("config User = %q, want %q", img.Config.User, tc.configUser)
 			}

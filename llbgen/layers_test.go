@@ -1,12 +1,19 @@
 package llbgen
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/nix-image/nix-image/internal/golden"
 	"github.com/nix-image/nix-image/nixstep"
+	"github.com/nix-image/nix-image/spec"
 )
 
 // chain builds a closure where each path refers to the next: p0 -> p1 ->
@@ -126,4 +133,46 @@ func TestPlanLayersAddOne(t *testing.T) {
 	if len(changed) != 1 || !slices.Contains(changed[0], "/nix/store/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-new") {
 		t.Errorf("new or changed layers after adding one path: %v, want only the shared layer holding it", changed)
 	}
+}
+
+// TestPlanLayersGolden plans the layers of a real closure (the
+// closure.json the realise step wrote for examples/default, built
+// offline with `make demo`: testdata/closure-default.json, 105 paths)
+// within the largest budget (a layer per path, by popularity), the
+// default one (over it: the largest keep their layers, the others share)
+// and a small one, and compares them with testdata/layers-default.golden:
+// each layer with its paths, their popularity, NAR size and origin (go
+// test ./llbgen -run TestPlanLayersGolden -update rewrites it).
+func TestPlanLayersGolden(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "closure-default.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c nixstep.Closure
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	refs := map[string][]string{}
+	var all []string
+	for _, p := range c.Paths {
+		refs[p.Path] = p.References
+		all = append(all, p.Path)
+	}
+	pop := popularity(all, refs)
+	var b bytes.Buffer
+	for _, budget := range []int{spec.MaxLayers, spec.DefaultLayers, 24} {
+		groups := planLayers(&c, budget)
+		fmt.Fprintf(&b, "budget %d: %d paths in %d store layers\n", budget, len(c.Paths), len(groups))
+		for i, g := range groups {
+			for j, p := range g {
+				layer := fmt.Sprintf("%3d", i+1)
+				if j > 0 {
+					layer = "   "
+				}
+				fmt.Fprintf(&b, "%s  pop %3d  %10d  %s %s\n", layer, pop[p.Path], p.NarSize, strings.TrimPrefix(p.Path, "/nix/store/"), p.Origin)
+			}
+		}
+		b.WriteString("\n")
+	}
+	golden.Check(t, filepath.Join("testdata", "layers-default.golden"), b.Bytes())
 }

@@ -2,16 +2,13 @@ package sbom
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/nix-image/nix-image/internal/golden"
 	"github.com/nix-image/nix-image/nixstep"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func TestSplitName(t *testing.T) {
 	tests := []struct{ in, name, version string }{
@@ -82,19 +79,7 @@ func TestDocumentGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "closure.spdx.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("document differs from %s (go test ./sbom -update rewrites it):\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "closure.spdx.json"), got)
 	// The same closure gives the same bytes; another closure another
 	// namespace.
 	again, _ := Document(c, m, Options{Name: "nix-image default linux/amd64", Created: time.Unix(1700000000, 0)})

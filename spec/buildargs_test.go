@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -132,6 +133,119 @@ func TestApplyBuildArgsPositions(t *testing.T) {
 	for path, want := range map[string]bool{"nixpkgs.url": false, "nixpkgs.sha256": false, "nixpkgs": true, "packages[0]": true, "packages[1]": false} {
 		if _, ok := s.Position(path); ok != want {
 			t.Errorf("Position(%q) ok = %v, want %v", path, ok, want)
+		}
+	}
+}
+
+// TestBuildArgsTable: every build arg of BuildArgs with a field replaces
+// that field (Spec.OverriddenBy names it, Value gives back the value
+// given); every one without a field leaves the spec as it was.
+func TestBuildArgsTable(t *testing.T) {
+	const nixURLSpec = base + "nix:\n  url: https://e.com/nix.tar.xz\n  sha256: " + helloHex + "\n"
+	otherHex := strings.Repeat("ab", 32)
+	tests := map[string]struct {
+		spec string
+		args map[string]string
+		// path is where the override is recorded: the field, or one
+		// item of it.
+		path string
+	}{
+		ArgNixVersion:        {base, map[string]string{ArgNixVersion: "2.30.0"}, "nix.version"},
+		ArgNixReleases:       {base, map[string]string{ArgNixReleases: "http://m/nix"}, "nix.releases"},
+		ArgNixURL:            {base, map[string]string{ArgNixURL: "http://m/nix.tar.xz", ArgNixSHA256: otherHex}, "nix.url"},
+		ArgNixSHA256:         {nixURLSpec, map[string]string{ArgNixSHA256: otherHex}, "nix.sha256"},
+		ArgNixpkgsURL:        {base, map[string]string{ArgNixpkgsURL: "http://m/n.tar.gz", ArgNixpkgsSHA256: otherHex}, "nixpkgs.url"},
+		ArgNixpkgsSHA256:     {base, map[string]string{ArgNixpkgsSHA256: otherHex}, "nixpkgs.sha256"},
+		ArgNixpkgsNarHash:    {base, map[string]string{ArgNixpkgsNarHash: helloSRI}, "nixpkgs.narHash"},
+		ArgSubstituters:      {base, map[string]string{ArgSubstituters: "http://cache:5000 file:///cache"}, "substituters"},
+		ArgTrustedPublicKeys: {base, map[string]string{ArgTrustedPublicKeys: otherKey}, "trustedPublicKeys"},
+		ArgExtraPackages:     {base + "packages: [jq]\n", map[string]string{ArgExtraPackages: "hello"}, "packages[1]"},
+		ArgSourceDateEpoch:   {base, map[string]string{ArgSourceDateEpoch: "5"}, ""},
+		ArgMergeOp:           {base, map[string]string{ArgMergeOp: "false"}, ""},
+		ArgForeignBuilds:     {base, map[string]string{ArgForeignBuilds: "true"}, ""},
+		ArgHTTPProxy:         {base, map[string]string{ArgHTTPProxy: "http://proxy:3128"}, ""},
+		ArgHTTPSProxy:        {base, map[string]string{ArgHTTPSProxy: "http://proxy:3128"}, ""},
+		ArgFTPProxy:          {base, map[string]string{ArgFTPProxy: "http://proxy:3128"}, ""},
+		ArgNoProxy:           {base, map[string]string{ArgNoProxy: "localhost"}, ""},
+		ArgAllProxy:          {base, map[string]string{ArgAllProxy: "socks5://proxy:1080"}, ""},
+	}
+	seen := map[string]bool{}
+	for _, a := range BuildArgs {
+		t.Run(a.Name, func(t *testing.T) {
+			if seen[a.Name] {
+				t.Fatalf("%s is twice in BuildArgs", a.Name)
+			}
+			seen[a.Name] = true
+			tc, ok := tests[a.Name]
+			if !ok {
+				t.Fatalf("no test case for %s", a.Name)
+			}
+			if (a.Field == "") != (tc.path == "") || !strings.HasPrefix(tc.path, a.Field) {
+				t.Fatalf("%s has field %q, the test case records %q", a.Name, a.Field, tc.path)
+			}
+			s, err := Parse("nix-image.yaml", []byte(tc.spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := s.clone()
+			if err := s.ApplyBuildArgs(tc.args); err != nil {
+				t.Fatalf("ApplyBuildArgs: %v", err)
+			}
+			if a.Field == "" {
+				if !reflect.DeepEqual(s, before) {
+					t.Errorf("%s changed the spec:\n%+v\nwas\n%+v", a.Name, s, before)
+				}
+				return
+			}
+			if got := s.OverriddenBy(tc.path); got != a.Name {
+				t.Errorf("OverriddenBy(%q) = %q, want %s", tc.path, got, a.Name)
+			}
+			if a.Value == nil {
+				return
+			}
+			r, err := s.Resolve(TargetDefault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := a.Value(r); got != tc.args[a.Name] {
+				t.Errorf("Value = %q, want the value given, %q", got, tc.args[a.Name])
+			}
+		})
+	}
+	if len(seen) != len(tests) {
+		t.Errorf("%d test cases for %d build args", len(tests), len(seen))
+	}
+}
+
+// TestBuildArgsDocumented: spec/README.md has a row for every build arg
+// that overrides a field, naming the field, and the READMEs name every
+// other one.
+func TestBuildArgsDocumented(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc, ok := strings.Cut(string(data), "\n## Build args\n")
+	if !ok {
+		t.Fatal("spec/README.md has no Build args section")
+	}
+	doc, _, _ = strings.Cut(doc, "\n## ")
+	top, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(doc, "\n") {
+		if f := strings.Split(line, " | "); len(f) > 1 && strings.HasPrefix(f[0], "| `") {
+			rows[strings.Trim(f[0], "| `")] = line
+		}
+	}
+	for _, a := range BuildArgs {
+		switch {
+		case a.Field != "" && !strings.Contains(rows[a.Name], "`"+a.Field+"`"):
+			t.Errorf("spec/README.md, Build args: no row | `%s` | ... `%s` ...", a.Name, a.Field)
+		case a.Field == "" && !strings.Contains(doc, "`"+a.Name) && !strings.Contains(string(top), "`"+a.Name):
+			t.Errorf("neither README.md nor spec/README.md's Build args names %s", a.Name)
 		}
 	}
 }

@@ -90,7 +90,10 @@ func main() {
 	pkgs := flag.String("packages", "curl git hello", "nixpkgs attributes of the benchmarked image")
 	add := flag.String("add", "jq", "the attribute the add-one rebuild adds")
 	verbose := flag.Bool("v", false, "list the vertices each no-change rebuild executed")
-	timeout := flag.Duration("timeout", 60*time.Minute, "give up after this long")
+	// A real-size round takes about 45 minutes on 2 cores (2026-12-01),
+	// most of it reading, pulling, running and pruning 400 MB images of
+	// 45,000 files.
+	timeout := flag.Duration("timeout", 4*time.Hour, "give up after this long")
 	size := flag.String("nixpkgs", "real", "the package set: real (nixpkgs-real.tar.gz, nixpkgs' size) or small (nixpkgs.tar.gz, same packages)")
 	only := flag.String("only", "", "cross: run only the cross-platform pair (ours cold for linux/amd64 and linux/arm64), print it and write no results file")
 	flag.Parse()
@@ -1092,7 +1095,7 @@ func (b *bench) targets(res map[string]*metrics, samples map[string][]*sample, w
 	if len(noChannel) > 0 {
 		channelDetail = strings.Join(noChannel, "; ")
 	}
-	nixenv := res["nixenv"]
+	nixenv, flat := res["nixenv"], res["flat"]
 	ts := []target{
 		{"ours.nochange_ops_executed = 0", o.NochangeOpsExecuted == 0,
 			fmt.Sprintf("%d (%s)", o.NochangeOpsExecuted, strings.Join(ours[0].NochangeOpNames, "; "))},
@@ -1105,15 +1108,22 @@ func (b *bench) targets(res map[string]*metrics, samples map[string][]*sample, w
 			fmt.Sprintf("%d <= 1.05 x %d = %.0f", o.Add1NewBytes, allow, 1.05*float64(allow))},
 		{"ours.add1_new_bytes <= 0.1 x nixenv.add1_new_bytes", float64(o.Add1NewBytes) <= 0.1*float64(nixenv.Add1NewBytes),
 			fmt.Sprintf("%d <= 0.1 x %d = %.0f", o.Add1NewBytes, nixenv.Add1NewBytes, 0.1*float64(nixenv.Add1NewBytes))},
-		{"ours.image_bytes <= 1.03 x ours.closure_bytes", float64(o.ImageBytes) <= 1.03*float64(o.ClosureBytes),
-			fmt.Sprintf("%d <= 1.03 x %d = %.0f (ratio %.4f)", o.ImageBytes, o.ClosureBytes, 1.03*float64(o.ClosureBytes), float64(o.ImageBytes)/float64(o.ClosureBytes))},
+		// No file twice, none beyond the closure; and no more tar
+		// overhead than one layer of the same content (at nixpkgs' size
+		// the tar headers and padding of its 45,000 files alone are a
+		// seventh of the image, so the tar bytes are compared with
+		// flat's, not with the NAR sizes).
+		{"ours.image_file_bytes <= 1.03 x ours.closure_bytes", float64(o.ImageFileBytes) <= 1.03*float64(o.ClosureBytes),
+			fmt.Sprintf("%d <= 1.03 x %d = %.0f (ratio %.4f)", o.ImageFileBytes, o.ClosureBytes, 1.03*float64(o.ClosureBytes), float64(o.ImageFileBytes)/float64(o.ClosureBytes))},
+		{"ours.image_bytes <= 1.03 x flat.image_bytes", float64(o.ImageBytes) <= 1.03*float64(flat.ImageBytes),
+			fmt.Sprintf("%d <= 1.03 x %d = %.0f (ratio %.4f)", o.ImageBytes, flat.ImageBytes, 1.03*float64(flat.ImageBytes), float64(o.ImageBytes)/float64(flat.ImageBytes))},
 		{"ours.reproducible", o.Reproducible, fmt.Sprintf("%d cold builds on fresh daemons: %s", 3*len(ours), digests(ours))},
-		coldTarget("ours.cold_s", o.ColdEmptyS, 1.0, "flat.cold_s", res["flat"].ColdEmptyS, ""),
+		coldTarget("ours.cold_s", o.ColdEmptyS, 1.0, "flat.cold_s", flat.ColdEmptyS, ""),
 		coldTarget("ours.cold_s", o.ColdEmptyS, 1.5, "floor_s", wide.FloorS, ""),
 		{"ours.cold_verify_cpu_s <= 0.1 x ours.cold_cpu_s (store path checks a small share of a cold build)", o.ColdVerifyCPU <= 0.1*o.ColdEmptyCPU,
 			fmt.Sprintf("%.2f <= 0.1 x %.2f = %.2f", o.ColdVerifyCPU, o.ColdEmptyCPU, 0.1*o.ColdEmptyCPU)},
 		{"every image ships the nixpkgs channel (the same image content)", len(noChannel) == 0, channelDetail},
-		coldTarget("ours.cold_cache_from_s", o.ColdCacheFromS, 1.2, "flat.cold_s", res["flat"].ColdEmptyS, ""),
+		coldTarget("ours.cold_cache_from_s", o.ColdCacheFromS, 1.2, "flat.cold_s", flat.ColdEmptyS, ""),
 		crossTarget(wide),
 	}
 	for _, name := range baselines[1:] {

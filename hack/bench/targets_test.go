@@ -29,12 +29,12 @@ func TestMissed(t *testing.T) {
 func TestTargetsCanFail(t *testing.T) {
 	good := func() (map[string]*metrics, map[string][]*sample, runWide) {
 		res := map[string]*metrics{"ours": {
-			Add1ReusedBytesRatio: 0.99, Add1NewBytes: 100, ImageBytes: 1000, ClosureBytes: 1000,
+			Add1ReusedBytesRatio: 0.99, Add1NewBytes: 100, ImageBytes: 1000, ImageFileBytes: 990, ClosureBytes: 1000,
 			Reproducible: true, ColdEmptyS: 5, ColdCacheFromS: 2, ColdS: 2, NochangeS: 1.2, Add1S: 2,
 		}}
 		samples := map[string][]*sample{"ours": {{Add1AllowanceBytes: 100, Digest: "sha256:a", ColdEmptyDigest: "sha256:a"}}}
 		for _, b := range baselines {
-			res[b] = &metrics{Add1NewBytes: 10000, ColdEmptyS: 5, ColdS: 5, Add1S: 2}
+			res[b] = &metrics{Add1NewBytes: 10000, ColdEmptyS: 5, ColdS: 5, Add1S: 2, ImageBytes: 1000}
 			samples[b] = []*sample{{}}
 		}
 		return res, samples, runWide{FloorS: 4, SyntaxNochangeS: 1, AMD64ColdS: 5, ARM64ColdS: 6}
@@ -54,7 +54,8 @@ func TestTargetsCanFail(t *testing.T) {
 		{"reuse", func(r map[string]*metrics, _ map[string][]*sample, _ *runWide) { r["ours"].Add1ReusedBytesRatio = 0.9 }, "add1_reused_bytes_ratio"},
 		{"new bytes over the allowance", func(r map[string]*metrics, _ map[string][]*sample, _ *runWide) { r["ours"].Add1NewBytes = 106 }, "layers of only new store paths"},
 		{"new bytes over a tenth of nixenv's", func(r map[string]*metrics, _ map[string][]*sample, _ *runWide) { r["nixenv"].Add1NewBytes = 999 }, "0.1 x nixenv.add1_new_bytes"},
-		{"image over the closure", func(r map[string]*metrics, _ map[string][]*sample, _ *runWide) { r["ours"].ImageBytes = 1031 }, "image_bytes"},
+		{"files beyond the closure", func(r map[string]*metrics, _ map[string][]*sample, _ *runWide) { r["ours"].ImageFileBytes = 1031 }, "image_file_bytes"},
+		{"more tar than flat's", func(r map[string]*metrics, _ map[string][]*sample, _ *runWide) { r["flat"].ImageBytes = 970 }, "ours.image_bytes <= 1.03 x flat.image_bytes"},
 		{"not reproducible", func(r map[string]*metrics, _ map[string][]*sample, _ *runWide) { r["ours"].Reproducible = false }, "reproducible"},
 		{"cold slower than flat", func(r map[string]*metrics, _ map[string][]*sample, _ *runWide) { r["flat"].ColdEmptyS = 4.9 }, "ours.cold_s <= 1.0 x flat.cold_s"},
 		{"cold over 1.5 x the floor", func(_ map[string]*metrics, _ map[string][]*sample, w *runWide) { w.FloorS = 3.3 }, "ours.cold_s <= 1.5 x floor_s"},

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nix-image/nix-image/spec"
 )
 
 // Mirror is a generated mirror being served.
@@ -133,7 +135,7 @@ func nixpkgsOf(vars map[string]string, url, prefix string) (Nixpkgs, error) {
 }
 
 // ArgNames are the build args BuildArgs sets, in order.
-var ArgNames = []string{"NIX_VERSION", "NIX_RELEASES", "NIXPKGS_URL", "NIXPKGS_SHA256", "SUBSTITUTERS", "TRUSTED_PUBLIC_KEYS"}
+var ArgNames = []string{spec.ArgNixVersion, spec.ArgNixReleases, spec.ArgNixpkgsURL, spec.ArgNixpkgsSHA256, spec.ArgSubstituters, spec.ArgTrustedPublicKeys}
 
 // Args are the build args that point a spec at the mirror: what a user
 // behind a mirror of releases.nixos.org, nixpkgs and cache.nixos.org
@@ -146,12 +148,12 @@ func (m *Mirror) Args() map[string]string {
 // real-size build).
 func (m *Mirror) ArgsWith(p Nixpkgs) map[string]string {
 	return map[string]string{
-		"NIX_VERSION":         m.Vars["NIX_VERSION"],
-		"NIX_RELEASES":        m.URL + "/nix",
-		"NIXPKGS_URL":         p.URL,
-		"NIXPKGS_SHA256":      p.SHA256,
-		"SUBSTITUTERS":        m.URL + "/cache",
-		"TRUSTED_PUBLIC_KEYS": m.Vars["CACHE_PUBLIC_KEY"],
+		spec.ArgNixVersion:        m.Vars["NIX_VERSION"],
+		spec.ArgNixReleases:       m.URL + "/nix",
+		spec.ArgNixpkgsURL:        p.URL,
+		spec.ArgNixpkgsSHA256:     p.SHA256,
+		spec.ArgSubstituters:      m.URL + "/cache",
+		spec.ArgTrustedPublicKeys: m.Vars["CACHE_PUBLIC_KEY"],
 	}
 }
 

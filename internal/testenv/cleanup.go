@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // unmountUnder unmounts every mount point below dir, deepest first.
@@ -109,7 +110,16 @@ func (e *Env) killContainers() error {
 // build interrupted mid-step); its container would keep running and keep
 // its mounts busy.
 func killBuildContainers(dir string) error {
-	out, err := exec.Command("runc", "list", "--format", "json").Output()
+	// runc list fails when a container of another process on the machine
+	// goes away while it reads the state directory: try again.
+	var out []byte
+	var err error
+	for try := 0; try < 5; try++ {
+		if out, err = exec.Command("runc", "list", "--format", "json").Output(); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if err != nil {
 		return fmt.Errorf("runc list: %w", err)
 	}

@@ -137,7 +137,7 @@ func StartWith(ctx context.Context, opts Options) (_ *Env, retErr error) {
 		return nil, fmt.Errorf("writing owner file: %w", err)
 	}
 
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -487,10 +487,10 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1. The port is
+// FreePort asks the kernel for a free TCP port on 127.0.0.1. The port is
 // free again when this returns; a race with another process taking it is
-// possible but shows up as a registry that fails to start.
-func freePort() (int, error) {
+// possible but shows up as a server that fails to start.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)

@@ -3,70 +3,29 @@ package testenv
 import (
 	"archive/tar"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// The subset of the OCI image spec that unpacking needs.
-type ociDescriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Platform    *ociPlatform      `json:"platform,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
-
-type ociPlatform struct {
-	OS           string `json:"os"`
-	Architecture string `json:"architecture"`
-}
-
-type ociIndex struct {
-	MediaType string          `json:"mediaType"`
-	Manifests []ociDescriptor `json:"manifests"`
-}
-
-type ociManifest struct {
-	MediaType string          `json:"mediaType"`
-	Config    ociDescriptor   `json:"config"`
-	Layers    []ociDescriptor `json:"layers"`
-}
-
-// ImageConfig is the part of an image's config that running it uses.
-type ImageConfig struct {
-	User       string            `json:"User"`
-	Env        []string          `json:"Env"`
-	Entrypoint []string          `json:"Entrypoint"`
-	Cmd        []string          `json:"Cmd"`
-	WorkingDir string            `json:"WorkingDir"`
-	Labels     map[string]string `json:"Labels"`
-}
-
-type ociImage struct {
-	Architecture string      `json:"architecture"`
-	OS           string      `json:"os"`
-	Config       ImageConfig `json:"config"`
-}
-
-const (
-	mediaIndex      = "application/vnd.oci.image.index.v1+json"
-	mediaDockerList = "application/vnd.docker.distribution.manifest.list.v2+json"
-)
+// mediaDockerList is Docker's manifest list: an index, under a media type
+// image-spec does not define.
+const mediaDockerList = "application/vnd.docker.distribution.manifest.list.v2+json"
 
 // UnpackOCI unpacks the image in an OCI layout (a directory, or a tar of
 // one as `--output type=oci,dest=X.tar` writes) into rootfs, applying the
-// layers in order with their whiteouts, and returns the image config. For
-// a multi-platform index it picks linux/GOARCH.
-func UnpackOCI(layout, rootfs string) (*ImageConfig, error) {
+// layers in order with their whiteouts, and returns the image config. Of
+// several images it picks the one whose index entry names linux/GOARCH
+// (or no platform).
+func UnpackOCI(layout, rootfs string) (*ocispecs.ImageConfig, error) {
 	st, err := os.Stat(layout)
 	if err != nil {
 		return nil, fmt.Errorf("opening OCI layout: %w", err)
@@ -82,74 +41,23 @@ func UnpackOCI(layout, rootfs string) (*ImageConfig, error) {
 		}
 		layout = dir
 	}
-	var idx ociIndex
-	if err := readJSON(filepath.Join(layout, "index.json"), &idx); err != nil {
-		return nil, err
-	}
-	m, err := pickManifest(layout, idx)
+	a, err := ReadOCIArchive(layout)
 	if err != nil {
 		return nil, err
 	}
-	var img ociImage
-	if err := readJSON(blobPath(layout, m.Config.Digest), &img); err != nil {
-		return nil, fmt.Errorf("reading image config: %w", err)
+	img, err := a.runnable()
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return nil, fmt.Errorf("creating rootfs: %w", err)
 	}
-	for i, l := range m.Layers {
-		if err := applyLayerFile(blobPath(layout, l.Digest), l.MediaType, rootfs); err != nil {
+	for i, l := range img.Manifest.Layers {
+		if err := applyLayerFile(filepath.Join(layout, "blobs", l.Digest.Algorithm().String(), l.Digest.Encoded()), l.MediaType, rootfs); err != nil {
 			return nil, fmt.Errorf("applying layer %d (%s): %w", i, l.Digest, err)
 		}
 	}
-	return &img.Config, nil
-}
-
-// pickManifest follows indexes down to the image manifest for linux/GOARCH,
-// skipping attestation manifests.
-func pickManifest(layout string, idx ociIndex) (*ociManifest, error) {
-	var cands []ociDescriptor
-	for _, d := range idx.Manifests {
-		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
-			continue
-		}
-		if d.Platform != nil && (d.Platform.OS != "linux" || d.Platform.Architecture != runtime.GOARCH) {
-			continue
-		}
-		cands = append(cands, d)
-	}
-	if len(cands) == 0 {
-		return nil, fmt.Errorf("no manifest for linux/%s in the OCI index (%d entries)", runtime.GOARCH, len(idx.Manifests))
-	}
-	d := cands[0]
-	if d.MediaType == mediaIndex || d.MediaType == mediaDockerList {
-		var sub ociIndex
-		if err := readJSON(blobPath(layout, d.Digest), &sub); err != nil {
-			return nil, fmt.Errorf("reading nested index: %w", err)
-		}
-		return pickManifest(layout, sub)
-	}
-	var m ociManifest
-	if err := readJSON(blobPath(layout, d.Digest), &m); err != nil {
-		return nil, fmt.Errorf("reading manifest: %w", err)
-	}
-	return &m, nil
-}
-
-func blobPath(layout, digest string) string {
-	alg, hex, _ := strings.Cut(digest, ":")
-	return filepath.Join(layout, "blobs", alg, hex)
-}
-
-func readJSON(p string, v any) error {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decoding %s: %w", p, err)
-	}
-	return nil
+	return &img.Config.Config, nil
 }
 
 func untarFile(file, dir string) error {

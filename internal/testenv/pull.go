@@ -11,12 +11,15 @@ import (
 	"os"
 	"runtime"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // acceptManifests are the manifest media types PullOCI reads.
 var acceptManifests = strings.Join([]string{
-	mediaIndex, mediaDockerList,
-	"application/vnd.oci.image.manifest.v1+json",
+	ocispecs.MediaTypeImageIndex, mediaDockerList,
+	ocispecs.MediaTypeImageManifest,
 	"application/vnd.docker.distribution.manifest.v2+json",
 }, ", ")
 
@@ -59,12 +62,12 @@ func PullOCIArch(ctx context.Context, addr, repo, ref, arch, dest string) (strin
 	if err != nil {
 		return "", err
 	}
-	for mediaType == mediaIndex || mediaType == mediaDockerList {
-		var idx ociIndex
+	for mediaType == ocispecs.MediaTypeImageIndex || mediaType == mediaDockerList {
+		var idx ocispecs.Index
 		if err := json.Unmarshal(body, &idx); err != nil {
 			return "", fmt.Errorf("%s:%s: index: %w", repo, ref, err)
 		}
-		var next string
+		var next digest.Digest
 		for _, d := range idx.Manifests {
 			if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
 				continue
@@ -77,11 +80,11 @@ func PullOCIArch(ctx context.Context, addr, repo, ref, arch, dest string) (strin
 		if next == "" {
 			return "", fmt.Errorf("%s:%s: no linux/%s image", repo, ref, arch)
 		}
-		if body, mediaType, err = get("manifests/"+next, acceptManifests); err != nil {
+		if body, mediaType, err = get("manifests/"+next.String(), acceptManifests); err != nil {
 			return "", err
 		}
 	}
-	var m ociManifest
+	var m ocispecs.Manifest
 	if err := json.Unmarshal(body, &m); err != nil {
 		return "", fmt.Errorf("%s:%s: manifest: %w", repo, ref, err)
 	}
@@ -101,7 +104,7 @@ func PullOCIArch(ctx context.Context, addr, repo, ref, arch, dest string) (strin
 	}
 	index, err := json.Marshal(map[string]any{
 		"schemaVersion": 2,
-		"mediaType":     mediaIndex,
+		"mediaType":     ocispecs.MediaTypeImageIndex,
 		"manifests":     []map[string]any{{"mediaType": mediaType, "digest": digest, "size": len(body)}},
 	})
 	if err != nil {
@@ -116,15 +119,15 @@ func PullOCIArch(ctx context.Context, addr, repo, ref, arch, dest string) (strin
 	if err := add("blobs/sha256/"+strings.TrimPrefix(digest, "sha256:"), body); err != nil {
 		return "", err
 	}
-	for _, d := range append([]ociDescriptor{m.Config}, m.Layers...) {
-		blob, _, err := get("blobs/"+d.Digest, "")
+	for _, d := range append([]ocispecs.Descriptor{m.Config}, m.Layers...) {
+		blob, _, err := get("blobs/"+d.Digest.String(), "")
 		if err != nil {
 			return "", err
 		}
-		if got := fmt.Sprintf("sha256:%x", sha256.Sum256(blob)); got != d.Digest {
+		if got := fmt.Sprintf("sha256:%x", sha256.Sum256(blob)); got != d.Digest.String() {
 			return "", fmt.Errorf("%s:%s: blob %s has digest %s", repo, ref, d.Digest, got)
 		}
-		if err := add("blobs/sha256/"+strings.TrimPrefix(d.Digest, "sha256:"), blob); err != nil {
+		if err := add("blobs/sha256/"+d.Digest.Encoded(), blob); err != nil {
 			return "", err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestPullOCI serves an index (an attestation first, then the platform's
@@ -31,7 +33,7 @@ func TestPullOCI(t *testing.T) {
 	manifests := map[string][]byte{}
 	manDigest := fmt.Sprintf("sha256:%x", sha256.Sum256(man))
 	manifests[manDigest] = man
-	idx, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": mediaIndex, "manifests": []map[string]any{
+	idx, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": ocispecs.MediaTypeImageIndex, "manifests": []map[string]any{
 		{"digest": "sha256:0000", "annotations": map[string]string{"vnd.docker.reference.type": "attestation-manifest"}},
 		{"digest": manDigest, "platform": map[string]string{"os": "linux", "architecture": runtime.GOARCH}},
 	}})
@@ -43,7 +45,7 @@ func TestPullOCI(t *testing.T) {
 		case ok && kind == "manifests" && manifests[ref] != nil:
 			mt := "application/vnd.oci.image.manifest.v1+json"
 			if ref == "v1" {
-				mt = mediaIndex
+				mt = ocispecs.MediaTypeImageIndex
 			}
 			w.Header().Set("Content-Type", mt)
 			w.Write(manifests[ref])
@@ -63,19 +65,15 @@ func TestPullOCI(t *testing.T) {
 	if got != manDigest {
 		t.Errorf("digest %s, want the platform manifest's %s", got, manDigest)
 	}
-	dir := t.TempDir()
-	if err := untarFile(dest, dir); err != nil {
+	a, err := ReadOCIArchive(dest)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var index ociIndex
-	if err := readJSON(filepath.Join(dir, "index.json"), &index); err != nil {
-		t.Fatal(err)
+	if len(a.Index.Manifests) != 1 || a.Index.Manifests[0].Digest.String() != manDigest {
+		t.Errorf("index.json: %+v", a.Index)
 	}
-	if len(index.Manifests) != 1 || index.Manifests[0].Digest != manDigest {
-		t.Errorf("index.json: %+v", index)
-	}
-	if _, err := pickManifest(dir, index); err != nil {
-		t.Errorf("the layout does not read back: %v", err)
+	if img, err := a.Image(runtime.GOARCH); err != nil || img.Descriptor.Digest.String() != manDigest || img.Manifest.Layers[0].Digest.String() != layer {
+		t.Errorf("the layout does not read back: %+v, %v", img, err)
 	}
 	blobs[layer] = []byte("tampered")
 	if _, err := PullOCI(context.Background(), addr, "repo", "v1", dest); err == nil || !strings.Contains(err.Error(), "has digest") {

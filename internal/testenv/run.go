@@ -3,6 +3,7 @@ package testenv
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // RunSpec says what to run in which image.
@@ -30,7 +32,7 @@ type RunSpec struct {
 	// Config overrides the image config; needed for a rootfs directory to
 	// get the image's Env, User, WorkingDir, Entrypoint and Cmd (else:
 	// root, a default PATH, /).
-	Config *ImageConfig
+	Config *ocispecs.ImageConfig
 	// Args replace the image's Cmd (the Entrypoint stays), like the
 	// arguments of `docker run IMAGE ARGS...`.
 	Args []string
@@ -38,7 +40,14 @@ type RunSpec struct {
 	Env []string
 	// Stdin is the command's standard input (none when nil).
 	Stdin io.Reader
+	// Hostname is the container's host name (default nix-image-e2e).
+	Hostname string
 }
+
+// Runner returns an Env without daemons, for running images with runc
+// (RunImage, Run, StartImage, RunTerminal) outside of tests; its
+// containers' bundles and runc state go under dir.
+func Runner(dir string) *Env { return &Env{Dir: dir} }
 
 // RunImage runs args in image with runc, like `docker run --rm --network
 // host image args...`, and returns the command's output. A non-zero exit is
@@ -50,12 +59,25 @@ func (e *Env) RunImage(ctx context.Context, image string, args ...string) (stdou
 // Run runs spec with runc to completion. See RunImage.
 func (e *Env) Run(ctx context.Context, spec RunSpec) (stdout, stderr string, err error) {
 	var out, errb bytes.Buffer
-	c, err := e.start(ctx, spec, &out, &errb)
+	c, err := e.start(ctx, spec, false, &out, &errb)
 	if err != nil {
 		return "", "", err
 	}
 	err = c.wait()
 	return out.String(), errb.String(), err
+}
+
+// RunTerminal runs spec on a terminal of its own, which runc connects to
+// this process's standard input and output, like `docker run --rm -it
+// --network host`: an interactive shell. It returns when the command
+// exits.
+func (e *Env) RunTerminal(ctx context.Context, spec RunSpec) error {
+	spec.Stdin = os.Stdin
+	c, err := e.start(ctx, spec, true, os.Stdout, os.Stderr)
+	if err != nil {
+		return err
+	}
+	return c.wait()
 }
 
 // Container is a command started by StartImage.
@@ -82,7 +104,7 @@ func (e *Env) StartImage(ctx context.Context, spec RunSpec) (*Container, error) 
 		return nil, fmt.Errorf("creating container log: %w", err)
 	}
 	defer log.Close()
-	c, err := e.start(ctx, spec, log, log)
+	c, err := e.start(ctx, spec, false, log, log)
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +142,9 @@ func (e *Env) runc(args ...string) error {
 	return nil
 }
 
-// start prepares a bundle for spec and starts `runc run` on it.
-func (e *Env) start(ctx context.Context, spec RunSpec, stdout, stderr io.Writer) (*Container, error) {
+// start prepares a bundle for spec and starts `runc run` on it, the
+// command on a terminal when terminal is set.
+func (e *Env) start(ctx context.Context, spec RunSpec, terminal bool, stdout, stderr io.Writer) (*Container, error) {
 	id := fmt.Sprintf("e2e-%d-%d", os.Getpid(), containerSeq.Add(1))
 	bundle := filepath.Join(e.Dir, "bundles", id)
 	if err := os.MkdirAll(bundle, 0o755); err != nil {
@@ -148,9 +171,9 @@ func (e *Env) start(ctx context.Context, spec RunSpec, stdout, stderr io.Writer)
 		}
 	}
 	if cfg == nil {
-		cfg = &ImageConfig{}
+		cfg = &ocispecs.ImageConfig{}
 	}
-	if err := writeRuntimeConfig(bundle, rootfs, cfg, spec); err != nil {
+	if err := writeRuntimeConfig(bundle, rootfs, cfg, spec, terminal); err != nil {
 		return nil, err
 	}
 
@@ -188,13 +211,23 @@ func (c *Container) wait() error {
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
-				err = fmt.Errorf("container %s exited with code %d", c.ID, ee.ExitCode())
+				err = &ExitError{ID: c.ID, Code: ee.ExitCode()}
 			}
 			c.err = err
 		}
 	})
 	<-c.done
 	return c.err
+}
+
+// ExitError is a container's command that exited with a non-zero code.
+type ExitError struct {
+	ID   string
+	Code int
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("container %s exited with code %d", e.ID, e.Code)
 }
 
 func isFile(p string) bool {
@@ -212,7 +245,7 @@ var dockerCaps = []string{
 
 // writeRuntimeConfig writes bundle/config.json: runc's default spec with
 // the image's process settings, a writable root and the host's network.
-func writeRuntimeConfig(bundle, rootfs string, cfg *ImageConfig, spec RunSpec) error {
+func writeRuntimeConfig(bundle, rootfs string, cfg *ocispecs.ImageConfig, spec RunSpec, terminal bool) error {
 	if out, err := exec.Command("runc", "spec", "--bundle", bundle).CombinedOutput(); err != nil {
 		return fmt.Errorf("runc spec: %w: %s", err, out)
 	}
@@ -233,10 +266,17 @@ func writeRuntimeConfig(bundle, rootfs string, cfg *ImageConfig, spec RunSpec) e
 	if err != nil {
 		return err
 	}
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = "nix-image-e2e"
+	}
 	env := []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOSTNAME=nix-image-e2e",
+		"HOSTNAME=" + hostname,
 		"HOME=" + home,
+	}
+	if terminal {
+		env = append(env, "TERM="+cmp.Or(os.Getenv("TERM"), "xterm"))
 	}
 	env = mergeEnv(env, cfg.Env)
 	env = mergeEnv(env, spec.Env)
@@ -246,7 +286,7 @@ func writeRuntimeConfig(bundle, rootfs string, cfg *ImageConfig, spec RunSpec) e
 	}
 
 	proc := rs["process"].(map[string]any)
-	proc["terminal"] = false
+	proc["terminal"] = terminal
 	proc["args"] = args
 	proc["env"] = env
 	proc["cwd"] = cwd
@@ -257,7 +297,7 @@ func writeRuntimeConfig(bundle, rootfs string, cfg *ImageConfig, spec RunSpec) e
 		"permitted": dockerCaps,
 	}
 	rs["root"] = map[string]any{"path": rootfs, "readonly": false}
-	rs["hostname"] = "nix-image-e2e"
+	rs["hostname"] = hostname
 	linux := rs["linux"].(map[string]any)
 	var nss []any
 	for _, ns := range linux["namespaces"].([]any) {
@@ -379,4 +419,15 @@ func readColonFile(rootfs, name string) [][]string {
 		out = append(out, strings.Split(line, ":"))
 	}
 	return out
+}
+
+func readJSON(p string, v any) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", p, err)
+	}
+	return nil
 }
