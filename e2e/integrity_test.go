@@ -115,7 +115,11 @@ COPY --from=tamper /tampered /
 	})
 
 	t.Run("nixpkgs source: the cache copy is not used", func(t *testing.T) {
-		src := tamper(t, `p=$(readlink -f /root/.nix-defexpr/channels/nixpkgs); touch "/cache/store/${p#/nix/store/}/planted"; echo "$p" > /tampered`)
+		// The cache holds the source as a link to the unpack step's tree,
+		// which only the nix-image steps mount: whoever can write the cache
+		// puts a tree of their own there instead.
+		src := tamper(t, `p=$(readlink -f /root/.nix-defexpr/channels/nixpkgs); c=/cache/store/${p#/nix/store/}; `+
+			`test -L "$c" || test -d "$c"; rm -f "$c"; mkdir -p "$c"; touch "$c/planted"; echo "$p" > /tampered`)
 		out := filepath.Join(t.TempDir(), "img.tar")
 		res, _, err := build(t, out, "which")
 		if err != nil {

@@ -45,9 +45,21 @@ func TestRealSizeLayers(t *testing.T) {
 		}
 		return out, res
 	}
-	oldTar, _ := build(e, base, "--export-cache", "type=registry,ref="+cache+",mode=max")
+	oldTar, first := build(e, base, "--export-cache", "type=registry,ref="+cache+",mode=max")
+	if log := first.Progress.Output("[nix-image] realise"); !strings.Contains(log, "registering nixpkgs") {
+		t.Errorf("the first build's realise step does not say it registered nixpkgs in the /nix cache:\n%s", lastLines(log, 20))
+	}
 	newTar, res := build(e, added)
 	checkOneAdded(t, oldTar, newTar, res)
+	// Adding a package reads nixpkgs in the realise step's evaluation
+	// only: the source is neither unpacked nor registered in the /nix
+	// cache again (nor hashed: see keyedByStep in llbgen).
+	if ran := res.Progress.ExecutedSteps("[nix-image] unpack nixpkgs"); len(ran) > 0 {
+		t.Errorf("adding a package unpacked nixpkgs again: %s", ran[0].Name)
+	}
+	if log := res.Progress.Output("[nix-image] realise"); strings.Contains(log, "registering nixpkgs") {
+		t.Errorf("adding a package registered nixpkgs in the /nix cache again:\n%s", lastLines(log, 20))
+	}
 
 	other, err := testenv.Start(ctx)
 	if err != nil {

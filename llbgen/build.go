@@ -390,7 +390,7 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (*Realised, error) {
 	run := llb.Scratch().Run(networkStep(opt, append(append(ctxMount, releaseMounts...),
 		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "realise"}),
 		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddMount(nixstep.NixpkgsDir, pkgsTree, llb.Readonly),
+		llb.AddMount(nixstep.NixpkgsDir, pkgsTree, llb.Readonly, keyedByStep),
 		llb.AddMount(path.Dir(nixstep.NixpkgsMetaFile), pkgsMeta, llb.Readonly),
 		llb.AddMount(path.Dir(nixstep.ConfigFile), config, llb.Readonly),
 		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cache, llb.CacheMountLocked)),

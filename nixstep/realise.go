@@ -241,9 +241,10 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 		return roots, err
 	}
 	roots.Nixpkgs = src
-	// Nix evaluates the unpack step's tree, not the copy in the /nix
-	// cache, which a build hashes no more: a copy changed there reaches
-	// neither an evaluation nor the image (whose layer is that tree too).
+	// Nix evaluates the unpack step's tree, not the path in the /nix
+	// cache (a link to it, or an older nix-image's copy, which a build
+	// hashes no more: a copy changed there reaches neither an evaluation
+	// nor the image, whose layer is that tree too).
 	pkgs := filepath.Join(NixpkgsDir, src)
 	if err := r.checkMinVersion(ctx, pkgs); err != nil {
 		return roots, err

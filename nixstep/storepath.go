@@ -2,9 +2,7 @@ package nixstep
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -26,22 +24,7 @@ type SourcePath struct {
 // CA is the content address Nix records for the path ("fixed:r:sha256:").
 func (s SourcePath) CA() string {
 	sum, _ := ParseNarHash(s.NarHash)
-	return "fixed:r:sha256:" + NixBase32(sum)
-}
-
-// sourceStorePath is the store path Nix gives a file tree named name whose
-// NAR has the sha256 narSum, added by content (nix-store --add):
-// makeFixedOutputPath with recursive ingestion and no references, i.e.
-// the store path hash of "source:sha256:<hex>:/nix/store:<name>",
-// compressed to 20 bytes.
-func sourceStorePath(name string, narSum []byte) string {
-	fingerprint := "source:sha256:" + hex.EncodeToString(narSum) + ":" + storeDir + ":" + name
-	full := sha256.Sum256([]byte(fingerprint))
-	var short [20]byte
-	for i, b := range full {
-		short[i%len(short)] ^= b
-	}
-	return storeDir + "/" + NixBase32(short[:]) + "-" + name
+	return sourceCA(sum)
 }
 
 // StoreSource moves the tree tree (unpacked by Prepare) to
@@ -57,7 +40,7 @@ func StoreSource(tree, out, meta, name, wantNarHash, where string) error {
 	if err := checkPin(sum, wantNarHash, where); err != nil {
 		return err
 	}
-	src := SourcePath{Path: sourceStorePath(name, sum), NarHash: "sha256:" + NixBase32(sum), NarSize: size}
+	src := SourcePath{Path: sourcePath(storeDir, name, sum, nil), NarHash: "sha256:" + NixBase32(sum), NarSize: size}
 	store := filepath.Join(out, storeDir)
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return err
@@ -104,11 +87,17 @@ func canonicalise(p string) error {
 
 // addNixpkgs makes the nixpkgs source, laid out by the unpack step as a
 // store tree with its registration, a valid path of the realising Nix and
-// returns it. It is copied and registered once per pin: a later build with
-// the same pin finds it in the /nix cache, copies nothing and hashes
-// nothing. It gets the registration `nix-store --add` would give it
-// (built here, content-addressed), so the image's DB is the same either
-// way.
+// returns it. The path in the /nix cache is not a copy but a link to the
+// unpack step's tree, which every step that uses this pin mounts at the
+// same place (NixpkgsDir; the path's name is a hash of that tree): Nix
+// needs the path valid, to register the channel that refers to it, and
+// whatever reads it through the store (an expression that adds the source
+// by its path) reads the tree, but copying nixpkgs' 45,000 files into the
+// cache would double the files a cold build writes. It gets the
+// registration `nix-store --add` would give it (content-addressed), so
+// the image's DB is the same either way; the image's copy is the unpack
+// step's tree itself, its layer. Registered once per pin: a later build
+// with the same pin finds it and writes nothing.
 func (r *realiser) addNixpkgs(ctx context.Context) (string, error) {
 	data, err := os.ReadFile(NixpkgsMetaFile)
 	if err != nil {
@@ -130,14 +119,14 @@ func (r *realiser) addNixpkgs(ctx context.Context) (string, error) {
 	if n > 0 && exists(src.Path) {
 		return src.Path, nil
 	}
-	fmt.Fprintf(os.Stderr, "adding nixpkgs to the /nix cache as %s\n", src.Path)
+	fmt.Fprintf(os.Stderr, "registering nixpkgs in the /nix cache as %s\n", src.Path)
 	if _, err := os.Lstat(src.Path); err == nil {
-		// Left half-copied by an interrupted build.
+		// Left by an interrupted build, or a copy an older nix-image made.
 		if err := removeTree(src.Path); err != nil {
-			return "", fmt.Errorf("removing a partial copy of nixpkgs: %w", err)
+			return "", fmt.Errorf("removing an unregistered nixpkgs from the /nix cache: %w", err)
 		}
 	}
-	if err := CopyTree(filepath.Join(NixpkgsDir, src.Path), src.Path); err != nil {
+	if err := os.Symlink(filepath.Join(NixpkgsDir, src.Path), src.Path); err != nil {
 		return "", fmt.Errorf("adding nixpkgs (%s) to the store: %w", r.cfg.NixpkgsWhere, err)
 	}
 	sum, err := ParseNarHash(src.NarHash)
