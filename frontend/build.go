@@ -5,7 +5,6 @@ package frontend
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -136,19 +135,15 @@ func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *sp
 	if err != nil {
 		return nil, err
 	}
-	data, err := ref.ReadFile(ctx, client.ReadRequest{Filename: nixstep.ClosureFile})
-	if err != nil {
-		return nil, fmt.Errorf("nix-image: reading the closure: %w", err)
-	}
-	var closure nixstep.Closure
-	if err := json.Unmarshal(data, &closure); err != nil {
-		return nil, fmt.Errorf("nix-image: reading the closure: %w", err)
-	}
-	res, err := llbgen.Image(r, opt, realised, &closure)
+	closure, err := nixstep.ReadClosure(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
 	}
-	if err := sb.add(ctx, ref, &closure, opt.Platform, res.State); err != nil {
+	res, err := llbgen.Image(r, opt, realised, closure)
+	if err != nil {
+		return nil, fmt.Errorf("nix-image: %w", err)
+	}
+	if err := sb.add(ctx, ref, closure, opt.Platform, res.State); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -2,7 +2,6 @@ package frontend
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -85,16 +84,12 @@ func (b *sbomBuilder) add(ctx context.Context, realised client.Reference, closur
 	if b == nil {
 		return nil
 	}
-	data, err := realised.ReadFile(ctx, client.ReadRequest{Filename: nixstep.MetaFile})
+	meta, err := nixstep.ReadMeta(ctx, realised)
 	if err != nil {
-		return fmt.Errorf("nix-image: reading the SBOM meta: %w", err)
-	}
-	var meta nixstep.Meta
-	if err := json.Unmarshal(data, &meta); err != nil {
-		return fmt.Errorf("nix-image: reading the SBOM meta: %w", err)
+		return fmt.Errorf("nix-image: %w", err)
 	}
 	id := platforms.FormatAll(platforms.Normalize(p))
-	doc, err := sbom.Document(closure, &meta, sbom.Options{Name: "nix-image " + b.name + " " + id, Created: b.epoch})
+	doc, err := sbom.Document(closure, meta, sbom.Options{Name: "nix-image " + b.name + " " + id, Created: b.epoch})
 	if err != nil {
 		return fmt.Errorf("nix-image: %w", err)
 	}

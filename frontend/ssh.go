@@ -22,9 +22,9 @@ func loadAuthorizedKeys(ctx context.Context, c client.Client, bc *dockerui.Clien
 	if err != nil {
 		return fmt.Errorf("nix-image: the build secret authorized_keys: %w", err)
 	}
-	data, err := ref.ReadFile(ctx, client.ReadRequest{Filename: nixstep.AuthorizedKeysFile})
+	data, err := nixstep.ReadAuthorizedKeys(ctx, ref)
 	if err != nil {
-		return fmt.Errorf("nix-image: reading the build secret authorized_keys: %w", err)
+		return fmt.Errorf("nix-image: %w", err)
 	}
 	opt.AuthorizedKeys = data
 	return nil

@@ -1,22 +1,16 @@
 package llbgen
 
 import (
-	"encoding/json"
 	"fmt"
 	"path"
 	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/solver/pb"
 	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// ToolBinary is the path of the frontend binary in the frontend image; the
-// build steps run it (`nix-image-frontend step ...`).
-const ToolBinary = "/nix-image-frontend"
 
 // Options are the inputs of a build besides the spec.
 type Options struct {
@@ -30,8 +24,9 @@ type Options struct {
 	// needs emulation, whatever the image's platform. Zero means
 	// Platform.
 	BuildPlatform ocispecs.Platform
-	// Tool is a filesystem holding the frontend binary at ToolBinary,
-	// normally the frontend image itself.
+	// Tool is a filesystem holding the frontend binary at
+	// nixstep.ToolBinary, normally the frontend image itself: the build
+	// steps run it.
 	Tool llb.State
 	// NixSHA256 is the release tarball's sha256 when the spec gives only a
 	// version; the frontend reads it from the install script.
@@ -101,7 +96,7 @@ func Image(r *spec.Resolved, opt Options, realised *Realised, closure *nixstep.C
 	layers = append(layers,
 		layer{"nix-image: /etc", etcLayer(r, opt)},
 		layer{"nix-image: Nix DB, profiles, links", llb.Scratch().File(
-			llb.Copy(realised.Output, "/"+nixstep.SystemDir+"/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
+			llb.Copy(realised.Output, nixstep.SystemTree(), "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
 			stepOpts(opt, llb.WithCustomName("[nix-image] layer: Nix DB, profiles, links"))...,
 		)},
 	)
@@ -160,7 +155,7 @@ func storeLayer(realised *Realised, group []nixstep.PathInfo, opt Options, r *sp
 		add(layerStep(realised, fetched, opt, name), "/", &llb.CopyInfo{CopyDirContentsOnly: true})
 	}
 	for _, p := range built {
-		add(realised.Output, "/"+nixstep.LayersDir+"/"+path.Base(p)+"/", &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: storeOwner(r)})
+		add(realised.Output, nixstep.BuiltTree(p), &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: storeOwner(r)})
 	}
 	return layer{comment: comment, state: llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] layer: "+name))...)}
 }
@@ -171,25 +166,9 @@ func storeLayer(realised *Realised, group []nixstep.PathInfo, opt Options, r *sp
 // release, to substitute what the cache lacks (another builder, a pruned
 // cache): the cache is an accelerator, never the only source.
 func layerStep(realised *Realised, paths []nixstep.LayerPath, opt Options, name string) llb.State {
-	cfg := realised.fetch
-	cfg.Paths = paths
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		// Strings, numbers and maps of strings only.
-		panic(fmt.Sprintf("encoding a layer config: %v", err))
-	}
-	run := llb.Scratch().Run(networkStep(opt,
-		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "layer", string(data)}),
-		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddMount(nixstep.ReleaseDir, realised.release, llb.Readonly),
-		llb.AddMount(nixstep.CacheDir, llb.Scratch(), llb.AsPersistentCacheDir(realised.cacheID, llb.CacheMountShared), llb.Readonly),
-		llb.AddMount("/nix", llb.Scratch(), llb.Tmpfs()),
-		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
-		realiseSecrets(),
-		onBuilder(opt),
-		llb.WithCustomName("[nix-image] layer: "+name),
-	)...)
-	return run.AddMount(nixstep.LayerOutDir, llb.Scratch())
+	step := nixstep.LayerStep{Config: realised.fetch, Tool: opt.Tool, Release: realised.release, CacheID: realised.cacheID}
+	step.Config.Paths = paths
+	return step.Run(networkStep(opt, onBuilder(opt), llb.WithCustomName("[nix-image] layer: "+name))...)
 }
 
 // sourceLayer is the layer of the nixpkgs source: the unpack step's
@@ -267,41 +246,30 @@ func etcLayer(r *spec.Resolved, opt Options) llb.State {
 	)
 }
 
-// symlink is a symlink at link pointing to target.
-type symlink struct{ target, link string }
-
 // etcLinks are the symlinks of /etc: the CA bundle, at the paths tools
 // look for it.
-var etcLinks = []symlink{
-	{"/run/current-system/sw" + caBundle, caBundle},
-	{"/run/current-system/sw" + caBundle, "/etc/ssl/certs/ca-certificates.crt"},
+var etcLinks = []nixstep.Symlink{
+	{Target: "/run/current-system/sw" + caBundle, Link: caBundle},
+	{Target: "/run/current-system/sw" + caBundle, Link: "/etc/ssl/certs/ca-certificates.crt"},
 }
 
 // symlinkStep adds links to the tree dir with the frontend binary
 // (nixstep.Symlinks), for daemons whose FileOp cannot create symlinks.
-func symlinkStep(opt Options, dir llb.State, links []symlink) llb.State {
-	const out = "/out"
-	args := []string{nixstep.ToolDir + ToolBinary, "step", "symlinks", out}
-	for _, l := range links {
-		args = append(args, l.target, l.link)
-	}
-	run := llb.Scratch().Run(stepOpts[llb.RunOption](opt,
-		llb.Args(args),
-		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.Network(pb.NetMode_NONE),
+func symlinkStep(opt Options, dir llb.State, links []nixstep.Symlink) llb.State {
+	step := nixstep.SymlinksStep{Tool: opt.Tool, Links: links}
+	return step.Run(dir, stepOpts[llb.RunOption](opt,
 		onBuilder(opt),
 		llb.WithCustomName("[nix-image] symlinks (the daemon's FileOp cannot make them)"),
 	)...)
-	return run.AddMount(out, dir)
 }
 
 // withSymlinks runs the file actions fa on scratch, named name, and adds
 // links: as FileOp symlinks, or with symlinkStep on a daemon without them
 // (Options.NoSymlinkOp).
-func withSymlinks(opt Options, fa *llb.FileAction, links []symlink, name string) llb.State {
+func withSymlinks(opt Options, fa *llb.FileAction, links []nixstep.Symlink, name string) llb.State {
 	if !opt.NoSymlinkOp {
 		for _, l := range links {
-			fa = fa.Symlink(l.target, l.link)
+			fa = fa.Symlink(l.Target, l.Link)
 		}
 	}
 	files := llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName(name))...)
@@ -366,44 +334,38 @@ func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (*Realised, error) {
 	cfg.BuildSystem = rels.build.system
 	cfg.Platform = platformString(opt.Platform)
 	cfg.ForeignBuilds = opt.ForeignBuilds
-	releaseMounts := []llb.RunOption{llb.AddMount(nixstep.ReleaseDir, rels.build.state, llb.Readonly)}
+	step := nixstep.RealiseStep{
+		Tool:        opt.Tool,
+		Release:     rels.build.state,
+		Nixpkgs:     pkgsTree,
+		NixpkgsMeta: pkgsMeta,
+		CacheID:     cacheID(opt, system, rels.build),
+		Epoch:       opt.Epoch,
+	}
 	if rels.image != nil {
 		cfg.ImageReleaseSource = rels.image.source
-		releaseMounts = append(releaseMounts, llb.AddMount(nixstep.ImageReleaseDir, rels.image.state, llb.Readonly))
+		step.ImageRelease = &rels.image.state
 	}
-	data, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encoding the realise config: %w", err)
-	}
-	config := llb.Scratch().File(
-		llb.Mkfile(path.Base(nixstep.ConfigFile), 0o644, append(data, '\n'), llb.WithCreatedTime(opt.Epoch)),
-		stepOpts(opt, llb.WithCustomName("[nix-image] realise config"))...,
-	)
-	cache := cacheID(opt, system, rels.build)
-	var ctxMount []llb.RunOption
+	step.Config = cfg
 	if NeedsContext(r) {
 		if opt.Context == nil {
 			return nil, fmt.Errorf("%s: expressions and the flake need the build context", opt.Filename)
 		}
-		ctxMount = append(ctxMount, llb.AddMount(nixstep.ContextDir, contextFiles(r, opt), llb.Readonly))
+		files := contextFiles(r, opt)
+		step.Context = &files
 	}
-	run := llb.Scratch().Run(networkStep(opt, append(append(ctxMount, releaseMounts...),
-		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "realise"}),
-		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddMount(nixstep.NixpkgsDir, pkgsTree, llb.Readonly, keyedByStep),
-		llb.AddMount(path.Dir(nixstep.NixpkgsMetaFile), pkgsMeta, llb.Readonly),
-		llb.AddMount(path.Dir(nixstep.ConfigFile), config, llb.Readonly),
-		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(cache, llb.CacheMountLocked)),
+	out, err := step.Run(stepOpts(opt, llb.WithCustomName("[nix-image] realise config")), networkStep(opt,
 		onBuilder(opt),
-		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
-		realiseSecrets(),
 		llb.WithCustomName(fmt.Sprintf("[nix-image] realise %s closure of %s: %s", system, r.Target, strings.Join(append(append(append([]string{}, r.SystemPackages...), r.Packages...), expressionNames(r)...), " "))),
-	)...)...)
+	)...)
+	if err != nil {
+		return nil, err
+	}
 	return &Realised{
-		Output:  run.AddMount(nixstep.OutDir, llb.Scratch()),
+		Output:  out,
 		nixpkgs: pkgsTree,
 		release: rels.build.state,
-		cacheID: cache,
+		cacheID: step.CacheID,
 		fetch: nixstep.LayerConfig{
 			Owner:             layerOwner(r),
 			Substituters:      cfg.Substituters,

@@ -185,7 +185,7 @@ func TestRealiseStep(t *testing.T) {
 			_, _, def := testBuild(t, "default", tc.mutate)
 			var realise *pb.ExecOp
 			for _, op := range ops(t, def) {
-				if e := op.GetExec(); e != nil && strings.Join(e.Meta.Args, " ") == nixstep.ToolDir+ToolBinary+" step realise" {
+				if e := op.GetExec(); e != nil && strings.Join(e.Meta.Args, " ") == nixstep.ToolDir+nixstep.ToolBinary+" step realise" {
 					realise = e
 				}
 			}

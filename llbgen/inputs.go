@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"path"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
@@ -24,16 +23,6 @@ func nixpkgsSource(s *spec.Spec, r *spec.Resolved, opt Options) llb.State {
 		return fetchUnverified(r.Nixpkgs.URL, "nixpkgs.tar", loc...)
 	}
 	return fetch(r.Nixpkgs.URL, r.Nixpkgs.SHA256, "nixpkgs.tar", loc...)
-}
-
-// nixpkgsCheck returns the prepare step's arguments that check the
-// unpacked nixpkgs tree (a download or the named context) against
-// nixpkgs.narHash, if the spec pins one.
-func nixpkgsCheck(s *spec.Spec, r *spec.Resolved, opt Options) []string {
-	if r.Nixpkgs.NarHash == "" {
-		return nil
-	}
-	return []string{"--nar-hash", r.Nixpkgs.NarHash, "--where", cmp.Or(where(s, opt, "nixpkgs.narHash"), "nixpkgs.narHash")}
 }
 
 // nixpkgsSourceName names the nixpkgs source in the unpack step's errors:
@@ -59,27 +48,19 @@ func describeURL(url, where string) string {
 // context) with the frontend binary (Go decompressors: no xz needed on the
 // daemon's host) into a store tree, nix/store/<hash>-nixpkgs: the layer
 // of the source in the image, and the tree the realise step adds to its
-// store; meta holds the path's registration (nixstep.SourcePath). Both
+// store; meta holds the path's registration (nixstep.SourcePath), which
+// it checks against nixpkgs.narHash when the spec pins one. Both
 // depend on the pin only, so a build with the same pin reuses them.
 func unpackNixpkgs(s *spec.Spec, r *spec.Resolved, opt Options) (tree, meta llb.State) {
-	const in, out = "/in", "/out"
-	metaDir := path.Dir(nixstep.NixpkgsMetaFile)
-	args := []string{nixstep.ToolDir + ToolBinary, "step", "prepare", "--marker", "default.nix", "--source", nixpkgsSourceName(r, opt)}
-	args = append(args, nixpkgsCheck(s, r, opt)...)
-	args = append(args, "--store-name", nixpkgsStoreName, "--meta", nixstep.NixpkgsMetaFile, in, out)
-	ropts := []llb.RunOption{
-		llb.Args(args),
-		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddMount(in, nixpkgsSource(s, r, opt), llb.Readonly),
-		llb.Network(pb.NetMode_NONE),
-		onBuilder(opt),
-		llb.WithCustomName("[nix-image] unpack nixpkgs"),
+	step := nixstep.PrepareStep{Marker: "default.nix", Source: nixpkgsSourceName(r, opt), StoreName: nixpkgsStoreName}
+	if r.Nixpkgs.NarHash != "" {
+		step.NarHash, step.Where = r.Nixpkgs.NarHash, cmp.Or(where(s, opt, "nixpkgs.narHash"), "nixpkgs.narHash")
 	}
+	ropts := []llb.RunOption{onBuilder(opt), llb.WithCustomName("[nix-image] unpack nixpkgs")}
 	for _, o := range locate(s, opt, "nixpkgs.narHash") {
 		ropts = append(ropts, o)
 	}
-	run := llb.Scratch().Run(stepOpts(opt, ropts...)...)
-	return run.AddMount(out, llb.Scratch()), run.AddMount(metaDir, llb.Scratch())
+	return step.Run(opt.Tool, nixpkgsSource(s, r, opt), stepOpts(opt, ropts...)...)
 }
 
 // nixpkgsStoreName is the name of the nixpkgs source's store path, as
@@ -185,4 +166,13 @@ func nixWhere(s *spec.Spec, r *spec.Resolved, opt Options) string {
 		return "the build arg " + arg
 	}
 	return "the default (" + opt.Filename + " has no nix: field)"
+}
+
+// buildNixConfig gives the realise step the spec's nixConfig settings that
+// apply while building (spec.BuildNixConfigKeys).
+func buildNixConfig(s *spec.Spec, r *spec.Resolved, opt Options, cfg *nixstep.RealiseConfig) {
+	cfg.NixConfig = r.BuildNixConfig()
+	if f := s.NixConfigField(r.Target, "extra-substituters"); f != "" {
+		cfg.ExtraSubstitutersWhere = where(s, opt, f)
+	}
 }

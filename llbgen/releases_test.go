@@ -33,7 +33,7 @@ func specWithNix(nix string) string {
 func realiseExec(t *testing.T, def *llb.Definition) (*pb.Op, map[string]*pb.Mount) {
 	t.Helper()
 	for _, op := range ops(t, def) {
-		if e := op.GetExec(); e != nil && strings.Join(e.Meta.Args, " ") == nixstep.ToolDir+ToolBinary+" step realise" {
+		if e := op.GetExec(); e != nil && strings.Join(e.Meta.Args, " ") == nixstep.ToolDir+nixstep.ToolBinary+" step realise" {
 			mounts := map[string]*pb.Mount{}
 			for _, m := range e.Mounts {
 				mounts[m.Dest] = m

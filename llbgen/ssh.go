@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/solver/pb"
 	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
 )
@@ -20,9 +19,6 @@ const (
 	sshModuli         = "/etc/ssh/moduli"
 	// sshModuliTarget is openssh's etc/ssh/moduli in the system profile.
 	sshModuliTarget = "/run/current-system/sw/etc/ssh/moduli"
-	// sshSecretID is the build secret whose content becomes root's
-	// authorized_keys (--secret id=authorized_keys,src=FILE).
-	sshSecretID = "authorized_keys"
 )
 
 // sshCmd is the ssh image's Cmd: the start script, run by the image's bash
@@ -47,7 +43,7 @@ func sshLayers(r *spec.Resolved, opt Options) []layer {
 	}
 	// sshd's Diffie-Hellman groups (diffie-hellman-group-exchange-*),
 	// from the openssh package, as NixOS links them.
-	files := withSymlinks(opt, fa, []symlink{{sshModuliTarget, sshModuli}}, "[nix-image] write sshd configuration")
+	files := withSymlinks(opt, fa, []nixstep.Symlink{{Target: sshModuliTarget, Link: sshModuli}}, "[nix-image] write sshd configuration")
 	// Writing a file changes its directory's time: the copy gives every
 	// file and directory the epoch, so the layer is the same in every build.
 	st := llb.Scratch().File(
@@ -170,16 +166,8 @@ func shellQuote(s string) string {
 // secret's content, so the step runs in every build (it is small) and a
 // key removed from the file is gone from the next image.
 func AuthorizedKeysStep(opt Options) llb.State {
-	run := llb.Scratch().Run(
-		llb.Args([]string{nixstep.ToolDir + ToolBinary, "step", "authorized-keys"}),
-		llb.AddMount(nixstep.ToolDir, opt.Tool, llb.Readonly),
-		llb.AddSecret(nixstep.AuthorizedKeysSecret, llb.SecretID(sshSecretID), llb.SecretOptional),
-		llb.Network(pb.NetMode_NONE),
-		llb.IgnoreCache,
-		onBuilder(opt),
-		llb.WithCustomName("[nix-image] read the build secret "+sshSecretID),
-	)
-	return run.AddMount(nixstep.OutDir, llb.Scratch())
+	step := nixstep.AuthorizedKeysStep{Tool: opt.Tool}
+	return step.Run(onBuilder(opt), llb.WithCustomName("[nix-image] read the build secret "+nixstep.AuthorizedKeysSecretID))
 }
 
 // startScript is the ssh image's Cmd (run by bash; it needs nothing but
@@ -264,7 +252,7 @@ for f in /root/.ssh/authorized_keys /root/.ssh/authorized_keys2 ` + sshAuthorize
 	done <"$f"
 done
 if ((count == 0)); then
-	log "WARNING: no authorized key configured: nobody can log in. Pass -e AUTHORIZED_KEYS=\"\$(cat ~/.ssh/id_ed25519.pub)\", build with --secret id=` + sshSecretID + `,src=FILE, or list images.ssh.authorizedKeys in nix-image.yaml"
+	log "WARNING: no authorized key configured: nobody can log in. Pass -e AUTHORIZED_KEYS=\"\$(cat ~/.ssh/id_ed25519.pub)\", build with --secret id=` + nixstep.AuthorizedKeysSecretID + `,src=FILE, or list images.ssh.authorizedKeys in nix-image.yaml"
 else
 	log "$count authorized key(s) for root"
 fi

@@ -159,7 +159,7 @@ func TestAuthorizedKeysStep(t *testing.T) {
 		t.Fatal("no exec op")
 	}
 	e := step.GetExec()
-	if got := strings.Join(e.Meta.Args, " "); got != nixstep.ToolDir+ToolBinary+" step authorized-keys" {
+	if got := strings.Join(e.Meta.Args, " "); got != nixstep.ToolDir+nixstep.ToolBinary+" step authorized-keys" {
 		t.Errorf("args = %q", got)
 	}
 	if e.Network != pb.NetMode_NONE {
@@ -171,8 +171,8 @@ func TestAuthorizedKeysStep(t *testing.T) {
 			secret = m
 		}
 	}
-	if secret == nil || secret.Dest != nixstep.AuthorizedKeysSecret || secret.SecretOpt.ID != sshSecretID || !secret.SecretOpt.Optional {
-		t.Errorf("secret mount = %+v, want the optional secret %s at %s", secret, sshSecretID, nixstep.AuthorizedKeysSecret)
+	if secret == nil || secret.Dest != nixstep.AuthorizedKeysSecret || secret.SecretOpt.ID != nixstep.AuthorizedKeysSecretID || !secret.SecretOpt.Optional {
+		t.Errorf("secret mount = %+v, want the optional secret %s at %s", secret, nixstep.AuthorizedKeysSecretID, nixstep.AuthorizedKeysSecret)
 	}
 	ignored := false
 	for _, md := range def.Metadata {

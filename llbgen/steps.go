@@ -26,16 +26,3 @@ func networkStep(opt Options, opts ...llb.RunOption) []llb.RunOption {
 	}
 	return stepOpts(opt, opts...)
 }
-
-// keyedByStep mounts a large read-only tree that a step of ours made
-// from pinned input (the unpacked nixpkgs) without content-based caching:
-// the mounting step's cache key then comes from the key of the step that
-// made the tree, not from a checksum of its every file, which BuildKit
-// otherwise computes before the mounting step runs and whenever its key
-// misses (5 s for nixpkgs' 45,000 files, in a cold build and in every
-// build that changes the package list). The tree is a function of its pin
-// (or, for a named context, of the context's content, which the making
-// step's key follows), so no cache hit is lost. Never for a named context
-// mounted as it is: its key changes with every build's session, and only
-// its content makes a later build hit.
-var keyedByStep = llb.ContentCache(llb.MountContentCacheOff)

@@ -147,10 +147,10 @@ func TestProxy(t *testing.T) {
 			if len(plainProxies) != 0 {
 				t.Errorf("without proxy build args, steps %q have a proxy", slices.Collect(maps.Keys(plainProxies)))
 			}
-			realise := nixstep.ToolDir + ToolBinary + " step realise"
+			realise := nixstep.ToolDir + nixstep.ToolBinary + " step realise"
 			layers := 0
 			for step, p := range proxies {
-				if strings.HasPrefix(step, nixstep.ToolDir+ToolBinary+" step layer ") && p.EqualVT(want) {
+				if strings.HasPrefix(step, nixstep.ToolDir+nixstep.ToolBinary+" step layer ") && p.EqualVT(want) {
 					layers++
 				}
 			}

@@ -9,7 +9,7 @@ import (
 // links of /etc come from a step of the frontend binary, and no FileOp
 // creates one.
 func TestNoSymlinkOp(t *testing.T) {
-	wantArgs := []string{"/.nix-image/tool" + ToolBinary, "step", "symlinks", "/out",
+	wantArgs := []string{"/.nix-image/tool/nix-image-frontend", "step", "symlinks", "/out",
 		"/run/current-system/sw/etc/ssl/certs/ca-bundle.crt", "/etc/ssl/certs/ca-bundle.crt",
 		"/run/current-system/sw/etc/ssl/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt"}
 	for _, noSymlinkOp := range []bool{false, true} {

@@ -9,48 +9,6 @@ import (
 	"strings"
 )
 
-// Mount points of the layer step besides ToolDir and ReleaseDir.
-const (
-	// CacheDir is the realise steps' /nix cache, read-only: where a layer
-	// step finds its store paths first.
-	CacheDir = "/.nix-image/cache"
-	// LayerOutDir receives the layer: LayerOutDir/nix/store/<name>...
-	LayerOutDir = "/out"
-)
-
-// LayerConfig tells a layer step which store paths its layer holds and
-// where to get those the /nix cache lacks. It is the step's only argument,
-// so the step's cache key is what Nix knows of the paths (path, NAR hash
-// and size), the substituters and the owner: an unchanged store path hits
-// the cache whatever else changed, and nothing is copied or hashed. It
-// carries no spec position, which would change the key when a line moves.
-type LayerConfig struct {
-	Paths []LayerPath `json:"paths"`
-	// Owner owns the layer's files (the image's user); nil: root.
-	Owner *Owner `json:"owner,omitempty"`
-	// Substituters, TrustedPublicKeys and NixConfig configure the Nix
-	// that substitutes a path the /nix cache lacks (a second builder, a
-	// pruned cache), as they configure the realise step's.
-	Substituters      []string          `json:"substituters,omitempty"`
-	TrustedPublicKeys []string          `json:"trustedPublicKeys,omitempty"`
-	NixConfig         map[string]string `json:"nixConfig,omitempty"`
-	// ReleaseSource names the Nix release (ReleaseDir) in errors.
-	ReleaseSource string `json:"releaseSource,omitempty"`
-}
-
-// LayerPath is one store path of a layer and its registration.
-type LayerPath struct {
-	Path    string `json:"path"`
-	NarHash string `json:"narHash"`
-	NarSize int64  `json:"narSize"`
-}
-
-// Owner is the numeric owner of a layer's files.
-type Owner struct {
-	UID int `json:"uid"`
-	GID int `json:"gid"`
-}
-
 // WriteLayer writes the layer of cfg.Paths into out, each path checked
 // against its NAR hash and size: copied from the /nix cache (cache, the
 // mount of CacheDir) when it holds the path intact, else from the Nix

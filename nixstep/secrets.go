@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/moby/buildkit/client/llb"
 )
 
 // Build secrets of the realise step (docker buildx build --secret id=ID,...).
@@ -35,6 +37,28 @@ const SecretsDir = "/run/secrets"
 // SecretPath is where the build secret id is mounted in a step.
 func SecretPath(id string) string {
 	return SecretsDir + "/" + id
+}
+
+// secretMounts mounts the build secrets of the realise and layer steps
+// (RealiseSecrets), each optional, at SecretPath. Only their ids are in
+// the LLB: BuildKit hands their content to the step's container (a tmpfs
+// file) and keys no cache on it, so the step's cache key is the same with
+// or without them and a changed secret does not re-run the step.
+func secretMounts() llb.RunOption {
+	var opts runOptions
+	for _, id := range RealiseSecrets {
+		opts = append(opts, llb.AddSecret(SecretPath(id), llb.SecretID(id), llb.SecretOptional))
+	}
+	return opts
+}
+
+// runOptions applies several run options as one.
+type runOptions []llb.RunOption
+
+func (o runOptions) SetRunOption(ei *llb.ExecInfo) {
+	for _, opt := range o {
+		opt.SetRunOption(ei)
+	}
 }
 
 // readSecret returns the content of the build secret at p, or nil when

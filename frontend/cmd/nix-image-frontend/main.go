@@ -11,13 +11,9 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/moby/buildkit/frontend/gateway/grpcclient"
 	"github.com/moby/buildkit/util/appcontext"
@@ -43,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "validate":
 		return validate(args[1:], stdout, stderr)
 	case "step":
-		if err := step(appcontext.Context(), args[1:]); err != nil {
+		if err := nixstep.RunStep(appcontext.Context(), args[1:]); err != nil {
 			fmt.Fprintf(stderr, "nix-image: %v\n", err)
 			return 1
 		}
@@ -81,65 +77,4 @@ func validate(files []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return status
-}
-
-// step runs one of the frontend's own build steps.
-func step(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("step: missing step name")
-	}
-	switch args[0] {
-	case "prepare":
-		fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
-		marker := fs.String("marker", "", "file that marks the root of the tree")
-		source := fs.String("source", "", "what SRC is (a URL, a named context), for errors")
-		narHash := fs.String("nar-hash", "", "NAR hash (SRI) the unpacked tree must have")
-		where := fs.String("where", "", "spec field of the NAR hash, for errors")
-		storeName := fs.String("store-name", "", "lay the tree out as DST/nix/store/<hash>-NAME, a store path")
-		meta := fs.String("meta", "", "with --store-name: file for the store path's registration")
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		if fs.NArg() != 2 || *marker == "" || *storeName == "" || *meta == "" {
-			return fmt.Errorf("step prepare: usage: prepare --marker FILE [--source DESCRIPTION] [--nar-hash SRI --where FIELD] --store-name NAME --meta FILE SRC DST")
-		}
-		if *source == "" {
-			*source = fs.Arg(0)
-		}
-		tree := filepath.Join(fs.Arg(1), ".nix-image-unpack")
-		if err := os.Mkdir(tree, 0o755); err != nil {
-			return fmt.Errorf("step prepare: %w", err)
-		}
-		if err := nixstep.Prepare(fs.Arg(0), tree, *marker, *source); err != nil {
-			return err
-		}
-		return nixstep.StoreSource(tree, fs.Arg(1), *meta, *storeName, *narHash, *where)
-	case "layer":
-		if len(args) != 2 {
-			return fmt.Errorf("step layer: usage: layer CONFIG-JSON")
-		}
-		var cfg nixstep.LayerConfig
-		if err := json.Unmarshal([]byte(args[1]), &cfg); err != nil {
-			return fmt.Errorf("step layer: %w", err)
-		}
-		return nixstep.WriteLayer(ctx, cfg, nixstep.CacheDir, nixstep.LayerOutDir)
-	case "realise":
-		data, err := os.ReadFile(nixstep.ConfigFile)
-		if err != nil {
-			return fmt.Errorf("step realise: %w", err)
-		}
-		var cfg nixstep.RealiseConfig
-		if err := json.Unmarshal(data, &cfg); err != nil {
-			return fmt.Errorf("step realise: %s: %w", nixstep.ConfigFile, err)
-		}
-		return nixstep.Realise(ctx, cfg, nixstep.OutDir)
-	case "authorized-keys":
-		return nixstep.AuthorizedKeys(nixstep.AuthorizedKeysSecret, nixstep.OutDir)
-	case "symlinks":
-		if len(args) < 2 {
-			return fmt.Errorf("step symlinks: usage: symlinks DIR TARGET LINK [TARGET LINK]...")
-		}
-		return nixstep.Symlinks(args[1], args[2:])
-	}
-	return fmt.Errorf("step: unknown step %q", args[0])
 }

@@ -1,23 +1,31 @@
-// Package nixstep is the code that runs inside nix-image's build steps: it
-// unpacks release tarballs and realises the Nix closure of an image. The
-// frontend binary runs it as `nix-image-frontend step ...` in containers
-// whose root is scratch, so it may rely on nothing but the mounts llbgen
-// gives it.
 package nixstep
 
-import "encoding/json"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path"
+	"time"
 
-// Mount points of the realise step. llbgen mounts its inputs here.
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/gateway/client"
+)
+
+// The realise step (`step realise`) realises the closure of an image on
+// the builder's Nix release, with /nix as a persistent cache mount, from
+// the config (RealiseConfig) in ConfigFile; its output (OutDir) holds the
+// closure (ClosureFile), the trees of the store paths it built (LayersDir),
+// the system tree (SystemDir) and the SBOM meta (MetaFile).
+const realiseStep = "realise"
+
+// Mount points of the realise step, besides ToolDir and ReleaseDir.
 const (
-	ToolDir = "/.nix-image/tool"
-	// ReleaseDir holds the Nix release: its tarball, or the named
-	// context `nix` (see Prepare for the shapes it may have).
-	ReleaseDir = "/.nix-image/release"
 	// ImageReleaseDir holds the Nix release of the image's system when
 	// the builder's is another (RealiseConfig.BuildSystem): unpacked into
 	// the image, never run.
 	ImageReleaseDir = "/.nix-image/image-release"
-	// NixpkgsDir holds nixpkgs as the unpack step lays it out, a store
+	// NixpkgsDir holds nixpkgs as the prepare step lays it out, a store
 	// tree (nix/store/<hash>-nixpkgs), and NixpkgsMetaFile its
 	// registration (SourcePath).
 	NixpkgsDir      = "/.nix-image/nixpkgs"
@@ -26,7 +34,6 @@ const (
 	// ContextDir holds the files of the build context the local
 	// expressions need (RealiseConfig.Expressions).
 	ContextDir = "/.nix-image/context"
-	OutDir     = "/out"
 )
 
 // Files of the realise step's output (OutDir).
@@ -39,6 +46,128 @@ const (
 	// SystemDir is the system tree: the Nix DB, profiles, gcroots, links.
 	SystemDir = "root"
 )
+
+// RealiseStep is a realise step: its config and the filesystems it
+// mounts.
+type RealiseStep struct {
+	Config RealiseConfig
+	// Tool is the frontend image (ToolDir); Release the builder's Nix
+	// release (ReleaseDir) and ImageRelease the image's, when it is
+	// another (ImageReleaseDir).
+	Tool, Release llb.State
+	ImageRelease  *llb.State
+	// Nixpkgs and NixpkgsMeta are the prepare step's outputs for
+	// nixpkgs: the store tree (NixpkgsDir) and its registration
+	// (NixpkgsMetaFile).
+	Nixpkgs, NixpkgsMeta llb.State
+	// Context holds the build context files of the expressions and the
+	// flake (ContextDir); nil without any.
+	Context *llb.State
+	// CacheID names the persistent /nix cache, which the layer steps
+	// mount too (LayerStep.CacheID).
+	CacheID string
+	// Epoch is the time of the config file.
+	Epoch time.Time
+}
+
+// Args is the step's argv: the step reads everything else from its
+// mounts.
+func (RealiseStep) Args() []string { return stepCommand(realiseStep) }
+
+// Run returns the step's output. configOpts are the build's options of
+// the op that writes the config file, opts those of the step.
+func (s RealiseStep) Run(configOpts []llb.ConstraintsOpt, opts ...llb.RunOption) (llb.State, error) {
+	data, err := json.MarshalIndent(s.Config, "", "  ")
+	if err != nil {
+		return llb.State{}, fmt.Errorf("encoding the realise config: %w", err)
+	}
+	config := llb.Scratch().File(
+		llb.Mkfile(path.Base(ConfigFile), 0o644, append(data, '\n'), llb.WithCreatedTime(s.Epoch)),
+		configOpts...,
+	)
+	own := []llb.RunOption{
+		llb.Args(s.Args()),
+		toolMount(s.Tool),
+		llb.AddMount(ReleaseDir, s.Release, llb.Readonly),
+		llb.AddMount(NixpkgsDir, s.Nixpkgs, llb.Readonly, keyedByStep),
+		llb.AddMount(path.Dir(NixpkgsMetaFile), s.NixpkgsMeta, llb.Readonly),
+		llb.AddMount(path.Dir(ConfigFile), config, llb.Readonly),
+		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(s.CacheID, llb.CacheMountLocked)),
+		llb.AddMount(tmpDir, llb.Scratch(), llb.Tmpfs()),
+		secretMounts(),
+	}
+	if s.ImageRelease != nil {
+		own = append(own, llb.AddMount(ImageReleaseDir, *s.ImageRelease, llb.Readonly))
+	}
+	if s.Context != nil {
+		own = append(own, llb.AddMount(ContextDir, *s.Context, llb.Readonly))
+	}
+	return runStep(own, opts).AddMount(OutDir, llb.Scratch()), nil
+}
+
+// keyedByStep mounts a large read-only tree that a step of ours made
+// from pinned input (the unpacked nixpkgs) without content-based caching:
+// the mounting step's cache key then comes from the key of the step that
+// made the tree, not from a checksum of its every file, which BuildKit
+// otherwise computes before the mounting step runs and whenever its key
+// misses (5 s for nixpkgs' 45,000 files, in a cold build and in every
+// build that changes the package list). The tree is a function of its pin
+// (or, for a named context, of the context's content, which the making
+// step's key follows), so no cache hit is lost. Never for a named context
+// mounted as it is: its key changes with every build's session, and only
+// its content makes a later build hit.
+var keyedByStep = llb.ContentCache(llb.MountContentCacheOff)
+
+// runRealise is the realise step.
+func runRealise(ctx context.Context, args []string) error {
+	if len(args) != 0 {
+		return fmt.Errorf("step realise: usage: realise (it takes no arguments; its config is %s)", ConfigFile)
+	}
+	data, err := os.ReadFile(ConfigFile)
+	if err != nil {
+		return fmt.Errorf("step realise: %w", err)
+	}
+	var cfg RealiseConfig
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("step realise: %s: %w", ConfigFile, err)
+	}
+	return Realise(ctx, cfg, OutDir)
+}
+
+// ReadClosure reads the closure (ClosureFile) of a realise step's output.
+func ReadClosure(ctx context.Context, out Output) (*Closure, error) {
+	var c Closure
+	if err := readJSON(ctx, out, ClosureFile, &c); err != nil {
+		return nil, fmt.Errorf("reading the closure: %w", err)
+	}
+	return &c, nil
+}
+
+// ReadMeta reads the SBOM meta (MetaFile) of a realise step's output.
+func ReadMeta(ctx context.Context, out Output) (*Meta, error) {
+	var m Meta
+	if err := readJSON(ctx, out, MetaFile, &m); err != nil {
+		return nil, fmt.Errorf("reading the SBOM meta: %w", err)
+	}
+	return &m, nil
+}
+
+// SystemTree is the system tree in a realise step's output, as a source
+// path of a copy of its content.
+func SystemTree() string { return "/" + SystemDir + "/" }
+
+// BuiltTree is the layer tree of the built store path p in a realise
+// step's output, as a source path of a copy of its content.
+func BuiltTree(p string) string { return "/" + LayersDir + "/" + path.Base(p) + "/" }
+
+// readJSON decodes the JSON file name of out into v.
+func readJSON(ctx context.Context, out Output, name string, v any) error {
+	data, err := out.ReadFile(ctx, client.ReadRequest{Filename: name})
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
 
 // Package is one nixpkgs attribute path with the place in the spec that
 // asked for it, so that errors can point back at the YAML.
