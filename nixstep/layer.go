@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // WriteLayer writes the layer of cfg.Paths into out, each path checked
@@ -17,7 +18,7 @@ import (
 func WriteLayer(ctx context.Context, cfg LayerConfig, cache, out string) error {
 	var missing []LayerPath
 	for _, p := range cfg.Paths {
-		err := writeCheckedTree(filepath.Join(cache, "store"), out, p)
+		_, err := writeCheckedTree(filepath.Join(cache, "store"), out, p)
 		switch {
 		case err == nil:
 		case errors.Is(err, os.ErrNotExist), errors.Is(err, errMismatch):
@@ -43,28 +44,39 @@ func WriteLayer(ctx context.Context, cfg LayerConfig, cache, out string) error {
 }
 
 // writeCheckedTree copies the store path p from the store directory store
-// into out/nix/store (see writeLayerTree) and checks the copy; a copy that
-// does not match is removed.
-func writeCheckedTree(store, out string, p LayerPath) error {
+// into the layer tree top, as top/nix/store/<name> (see writeStoreTree),
+// and checks the copy against p's NAR hash and size; a copy that does not
+// match is removed. It returns what the copy and the check cost.
+func writeCheckedTree(store, top string, p LayerPath) (treeCost, error) {
+	var cost treeCost
 	name := filepath.Base(p.Path)
 	src := filepath.Join(store, name)
 	if _, err := os.Lstat(src); err != nil {
-		return err
+		return cost, err
 	}
-	dst := filepath.Join(out, storeDir, name)
-	if err := writeStoreTree(src, out); err != nil {
+	dst := filepath.Join(top, storeDir, name)
+	start := time.Now()
+	err := writeStoreTree(src, top)
+	copied := time.Now()
+	cost.copy = copied.Sub(start)
+	if err == nil {
+		cost.size, err = checkPath(dst, PathInfo{Path: p.Path, NarHash: p.NarHash, NarSize: p.NarSize})
+		cost.check = time.Since(copied)
+	}
+	if err != nil {
 		if rerr := removeTree(dst); rerr != nil {
-			return fmt.Errorf("%w (and removing the copy: %v)", err, rerr)
+			return cost, fmt.Errorf("%w (and removing the copy: %v)", err, rerr)
 		}
-		return err
+		return cost, err
 	}
-	if _, err := checkPath(dst, PathInfo{Path: p.Path, NarHash: p.NarHash, NarSize: p.NarSize}); err != nil {
-		if rerr := removeTree(dst); rerr != nil {
-			return fmt.Errorf("%w (and removing the copy: %v)", err, rerr)
-		}
-		return err
-	}
-	return nil
+	return cost, nil
+}
+
+// treeCost is what writeCheckedTree spent on a store path: the bytes of
+// NAR it checked, the time copying and the time checking.
+type treeCost struct {
+	size        int64
+	copy, check time.Duration
 }
 
 // fetchPaths gets store paths the /nix cache lacks: the release's own from
@@ -97,7 +109,7 @@ func fetchPaths(ctx context.Context, cfg LayerConfig, out string, paths []LayerP
 		}
 	}
 	for _, p := range paths {
-		if err := writeCheckedTree(storeDir, out, p); err != nil {
+		if _, err := writeCheckedTree(storeDir, out, p); err != nil {
 			return fmt.Errorf("writing the layer of %s: %w", p.Path, err)
 		}
 	}

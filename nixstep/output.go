@@ -114,12 +114,6 @@ func (r *realiser) setOrigins(ctx context.Context, roots Roots, infos []PathInfo
 	return nil
 }
 
-// writeLayerTree copies a store path out of the cache as the file tree of
-// its own layer, out/layers/<name>/nix/store/<name> (see writeStoreTree).
-func writeLayerTree(out, path string) error {
-	return writeStoreTree(path, filepath.Join(out, LayersDir, filepath.Base(path)))
-}
-
 // writeStoreTree copies the store path at src into the layer tree top, as
 // top/nix/store/<name> with /nix and /nix/store in it, so that a layer
 // made from there holds the same bytes whenever the store path is the

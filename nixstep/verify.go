@@ -48,40 +48,29 @@ type layerChecker struct {
 }
 
 func (c *layerChecker) write(ctx context.Context, info PathInfo) error {
-	start := time.Now()
-	if err := writeLayerTree(c.out, info.Path); err != nil {
-		return err
-	}
-	copied := time.Now()
-	c.copyNS.Add(int64(copied.Sub(start)))
-	size, err := checkPath(c.copyOf(info.Path), info)
-	c.checkNS.Add(int64(time.Since(copied)))
+	p := LayerPath{Path: info.Path, NarHash: info.NarHash, NarSize: info.NarSize}
+	top := filepath.Join(c.out, LayersDir, filepath.Base(info.Path))
+	err := c.writeTree(top, p)
 	if err == nil || !errors.Is(err, errMismatch) {
-		c.bytes.Add(size)
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%v: repairing it\n", err)
 	if rerr := c.r.nix(ctx, "nix-store", "--repair-path", info.Path); rerr != nil {
 		return fmt.Errorf("%w; it was changed in the /nix cache, or left half-written, and repairing it failed: %v", err, rerr)
 	}
-	if err := os.RemoveAll(filepath.Join(c.out, LayersDir, filepath.Base(info.Path))); err != nil {
-		return fmt.Errorf("realise: %w", err)
-	}
-	if err := writeLayerTree(c.out, info.Path); err != nil {
-		return err
-	}
-	size, err = checkPath(c.copyOf(info.Path), info)
-	if err != nil {
+	if err := c.writeTree(top, p); err != nil {
 		return fmt.Errorf("after nix-store --repair-path: %w", err)
 	}
-	c.bytes.Add(size)
 	return nil
 }
 
-// copyOf is where writeLayerTree copies the store path p.
-func (c *layerChecker) copyOf(p string) string {
-	name := filepath.Base(p)
-	return filepath.Join(c.out, LayersDir, name, storeDir, name)
+// writeTree is writeCheckedTree from the store, counted.
+func (c *layerChecker) writeTree(top string, p LayerPath) error {
+	cost, err := writeCheckedTree(storeDir, top, p)
+	c.bytes.Add(cost.size)
+	c.copyNS.Add(int64(cost.copy))
+	c.checkNS.Add(int64(cost.check))
+	return err
 }
 
 // writeCheckedLayerTrees writes and checks the layer trees of infos, in

@@ -59,3 +59,46 @@ func TestCheckPath(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteCheckedTree: a store path is copied into its layer tree and
+// checked, its NAR bytes counted; a copy that does not match its
+// registration is an errMismatch and is removed; a missing path is
+// fs.ErrNotExist.
+func TestWriteCheckedTree(t *testing.T) {
+	root := narTree(t)
+	store := filepath.Dir(root)
+	sum, size, err := narHashSize(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := LayerPath{Path: "/nix/store/abc-pkg", NarHash: "sha256:" + NixBase32(sum), NarSize: size}
+	copyOf := func(top string) string { return filepath.Join(top, storeDir, "abc-pkg") }
+
+	top := t.TempDir()
+	cost, err := writeCheckedTree(store, top, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost.size != size {
+		t.Errorf("counted %d bytes of NAR, want %d", cost.size, size)
+	}
+	if _, err := checkPath(copyOf(top), PathInfo{Path: good.Path, NarHash: good.NarHash, NarSize: good.NarSize}); err != nil {
+		t.Errorf("the copy: %v", err)
+	}
+
+	bad := good
+	bad.NarSize++
+	top = t.TempDir()
+	if _, err := writeCheckedTree(store, top, bad); !errors.Is(err, errMismatch) {
+		t.Fatalf("err = %v, want %v", err, errMismatch)
+	}
+	if _, err := os.Lstat(copyOf(top)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the copy that does not match is still there (%v)", err)
+	}
+
+	missing := good
+	missing.Path = "/nix/store/abc-missing"
+	if _, err := writeCheckedTree(store, t.TempDir(), missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v, want %v", err, os.ErrNotExist)
+	}
+}
