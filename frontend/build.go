@@ -82,7 +82,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		Tool:           *tool,
 		CacheNamespace: bc.CacheIDNamespace,
 		Epoch:          epoch,
-		MergeOp:        caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[spec.ArgMergeOp] != "false",
+		UseMergeOp:     caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[spec.ArgMergeOp] != "false",
 		NoSymlinkOp:    caps.Supports(pb.CapFileSymlinkCreate) != nil,
 		SourceMap:      src.SourceMap,
 		IgnoreCache:    bc.IsNoCache(target),

@@ -53,9 +53,10 @@ type Options struct {
 	// Epoch is the time written into files, the Nix DB and the image
 	// config (SOURCE_DATE_EPOCH; the Unix epoch by default).
 	Epoch time.Time
-	// MergeOp tells whether the daemon has MergeOp; without it the layers
-	// are stacked with copies.
-	MergeOp bool
+	// UseMergeOp stacks the layers with MergeOp: the daemon has it and
+	// the build arg NIX_IMAGE_MERGEOP does not turn it off. Without it
+	// the layers are stacked with copies.
+	UseMergeOp bool
 	// NoSymlinkOp tells that the daemon's FileOp cannot create symlinks
 	// (no LLB capability file.symlink.create: BuildKit before v0.19); a
 	// step running the frontend binary makes them instead.
@@ -217,7 +218,7 @@ func stack(layers []layer, opt Options) llb.State {
 	for i, l := range layers {
 		states[i] = l.state
 	}
-	if opt.MergeOp {
+	if opt.UseMergeOp {
 		return llb.Merge(states, stepOpts(opt, llb.WithCustomName("[nix-image] merge layers"))...)
 	}
 	st := states[0]

@@ -65,12 +65,12 @@ func testBuildSpec(t *testing.T, src, target string, mutate func(*Options)) (*sp
 		t.Fatalf("resolve: %v", err)
 	}
 	opt := Options{
-		Filename:  "nix-image.yaml",
-		Platform:  ocispecs.Platform{OS: "linux", Architecture: "amd64"},
-		Tool:      llb.Image("example.com/nix-image/frontend:test"),
-		NixSHA256: testNixSHA,
-		Epoch:     time.Unix(0, 0),
-		MergeOp:   true,
+		Filename:   "nix-image.yaml",
+		Platform:   ocispecs.Platform{OS: "linux", Architecture: "amd64"},
+		Tool:       llb.Image("example.com/nix-image/frontend:test"),
+		NixSHA256:  testNixSHA,
+		Epoch:      time.Unix(0, 0),
+		UseMergeOp: true,
 	}
 	if mutate != nil {
 		mutate(&opt)
@@ -351,7 +351,7 @@ func TestStoreLayers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, res, def := testBuild(t, "default", func(o *Options) { o.MergeOp = tc.mergeOp })
+			_, res, def := testBuild(t, "default", func(o *Options) { o.UseMergeOp = tc.mergeOp })
 			merges := 0
 			for _, op := range ops(t, def) {
 				if op.GetMerge() != nil {
@@ -465,7 +465,7 @@ func describeLayer(t *testing.T, op *pb.Op) string {
 // one layer per group, as many as its history entries.
 func TestLayersAreOneSnapshot(t *testing.T) {
 	for _, mergeOp := range []bool{true, false} {
-		_, res, def := testBuildSpec(t, testSpec+"layers: 4\n", "default", func(o *Options) { o.MergeOp = mergeOp })
+		_, res, def := testBuildSpec(t, testSpec+"layers: 4\n", "default", func(o *Options) { o.UseMergeOp = mergeOp })
 		got := strings.Join(layerSources(t, def), " | ")
 		want := "unpack nixpkgs | copy /layers/ddd-user-environment | /etc | copy /root"
 		if got != want {

@@ -39,7 +39,7 @@ func TestIgnoreCache(t *testing.T) {
 	}{
 		{"default", spec.TargetDefault, nil},
 		{"ssh", spec.TargetSSH, func(o *Options) { o.AuthorizedKeys = []byte("ssh-ed25519 AAAA k\n") }},
-		{"copies instead of MergeOp", spec.TargetDefault, func(o *Options) { o.MergeOp = false }},
+		{"copies instead of MergeOp", spec.TargetDefault, func(o *Options) { o.UseMergeOp = false }},
 		{"named contexts", spec.TargetDefault, contexts},
 	}
 	for _, shape := range shapes {

@@ -42,7 +42,7 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 	if err := os.WriteFile(filepath.Join(out, ClosureFile), append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("realise: %w", err)
 	}
-	root := filepath.Join(out, SystemDir)
+	root := filepath.Join(out, SystemTreeDir)
 	if err := r.writeDB(ctx, root, roots, reg, infos); err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func writeLinks(root string, roots Roots, user *User) error {
 		{"/run/current-system/sw", profiles + "/system"},
 		{"/var/run", "/run"},
 		{"/bin/sh", roots.Shell},
-		{"/usr/bin/env", roots.Env},
+		{"/usr/bin/env", roots.EnvBinary},
 		{"/root/.nix-profile", profiles + "/default"},
 		{"/root/.nix-defexpr/channels", profiles + "/per-user/root/channels"},
 	}

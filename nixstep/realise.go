@@ -297,7 +297,7 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	if roots.Shell, err = profileTarget(roots.System, "bin/bash"); err != nil {
 		return roots, fmt.Errorf("system.packages must provide bin/bash (bashInteractive): %w", err)
 	}
-	if roots.Env, err = profileTarget(roots.System, "bin/env"); err != nil {
+	if roots.EnvBinary, err = profileTarget(roots.System, "bin/env"); err != nil {
 		return roots, fmt.Errorf("system.packages must provide bin/env (coreutils): %w", err)
 	}
 	if roots.Channel, err = r.channel(ctx, roots); err != nil {

@@ -16,7 +16,7 @@ import (
 // the builder's Nix release, with /nix as a persistent cache mount, from
 // the config (RealiseConfig) in ConfigFile; its output (OutDir) holds the
 // closure (ClosureFile), the trees of the store paths it built (LayersDir),
-// the system tree (SystemDir) and the SBOM meta (MetaFile).
+// the system tree (SystemTreeDir) and the SBOM meta (MetaFile).
 const realiseStep = "realise"
 
 // Mount points of the realise step, besides ToolDir and ReleaseDir.
@@ -43,8 +43,10 @@ const (
 	// LayersDir holds one tree per store path the realise step built
 	// (Origin Built): LayersDir/<name>/nix/store/<name>.
 	LayersDir = "layers"
-	// SystemDir is the system tree: the Nix DB, profiles, gcroots, links.
-	SystemDir = "root"
+	// SystemTreeDir holds the system tree: the Nix DB, profiles,
+	// gcroots, links (its name is part of the image's LLB, the source
+	// of the system layer's copy).
+	SystemTreeDir = "root"
 )
 
 // RealiseStep is a realise step: its config and the filesystems it
@@ -154,7 +156,7 @@ func ReadMeta(ctx context.Context, out Output) (*Meta, error) {
 
 // SystemTree is the system tree in a realise step's output, as a source
 // path of a copy of its content.
-func SystemTree() string { return "/" + SystemDir + "/" }
+func SystemTree() string { return "/" + SystemTreeDir + "/" }
 
 // BuiltTree is the layer tree of the built store path p in a realise
 // step's output, as a source path of a copy of its content.
@@ -260,8 +262,10 @@ type Roots struct {
 	Profile string `json:"profile,omitempty"`
 	Channel string `json:"channel"`
 	Nixpkgs string `json:"nixpkgs"`
-	Shell   string `json:"shell"`
-	Env     string `json:"env"`
+	// Shell and EnvBinary are the programs /bin/sh and /usr/bin/env
+	// link to: bash and env of the system profile.
+	Shell     string `json:"shell"`
+	EnvBinary string `json:"envBinary"`
 	// Release lists, when the system profile's Nix is the release's
 	// (RealiseConfig.ReleaseNix), the release's store paths that none of
 	// its others refers to: with their closure, every store path of the

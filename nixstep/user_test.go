@@ -18,7 +18,7 @@ func TestWriteUserTree(t *testing.T) {
 	}
 	root := t.TempDir()
 	u := &User{Name: "dev", UID: 1000, GID: 1001, Home: "/home/dev"}
-	roots := Roots{System: "/nix/store/s-system", Profile: "/nix/store/p-profile", Channel: "/nix/store/c-channel", Nixpkgs: "/nix/store/n-nixpkgs", Shell: "/nix/store/b/bin/bash", Env: "/nix/store/e/bin/env"}
+	roots := Roots{System: "/nix/store/s-system", Profile: "/nix/store/p-profile", Channel: "/nix/store/c-channel", Nixpkgs: "/nix/store/n-nixpkgs", Shell: "/nix/store/b/bin/bash", EnvBinary: "/nix/store/e/bin/env"}
 	if err := writeLinks(root, roots, u); err != nil {
 		t.Fatal(err)
 	}

@@ -195,8 +195,8 @@ type bench struct {
 // sample is what one round measured for one way.
 type sample struct {
 	Digest             string   `json:"digest"`
-	ColdS              float64  `json:"cold_base_built_s"`
-	ColdCPU            float64  `json:"cold_base_built_cpu_s"`
+	ColdBaseBuiltS     float64  `json:"cold_base_built_s"`
+	ColdBaseBuiltCPU   float64  `json:"cold_base_built_cpu_s"`
 	Load               float64  `json:"loadavg_after_cold"`
 	NochangeS          float64  `json:"nochange_s"`
 	NochangeCPU        float64  `json:"nochange_cpu_s"`
@@ -216,9 +216,9 @@ type sample struct {
 	// ChannelMissing says what of the nixpkgs channel the image lacks
 	// ("" when it ships it).
 	ChannelMissing string `json:"channel_missing,omitempty"`
-	// ColdSteps are the longest steps of the cold build, where its time
+	// ColdBaseBuiltSteps are the longest steps of the cold build, where its time
 	// went.
-	ColdSteps []step `json:"cold_base_built_slowest_steps"`
+	ColdBaseBuiltSteps []step `json:"cold_base_built_slowest_steps"`
 	// The cold build again, on a stack whose build cache was emptied after
 	// the base image was built (see emptyCache).
 	ColdEmptyS   float64 `json:"cold_s"`
@@ -239,8 +239,8 @@ type sample struct {
 
 // metrics are a way's results: the keys of issue 5, plus image_file_bytes.
 type metrics struct {
-	ColdS                float64 `json:"cold_base_built_s"`
-	ColdCPU              float64 `json:"cold_base_built_cpu_s"`
+	ColdBaseBuiltS       float64 `json:"cold_base_built_s"`
+	ColdBaseBuiltCPU     float64 `json:"cold_base_built_cpu_s"`
 	ColdEmptyS           float64 `json:"cold_s"`
 	ColdEmptyCPU         float64 `json:"cold_cpu_s"`
 	ColdVerifyCPU        float64 `json:"cold_verify_cpu_s,omitempty"`
@@ -547,7 +547,7 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, *roundExt
 			if err != nil {
 				return fmt.Errorf("%s cold: %w", w.name, err)
 			}
-			got[w.name] = &sample{ColdS: d.wall, ColdCPU: d.cpu, Load: loadavg(), ColdSteps: slowest(vs, 6)}
+			got[w.name] = &sample{ColdBaseBuiltS: d.wall, ColdBaseBuiltCPU: d.cpu, Load: loadavg(), ColdBaseBuiltSteps: slowest(vs, 6)}
 			b.logf("round %d: %-6s cold      %6.1f s, %6.1f CPU s", n, w.name, d.wall, d.cpu)
 		}
 		for _, w := range ways {
@@ -675,7 +675,7 @@ func (b *bench) syntaxDockerfile(ctx context.Context, r *round, extra *roundExtr
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.name, err)
 	}
-	extra.Syntax.ColdS = d.wall
+	extra.Syntax.ColdBaseBuiltS = d.wall
 	d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
 	if err != nil {
 		return fmt.Errorf("%s no-change rebuild: %w", w.name, err)
@@ -978,8 +978,8 @@ func summarize(ss []*sample) *metrics {
 			(s.ColdCacheFromDigest == "" || s.ColdCacheFromDigest == ss[0].Digest)
 	}
 	return &metrics{
-		ColdS:                round2(f(func(s *sample) float64 { return s.ColdS })),
-		ColdCPU:              round2(f(func(s *sample) float64 { return s.ColdCPU })),
+		ColdBaseBuiltS:       round2(f(func(s *sample) float64 { return s.ColdBaseBuiltS })),
+		ColdBaseBuiltCPU:     round2(f(func(s *sample) float64 { return s.ColdBaseBuiltCPU })),
 		ColdEmptyS:           round2(f(func(s *sample) float64 { return s.ColdEmptyS })),
 		ColdEmptyCPU:         round2(f(func(s *sample) float64 { return s.ColdEmptyCPU })),
 		ColdVerifyCPU:        round2(f(func(s *sample) float64 { return s.ColdVerifyCPU })),
@@ -1026,10 +1026,10 @@ type roundExtra struct {
 // daemon that built flat, so mostly from its cache: not a figure to
 // compare) and its no-change rebuild.
 type syntaxSample struct {
-	ColdS       float64  `json:"cold_base_built_s"`
-	NochangeS   float64  `json:"nochange_s"`
-	NochangeCPU float64  `json:"nochange_cpu_s"`
-	NochangeOps []string `json:"nochange_ops,omitempty"`
+	ColdBaseBuiltS float64  `json:"cold_base_built_s"`
+	NochangeS      float64  `json:"nochange_s"`
+	NochangeCPU    float64  `json:"nochange_cpu_s"`
+	NochangeOps    []string `json:"nochange_ops,omitempty"`
 }
 
 // runWide are the medians of the rounds' extras.
@@ -1045,7 +1045,7 @@ type runWide struct {
 func summarizeExtras(xs []*roundExtra) runWide {
 	return runWide{
 		FloorS:            round2(medianOf(xs, func(x *roundExtra) float64 { return x.Floor.Seconds })),
-		SyntaxColdS:       round2(medianOf(xs, func(x *roundExtra) float64 { return x.Syntax.ColdS })),
+		SyntaxColdS:       round2(medianOf(xs, func(x *roundExtra) float64 { return x.Syntax.ColdBaseBuiltS })),
 		SyntaxNochangeS:   round2(medianOf(xs, func(x *roundExtra) float64 { return x.Syntax.NochangeS })),
 		SyntaxNochangeOps: int(medianOf(xs, func(x *roundExtra) float64 { return float64(len(x.Syntax.NochangeOps)) })),
 		AMD64ColdS:        round2(medianOf(xs, func(x *roundExtra) float64 { return x.Cross.AMD64S })),
@@ -1131,7 +1131,7 @@ func (b *bench) targets(res map[string]*metrics, samples map[string][]*sample, w
 		ts = append(ts, coldTarget("ours.cold_s", o.ColdEmptyS, 1.2, name+".cold_s", res[name].ColdEmptyS, "(extra) "))
 	}
 	for _, name := range baselines {
-		ts = append(ts, coldTarget("ours.cold_base_built_s", o.ColdS, 1.2, name+".cold_base_built_s", res[name].ColdS, "(extra) "))
+		ts = append(ts, coldTarget("ours.cold_base_built_s", o.ColdBaseBuiltS, 1.2, name+".cold_base_built_s", res[name].ColdBaseBuiltS, "(extra) "))
 	}
 	return append(ts, target{fmt.Sprintf("(extra) ours.add1_new_bytes far below every baseline (<= %.2f x the smallest)", farBelow), float64(o.Add1NewBytes) <= farBelow*float64(baseline),
 		fmt.Sprintf("%d vs %s (%.3f x the smallest)", o.Add1NewBytes, strings.Join(others, ", "), float64(o.Add1NewBytes)/float64(baseline))})
@@ -1182,8 +1182,8 @@ func (b *bench) print(m machine, res map[string]*metrics, wide runWide, targets 
 		{"cold_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdEmptyCPU) }},
 		{"cold_verify_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdVerifyCPU) }},
 		{"cold_cache_from_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdCacheFromS) }},
-		{"cold_base_built_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdS) }},
-		{"cold_base_built_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdCPU) }},
+		{"cold_base_built_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdBaseBuiltS) }},
+		{"cold_base_built_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.ColdBaseBuiltCPU) }},
 		{"nochange_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.NochangeS) }},
 		{"nochange_cpu_s", func(m *metrics) string { return fmt.Sprintf("%.2f", m.NochangeCPU) }},
 		{"nochange_ops_executed", func(m *metrics) string { return strconv.Itoa(m.NochangeOpsExecuted) }},

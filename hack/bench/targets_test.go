@@ -30,11 +30,11 @@ func TestTargetsCanFail(t *testing.T) {
 	good := func() (map[string]*metrics, map[string][]*sample, runWide) {
 		res := map[string]*metrics{"ours": {
 			Add1ReusedBytesRatio: 0.99, Add1NewBytes: 100, ImageBytes: 1000, ImageFileBytes: 990, ClosureBytes: 1000,
-			Reproducible: true, ColdEmptyS: 5, ColdCacheFromS: 2, ColdS: 2, NochangeS: 1.2, Add1S: 2,
+			Reproducible: true, ColdEmptyS: 5, ColdCacheFromS: 2, ColdBaseBuiltS: 2, NochangeS: 1.2, Add1S: 2,
 		}}
 		samples := map[string][]*sample{"ours": {{Add1AllowanceBytes: 100, Digest: "sha256:a", ColdEmptyDigest: "sha256:a"}}}
 		for _, b := range baselines {
-			res[b] = &metrics{Add1NewBytes: 10000, ColdEmptyS: 5, ColdS: 5, Add1S: 2, ImageBytes: 1000}
+			res[b] = &metrics{Add1NewBytes: 10000, ColdEmptyS: 5, ColdBaseBuiltS: 5, Add1S: 2, ImageBytes: 1000}
 			samples[b] = []*sample{{}}
 		}
 		return res, samples, runWide{FloorS: 4, SyntaxNochangeS: 1, AMD64ColdS: 5, ARM64ColdS: 6}
