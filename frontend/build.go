@@ -82,6 +82,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		Tool:           *tool,
 		CacheNamespace: bc.CacheIDNamespace,
 		Epoch:          epoch,
+		Labels:         bc.Labels,
 		UseMergeOp:     caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[spec.ArgMergeOp] != "false",
 		NoSymlinkOp:    caps.Supports(pb.CapFileSymlinkCreate) != nil,
 		SourceMap:      src.SourceMap,
@@ -109,9 +110,6 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		ref, err := solve(ctx, c, bc, res.State, popt.Platform)
 		if err != nil {
 			return nil, err
-		}
-		for k, v := range bc.Labels {
-			res.Image.Config.Labels[k] = v
 		}
 		return &dockerui.BuildResult{Reference: ref, Image: res.Image, Epoch: &epoch}, nil
 	})

@@ -53,6 +53,9 @@ type Options struct {
 	// Epoch is the time written into files, the Nix DB and the image
 	// config (SOURCE_DATE_EPOCH; the Unix epoch by default).
 	Epoch time.Time
+	// Labels are the build's --label labels, set in the image config over
+	// the spec's and nix-image's own.
+	Labels map[string]string
 	// UseMergeOp stacks the layers with MergeOp: the daemon has it and
 	// the build arg NIX_IMAGE_MERGEOP does not turn it off. Without it
 	// the layers are stacked with copies.

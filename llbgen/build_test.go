@@ -105,13 +105,15 @@ func ops(t *testing.T, def *llb.Definition) []*pb.Op {
 }
 
 func TestBuildIsDeterministic(t *testing.T) {
+	// The build's --label labels too: the image config is final here.
+	labels := func(o *Options) { o.Labels = map[string]string{"b": "2", "a": "1", "org.example": "label", "c": "3"} }
 	for _, target := range []string{"default", "ssh"} {
 		t.Run(target, func(t *testing.T) {
-			_, first, def := testBuild(t, target, nil)
+			_, first, def := testBuild(t, target, labels)
 			want := bytes.Join(def.Def, []byte{0})
 			wantImg, _ := json.Marshal(first.Image)
 			for i := 0; i < 20; i++ {
-				_, res, def := testBuild(t, target, nil)
+				_, res, def := testBuild(t, target, labels)
 				if got := bytes.Join(def.Def, []byte{0}); !bytes.Equal(got, want) {
 					t.Fatalf("run %d: LLB differs from the first run", i)
 				}
@@ -324,6 +326,15 @@ func TestImageConfig(t *testing.T) {
 	}
 	if img.Config.Labels["org.example"] != "yes" {
 		t.Errorf("labels = %v", img.Config.Labels)
+	}
+	// --label sets labels over the spec's and nix-image's own.
+	_, labelled, _ := testBuild(t, "default", func(o *Options) {
+		o.Labels = map[string]string{"org.example": "label", "org.opencontainers.image.title": "mine", "new": "x"}
+	})
+	for k, want := range map[string]string{"org.example": "label", "org.opencontainers.image.title": "mine", "new": "x"} {
+		if got := labelled.Image.Config.Labels[k]; got != want {
+			t.Errorf("with --label %s=%s: label %s = %q (labels %v)", k, want, k, got, labelled.Image.Config.Labels)
+		}
 	}
 	if img.Created == nil || img.Created.Unix() != 1700000000 {
 		t.Errorf("created = %v", img.Created)

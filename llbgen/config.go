@@ -48,7 +48,8 @@ func imageEnv(r *spec.Resolved) [][2]string {
 	return append(env, [2]string{"HOME", home})
 }
 
-// imageConfig returns the OCI config of an image with the given layers.
+// imageConfig returns the OCI config of an image with the given layers:
+// the final config, which the frontend passes on as it is.
 func imageConfig(r *spec.Resolved, opt Options, layers []layer) *dockerspec.DockerOCIImage {
 	epoch := opt.Epoch.UTC()
 	img := &dockerspec.DockerOCIImage{}
@@ -79,6 +80,7 @@ func imageConfig(r *spec.Resolved, opt Options, layers []layer) *dockerspec.Dock
 		"org.opencontainers.image.description": description(r),
 	}
 	maps.Copy(c.Labels, r.Config.Labels)
+	maps.Copy(c.Labels, opt.Labels)
 	if len(r.Config.ExposedPorts) > 0 {
 		// Already N/proto: spec's validation normalised them.
 		c.ExposedPorts = map[string]struct{}{}
