@@ -97,7 +97,7 @@ func fieldOf(name string) string {
 
 // ApplyBuildArgs overrides spec values with build args, then validates the
 // result. Unknown args are ignored, as docker does. On failure it returns
-// a *ErrorList whose errors have Path "build-arg:NAME" and a zero Pos, and
+// an ErrorList whose errors have Path "build-arg:NAME" and a zero Pos, and
 // s is left unchanged.
 func (s *Spec) ApplyBuildArgs(args map[string]string) error {
 	c := s.clone()
@@ -199,7 +199,7 @@ func (s *Spec) ApplyBuildArgs(args map[string]string) error {
 	if len(errs) > 0 {
 		errs = dedupe(errs)
 		errs.sort()
-		return &errs
+		return errs
 	}
 	*s = *c
 	return nil

@@ -106,11 +106,11 @@ func TestApplyBuildArgs(t *testing.T) {
 				}
 				return
 			}
-			var list *ErrorList
-			if !errors.As(err, &list) || len(*list) != len(tt.errs) {
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != len(tt.errs) {
 				t.Fatalf("error = %v, want %d errors %q", err, len(tt.errs), tt.errs)
 			}
-			for i, e := range *list {
+			for i, e := range list {
 				if e.Pos != (Pos{}) || e.File != "" || !strings.HasPrefix(e.Error(), tt.errs[i]) {
 					t.Errorf("error %d = %q (pos %v), want prefix %q", i, e.Error(), e.Pos, tt.errs[i])
 				}

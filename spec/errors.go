@@ -42,7 +42,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// ErrorList is every problem found in a spec, sorted by position.
+// ErrorList is every problem found in a spec, sorted by position: the
+// error Parse and ApplyBuildArgs return, as a value, never a pointer.
 type ErrorList []*Error
 
 // Error joins the errors with newlines.

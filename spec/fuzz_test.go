@@ -6,7 +6,7 @@ import (
 )
 
 // FuzzParse checks that Parse never panics, that failures are always a
-// non-empty *ErrorList located in the source, and that a spec Parse
+// non-empty ErrorList located in the source, and that a spec Parse
 // accepts resolves for every target and stays valid when validated again.
 // The seed corpus is in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
@@ -18,11 +18,11 @@ func FuzzParse(f *testing.F) {
 			if s != nil {
 				t.Fatal("Parse returned a spec and an error")
 			}
-			var list *ErrorList
-			if !errors.As(err, &list) || len(*list) == 0 {
-				t.Fatalf("error %v (%T) is not a non-empty *ErrorList", err, err)
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("error %v (%T) is not a non-empty ErrorList", err, err)
 			}
-			for _, e := range *list {
+			for _, e := range list {
 				if e.File != "f.yaml" || e.Pos.Line < 1 || e.Pos.Col < 1 {
 					t.Fatalf("error not located in the source: %#v", e)
 				}

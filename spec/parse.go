@@ -8,7 +8,7 @@ import (
 )
 
 // Parse decodes, defaults and validates a nix-image.yaml. filename is only
-// used in error messages. On failure it returns a *ErrorList holding every
+// used in error messages. On failure it returns an ErrorList holding every
 // problem found, sorted by position, and no Spec.
 func Parse(filename string, data []byte) (*Spec, error) {
 	s := &Spec{src: newSource(filename)}
@@ -27,7 +27,7 @@ func Parse(filename string, data []byte) (*Spec, error) {
 	if len(errs) > 0 {
 		errs = dedupe(errs)
 		errs.sort()
-		return nil, &errs
+		return nil, errs
 	}
 	return s, nil
 }

@@ -34,15 +34,15 @@ func (w want) String() string {
 
 func checkErrors(t *testing.T, err error, wants []want) {
 	t.Helper()
-	var list *ErrorList
+	var list ErrorList
 	if !errors.As(err, &list) {
-		t.Fatalf("error = %v (%T), want *ErrorList", err, err)
+		t.Fatalf("error = %v (%T), want ErrorList", err, err)
 	}
-	if len(*list) != len(wants) {
-		t.Errorf("got %d errors, want %d:\n%v\nwant:\n%v", len(*list), len(wants), err, wants)
+	if len(list) != len(wants) {
+		t.Errorf("got %d errors, want %d:\n%v\nwant:\n%v", len(list), len(wants), err, wants)
 		return
 	}
-	for i, e := range *list {
+	for i, e := range list {
 		w := wants[i]
 		if e.Pos.Line != w.line || e.Pos.Col != w.col || e.Path != w.path || !strings.Contains(e.Msg, w.msg) {
 			t.Errorf("error %d = %v\nwant %v", i, e, w)
