@@ -45,21 +45,23 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		err = s.ApplyBuildArgs(bc.BuildArgs)
 	}
 	if err != nil {
-		if res, ok, lerr := handleLintOfInvalid(ctx, bc, err, target, src); ok || lerr != nil {
+		sm := llbgen.NewSourceMap(src.SourceMap, nil)
+		if res, ok, lerr := handleLintOfInvalid(ctx, bc, err, target, sm); ok || lerr != nil {
 			return res, lerr
 		}
-		return nil, withSpecSource(err, src.SourceMap)
+		return nil, sm.WithSource(err)
 	}
+	sm := llbgen.NewSourceMap(src.SourceMap, s)
 	if res, ok, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{
-		ListTargets: func(context.Context) (*targets.List, error) { return listTargets(s, src.SourceMap), nil },
-		Outline:     func(context.Context) (*outline.Outline, error) { return outlineOf(s, target, bc, src.SourceMap), nil },
+		ListTargets: func(context.Context) (*targets.List, error) { return listTargets(s, sm), nil },
+		Outline:     func(context.Context) (*outline.Outline, error) { return outlineOf(s, target, bc, sm), nil },
 		Lint: func(context.Context) (*lint.LintResults, error) {
-			return lintSpec(s, nil, target, src.Data, src.SourceMap), nil
+			return lintSpec(s, nil, target, sm), nil
 		},
 	}); err != nil || ok {
 		return res, err
 	}
-	warnLint(ctx, s, src)
+	warnLint(ctx, s, src, sm)
 	r, err := s.Resolve(target)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
@@ -85,7 +87,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		Labels:         bc.Labels,
 		UseMergeOp:     caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[spec.ArgMergeOp] != "false",
 		NoSymlinkOp:    caps.Supports(pb.CapFileSymlinkCreate) != nil,
-		SourceMap:      src.SourceMap,
+		SourceMap:      sm,
 		IgnoreCache:    bc.IsNoCache(target),
 		Proxy:          proxyEnv(bc.BuildArgs),
 		ForeignBuilds:  bc.BuildArgs[spec.ArgForeignBuilds] == "true",

@@ -1,13 +1,11 @@
 package frontend
 
 import (
-	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/nix-image/nix-image/llbgen"
 	"github.com/nix-image/nix-image/spec"
 )
 
@@ -31,47 +29,13 @@ func TestSourceDateEpoch(t *testing.T) {
 	}
 }
 
-func TestWithSpecSource(t *testing.T) {
-	src := []byte("nixpkgs: {}\nbogus: 1\n")
-	sm := llb.NewSourceMap(nil, "nix-image.yaml", "yaml", src)
-	_, parseErr := spec.Parse("nix-image.yaml", src)
-	if parseErr == nil {
-		t.Fatal("want a parse error")
-	}
-	tests := []struct {
-		name   string
-		err    error
-		ranges int
-	}{
-		{"spec errors", parseErr, 2},
-		{"wrapped spec errors", fmt.Errorf("ctx: %w", parseErr), 2},
-		{"other error", errors.New("boom"), 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := withSpecSource(tc.err, sm)
-			srcs := errdefs.Sources(err)
-			n := 0
-			for _, s := range srcs {
-				n += len(s.Ranges)
-			}
-			if n != tc.ranges {
-				t.Errorf("%d source ranges, want %d (%v)", n, tc.ranges, err)
-			}
-			if err.Error() != tc.err.Error() {
-				t.Errorf("message changed: %q", err)
-			}
-		})
-	}
-}
-
 func TestListTargets(t *testing.T) {
 	s, err := spec.Parse("nix-image.yaml", []byte("nixpkgs:\n  url: https://example.com/n.tar.gz\n  sha256: "+
 		"1111111111111111111111111111111111111111111111111111111111111111\nimages:\n  ssh: {}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := listTargets(s, llb.NewSourceMap(nil, "nix-image.yaml", "yaml", nil))
+	l := listTargets(s, llbgen.NewSourceMap(llb.NewSourceMap(nil, "nix-image.yaml", "yaml", nil), s))
 	if len(l.Targets) != 2 || l.Targets[0].Name != "default" || !l.Targets[0].Default || l.Targets[1].Name != "ssh" {
 		t.Fatalf("targets = %+v", l.Targets)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/nix-image/nix-image/internal/golden"
+	"github.com/nix-image/nix-image/llbgen"
 	"github.com/nix-image/nix-image/spec"
 )
 
@@ -15,7 +16,7 @@ import (
 func TestLintGolden(t *testing.T) {
 	golden.Files(t, "testdata/lint/*.yaml", func(t *testing.T, data []byte) []byte {
 		s, specErr := spec.Parse("nix-image.yaml", data)
-		res := lintSpec(s, specErr, spec.TargetDefault, data, llb.NewSourceMap(nil, "nix-image.yaml", "yaml", data))
+		res := lintSpec(s, specErr, spec.TargetDefault, llbgen.NewSourceMap(llb.NewSourceMap(nil, "nix-image.yaml", "yaml", data), s))
 		var out bytes.Buffer
 		if err := res.PrintTo(&out, nil); err != nil {
 			t.Fatal(err)

@@ -1,11 +1,10 @@
 package frontend
 
 import (
-	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
-	"github.com/moby/buildkit/solver/pb"
+	"github.com/nix-image/nix-image/llbgen"
 	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
 )
@@ -16,14 +15,14 @@ var targetDescriptions = map[string]string{
 }
 
 // listTargets answers --call targets.
-func listTargets(s *spec.Spec, sm *llb.SourceMap) *targets.List {
-	l := &targets.List{Sources: [][]byte{sm.Data}}
+func listTargets(s *spec.Spec, sm *llbgen.SourceMap) *targets.List {
+	l := &targets.List{Sources: [][]byte{sm.Data()}}
 	for _, t := range s.Targets() {
 		l.Targets = append(l.Targets, targets.Target{
 			Name:        t,
 			Default:     t == spec.TargetDefault,
 			Description: targetDescriptions[t],
-			Location:    location(s, "images."+t),
+			Location:    sm.Location("images." + t),
 		})
 	}
 	return l
@@ -32,11 +31,11 @@ func listTargets(s *spec.Spec, sm *llb.SourceMap) *targets.List {
 // outlineOf answers --call outline: the build args a user may set, with
 // their current values, the build secrets it reads and the cache mount it
 // uses.
-func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llb.SourceMap) *outline.Outline {
+func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llbgen.SourceMap) *outline.Outline {
 	o := &outline.Outline{
 		Name:        target,
 		Description: targetDescriptions[target],
-		Sources:     [][]byte{sm.Data},
+		Sources:     [][]byte{sm.Data()},
 	}
 	r, err := s.Resolve(target)
 	for _, a := range spec.BuildArgs {
@@ -45,7 +44,7 @@ func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llb.SourceM
 			arg.Value = a.Value(r)
 		}
 		if a.Field != "" {
-			arg.Location = location(s, a.Field)
+			arg.Location = sm.Location(a.Field)
 		}
 		o.Args = append(o.Args, arg)
 	}
@@ -55,16 +54,4 @@ func outlineOf(s *spec.Spec, target string, bc *dockerui.Client, sm *llb.SourceM
 		o.Secrets = append(o.Secrets, outline.Secret{Name: id})
 	}
 	return o
-}
-
-// location points at a spec field, for subrequest answers.
-func location(s *spec.Spec, path string) *pb.Location {
-	pos, ok := s.Position(path)
-	if !ok {
-		return nil
-	}
-	return &pb.Location{Ranges: []*pb.Range{{
-		Start: &pb.Position{Line: int32(pos.Line)},
-		End:   &pb.Position{Line: int32(pos.Line)},
-	}}}
 }

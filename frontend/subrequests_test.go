@@ -10,6 +10,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/nix-image/nix-image/internal/golden"
+	"github.com/nix-image/nix-image/llbgen"
 	"github.com/nix-image/nix-image/spec"
 )
 
@@ -55,7 +56,7 @@ func TestOutline(t *testing.T) {
 				t.Fatal(err)
 			}
 			bc := &dockerui.Client{Config: dockerui.Config{BuildArgs: tc.args}}
-			o := outlineOf(s, tc.target, bc, llb.NewSourceMap(nil, "nix-image.yaml", "yaml", []byte(tc.spec)))
+			o := outlineOf(s, tc.target, bc, llbgen.NewSourceMap(llb.NewSourceMap(nil, "nix-image.yaml", "yaml", []byte(tc.spec)), s))
 			golden.Check(t, filepath.Join("testdata", "outline", tc.name+".golden"), outlineText(o))
 		})
 	}

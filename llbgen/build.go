@@ -70,7 +70,7 @@ type Options struct {
 	AuthorizedKeys []byte
 	// SourceMap, when set, attaches spec locations to the steps, so that
 	// a failing download shows the YAML line that asked for it.
-	SourceMap *llb.SourceMap
+	SourceMap *SourceMap
 	// IgnoreCache re-runs every step of the build, fetches and layer
 	// copies included (--no-cache, or --no-cache-filter naming the
 	// target): see stepOpts.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/solver/pb"
 	"github.com/nix-image/nix-image/nixstep"
 	"github.com/nix-image/nix-image/spec"
 )
@@ -18,7 +17,7 @@ func nixpkgsSource(s *spec.Spec, r *spec.Resolved, opt Options) llb.State {
 	if opt.NixpkgsContext != nil {
 		return *opt.NixpkgsContext
 	}
-	loc := stepOpts(opt, locate(s, opt, "nixpkgs.url")...)
+	loc := stepOpts(opt, opt.SourceMap.Constraints("nixpkgs.url")...)
 	if r.Nixpkgs.NarHash != "" {
 		return fetchUnverified(r.Nixpkgs.URL, "nixpkgs.tar", loc...)
 	}
@@ -57,7 +56,7 @@ func unpackNixpkgs(s *spec.Spec, r *spec.Resolved, opt Options) (tree, meta llb.
 		step.NarHash, step.Where = r.Nixpkgs.NarHash, cmp.Or(where(s, opt, "nixpkgs.narHash"), "nixpkgs.narHash")
 	}
 	ropts := []llb.RunOption{onBuilder(opt), llb.WithCustomName("[nix-image] unpack nixpkgs")}
-	for _, o := range locate(s, opt, "nixpkgs.narHash") {
+	for _, o := range opt.SourceMap.Constraints("nixpkgs.narHash") {
 		ropts = append(ropts, o)
 	}
 	return step.Run(opt.Tool, nixpkgsSource(s, r, opt), stepOpts(opt, ropts...)...)
@@ -124,19 +123,6 @@ func origin(s *spec.Spec, opt Options, path string) string {
 		return "build-arg:" + arg
 	}
 	return "the default " + path
-}
-
-// locate attaches the source location of a spec field to a step, so that
-// buildx prints the YAML line when the step fails.
-func locate(s *spec.Spec, opt Options, path string) []llb.ConstraintsOpt {
-	pos, ok := s.Position(path)
-	if !ok || opt.SourceMap == nil {
-		return nil
-	}
-	return []llb.ConstraintsOpt{opt.SourceMap.Location([]*pb.Range{{
-		Start: &pb.Position{Line: int32(pos.Line)},
-		End:   &pb.Position{Line: int32(pos.Line)},
-	}})}
 }
 
 // nixpkgsConfig is the spec's nixpkgs.config as the JSON nixpkgs reads

@@ -131,7 +131,7 @@ func releaseOf(s *spec.Spec, r *spec.Resolved, opt Options, system, image string
 		}
 		return nixRelease{}, fmt.Errorf("no sha256 for the Nix %s tarball of %s", r.Nix.Version, system)
 	}
-	rel.state = fetch(url, rel.id, "nix.tar", stepOpts(opt, locate(s, opt, field)...)...)
+	rel.state = fetch(url, rel.id, "nix.tar", stepOpts(opt, opt.SourceMap.Constraints(field)...)...)
 	return rel, nil
 }
 
