@@ -105,7 +105,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		if err := loadInputs(ctx, c, bc, r, &popt); err != nil {
 			return nil, err
 		}
-		res, err := buildImage(ctx, c, bc, s, r, popt, sb)
+		res, err := buildImage(ctx, c, bc, r, popt, sb)
 		if err != nil {
 			return nil, err
 		}
@@ -126,8 +126,8 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 
 // buildImage realises the closure, reads what it holds and assembles the
 // image from it: the layers depend on the closure.
-func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, s *spec.Spec, r *spec.Resolved, opt llbgen.Options, sb *sbomBuilder) (*llbgen.Result, error) {
-	realised, err := llbgen.Realise(s, r, opt)
+func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, r *spec.Resolved, opt llbgen.Options, sb *sbomBuilder) (*llbgen.Result, error) {
+	realised, err := llbgen.Realise(r, opt)
 	if err != nil {
 		return nil, fmt.Errorf("nix-image: %w", err)
 	}

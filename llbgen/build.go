@@ -301,39 +301,39 @@ type Realised struct {
 }
 
 // Realise returns the realise step of a target (see Realised).
-func Realise(s *spec.Spec, r *spec.Resolved, opt Options) (*Realised, error) {
+func Realise(r *spec.Resolved, opt Options) (*Realised, error) {
 	system, _, err := Systems(opt)
 	if err != nil {
 		return nil, err
 	}
-	rels, err := releasesOf(s, r, opt)
+	rels, err := releasesOf(r, opt)
 	if err != nil {
 		return nil, err
 	}
-	pkgsTree, pkgsMeta := unpackNixpkgs(s, r, opt)
+	pkgsTree, pkgsMeta := unpackNixpkgs(r, opt)
 	pkgsConfig, err := nixpkgsConfig(r)
 	if err != nil {
 		return nil, err
 	}
 	cfg := nixstep.RealiseConfig{
 		System:            system,
-		NixpkgsWhere:      origin(s, opt, "nixpkgs.url"),
-		SystemPackages:    packages(s, r, opt, r.SystemPackages),
+		NixpkgsWhere:      origin(r, opt, "nixpkgs.url"),
+		SystemPackages:    packages(r, opt, r.SystemPackages),
 		ReleaseNix:        r.SystemNix == spec.SystemNixRelease,
-		Packages:          packages(s, r, opt, r.Packages),
+		Packages:          packages(r, opt, r.Packages),
 		Substituters:      r.Substituters,
 		TrustedPublicKeys: r.TrustedPublicKeys,
-		SubstitutersWhere: origin(s, opt, "substituters"),
+		SubstitutersWhere: origin(r, opt, "substituters"),
 		RegistrationTime:  opt.Epoch.Unix(),
 		User:              realiseUser(r),
-		Expressions:       expressions(s, r, opt),
-		Flake:             flake(s, r, opt),
+		Expressions:       expressions(r, opt),
+		Flake:             flake(r, opt),
 	}
-	buildNixConfig(s, r, opt, &cfg)
+	buildNixConfig(r, opt, &cfg)
 	cfg.NixpkgsURL = r.Nixpkgs.URL
 	cfg.NixpkgsConfig = pkgsConfig
-	cfg.NixpkgsConfigWhere = where(s, opt, "nixpkgs.config")
-	cfg.NixWhere = nixWhere(s, r, opt)
+	cfg.NixpkgsConfigWhere = where(r, opt, "nixpkgs.config")
+	cfg.NixWhere = nixWhere(r, opt)
 	cfg.ReleaseSource = rels.build.source
 	cfg.BuildSystem = rels.build.system
 	cfg.Platform = platformString(opt.Platform)

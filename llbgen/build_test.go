@@ -75,7 +75,7 @@ func testBuildSpec(t *testing.T, src, target string, mutate func(*Options)) (*sp
 	if mutate != nil {
 		mutate(&opt)
 	}
-	realised, err := Realise(s, r, opt)
+	realised, err := Realise(r, opt)
 	if err != nil {
 		t.Fatalf("realise: %v", err)
 	}

@@ -10,10 +10,10 @@ import (
 
 // expressions are the spec's local expressions for the realise step,
 // each with the spec line that names it.
-func expressions(s *spec.Spec, r *spec.Resolved, opt Options) []nixstep.Expression {
+func expressions(r *spec.Resolved, opt Options) []nixstep.Expression {
 	var out []nixstep.Expression
 	for i, e := range r.Expressions {
-		out = append(out, nixstep.Expression{File: e.File, Attrs: e.Attrs, Where: origin(s, opt, fmt.Sprintf("expressions[%d].file", i))})
+		out = append(out, nixstep.Expression{File: e.File, Attrs: e.Attrs, Where: origin(r, opt, fmt.Sprintf("expressions[%d].file", i))})
 	}
 	return out
 }
@@ -71,13 +71,13 @@ func ContextPatterns(r *spec.Resolved) []string {
 
 // flake is the spec's flake for the realise step, nil without flake
 // packages.
-func flake(s *spec.Spec, r *spec.Resolved, opt Options) *nixstep.Flake {
+func flake(r *spec.Resolved, opt Options) *nixstep.Flake {
 	if len(r.FlakePackages) == 0 {
 		return nil
 	}
-	f := &nixstep.Flake{Dir: r.Flake, Where: origin(s, opt, "flake")}
+	f := &nixstep.Flake{Dir: r.Flake, Where: origin(r, opt, "flake")}
 	for _, a := range r.FlakePackages {
-		f.Packages = append(f.Packages, nixstep.Package{Attr: a, Where: packageWhere(s, r, opt, spec.FlakePrefix+a)})
+		f.Packages = append(f.Packages, nixstep.Package{Attr: a, Where: packageWhere(r, opt, spec.FlakePrefix+a)})
 	}
 	return f
 }

@@ -13,7 +13,7 @@ import (
 // nixpkgsSource returns the named context `nixpkgs` or the pinned tarball.
 // A tarball pinned by its NAR hash is downloaded unverified: nixpkgsCheck
 // checks the tree it unpacks to.
-func nixpkgsSource(s *spec.Spec, r *spec.Resolved, opt Options) llb.State {
+func nixpkgsSource(r *spec.Resolved, opt Options) llb.State {
 	if opt.NixpkgsContext != nil {
 		return *opt.NixpkgsContext
 	}
@@ -50,16 +50,16 @@ func describeURL(url, where string) string {
 // store; meta holds the path's registration (nixstep.SourcePath), which
 // it checks against nixpkgs.narHash when the spec pins one. Both
 // depend on the pin only, so a build with the same pin reuses them.
-func unpackNixpkgs(s *spec.Spec, r *spec.Resolved, opt Options) (tree, meta llb.State) {
+func unpackNixpkgs(r *spec.Resolved, opt Options) (tree, meta llb.State) {
 	step := nixstep.PrepareStep{Marker: "default.nix", Source: nixpkgsSourceName(r, opt), StoreName: nixpkgsStoreName}
 	if r.Nixpkgs.NarHash != "" {
-		step.NarHash, step.Where = r.Nixpkgs.NarHash, cmp.Or(where(s, opt, "nixpkgs.narHash"), "nixpkgs.narHash")
+		step.NarHash, step.Where = r.Nixpkgs.NarHash, cmp.Or(where(r, opt, "nixpkgs.narHash"), "nixpkgs.narHash")
 	}
 	ropts := []llb.RunOption{onBuilder(opt), llb.WithCustomName("[nix-image] unpack nixpkgs")}
 	for _, o := range opt.SourceMap.Constraints("nixpkgs.narHash") {
 		ropts = append(ropts, o)
 	}
-	return step.Run(opt.Tool, nixpkgsSource(s, r, opt), stepOpts(opt, ropts...)...)
+	return step.Run(opt.Tool, nixpkgsSource(r, opt), stepOpts(opt, ropts...)...)
 }
 
 // nixpkgsStoreName is the name of the nixpkgs source's store path, as
@@ -67,45 +67,27 @@ func unpackNixpkgs(s *spec.Spec, r *spec.Resolved, opt Options) (tree, meta llb.
 const nixpkgsStoreName = "nixpkgs"
 
 // packages pairs attributes with the spec location that asked for them.
-func packages(s *spec.Spec, r *spec.Resolved, opt Options, attrs []string) []nixstep.Package {
+func packages(r *spec.Resolved, opt Options, attrs []string) []nixstep.Package {
 	pkgs := make([]nixstep.Package, len(attrs))
 	for i, a := range attrs {
-		pkgs[i] = nixstep.Package{Attr: a, Where: packageWhere(s, r, opt, a)}
+		pkgs[i] = nixstep.Package{Attr: a, Where: packageWhere(r, opt, a)}
 	}
 	return pkgs
 }
 
-// packageWhere finds the spec entry that names attr.
-func packageWhere(s *spec.Spec, r *spec.Resolved, opt Options, attr string) string {
-	lists := []struct {
-		path  string
-		attrs []string
-	}{
-		{"system.packages", s.System.Packages},
-		{"packages", s.Packages},
-		{"images." + r.Target + ".packages", s.Images[r.Target].Packages},
-	}
-	for _, l := range lists {
-		for i, a := range l.attrs {
-			if a == attr {
-				if w := where(s, opt, fmt.Sprintf("%s[%d]", l.path, i)); w != "" {
-					return w
-				}
-			}
-		}
-	}
-	if attr == "nix" && r.SystemNix == spec.SystemNixNixpkgs {
-		if w := where(s, opt, "system.nix"); w != "" {
-			return w
-		}
+// packageWhere describes the spec entry that names attr
+// (spec.Resolved.PackageField), or the default package it is.
+func packageWhere(r *spec.Resolved, opt Options, attr string) string {
+	if f := r.PackageField(attr); f != "" {
+		return where(r, opt, f)
 	}
 	return "default package of the " + r.Target + " image"
 }
 
 // where describes a spec field as FILE:LINE:COL (path), or "" when the
 // field is not in the source (a default).
-func where(s *spec.Spec, opt Options, path string) string {
-	pos, ok := s.Position(path)
+func where(r *spec.Resolved, opt Options, path string) string {
+	pos, ok := r.Position(path)
 	if !ok {
 		return ""
 	}
@@ -115,11 +97,11 @@ func where(s *spec.Spec, opt Options, path string) string {
 // origin describes where a spec field's value comes from, for errors of
 // the build steps: its place in the spec (see where), the build arg that
 // set it, or its default.
-func origin(s *spec.Spec, opt Options, path string) string {
-	if w := where(s, opt, path); w != "" {
+func origin(r *spec.Resolved, opt Options, path string) string {
+	if w := where(r, opt, path); w != "" {
 		return w
 	}
-	if arg := s.OverriddenBy(path); arg != "" {
+	if arg := r.OverriddenBy(path); arg != "" {
 		return "build-arg:" + arg
 	}
 	return "the default " + path
@@ -140,15 +122,15 @@ func nixpkgsConfig(r *spec.Resolved) (json.RawMessage, error) {
 
 // nixWhere says what chose the Nix release: a spec line, a build arg or
 // the default.
-func nixWhere(s *spec.Spec, r *spec.Resolved, opt Options) string {
+func nixWhere(r *spec.Resolved, opt Options) string {
 	field := "nix.version"
 	if r.Nix.URL != "" {
 		field = "nix.url"
 	}
-	if w := where(s, opt, field); w != "" {
+	if w := where(r, opt, field); w != "" {
 		return w
 	}
-	if arg := s.OverriddenBy(field); arg != "" {
+	if arg := r.OverriddenBy(field); arg != "" {
 		return "the build arg " + arg
 	}
 	return "the default (" + opt.Filename + " has no nix: field)"
@@ -156,9 +138,9 @@ func nixWhere(s *spec.Spec, r *spec.Resolved, opt Options) string {
 
 // buildNixConfig gives the realise step the spec's nixConfig settings that
 // apply while building (spec.BuildNixConfigKeys).
-func buildNixConfig(s *spec.Spec, r *spec.Resolved, opt Options, cfg *nixstep.RealiseConfig) {
+func buildNixConfig(r *spec.Resolved, opt Options, cfg *nixstep.RealiseConfig) {
 	cfg.NixConfig = r.BuildNixConfig()
-	if f := s.NixConfigField(r.Target, "extra-substituters"); f != "" {
-		cfg.ExtraSubstitutersWhere = where(s, opt, f)
+	if f := r.NixConfigField("extra-substituters"); f != "" {
+		cfg.ExtraSubstitutersWhere = where(r, opt, f)
 	}
 }

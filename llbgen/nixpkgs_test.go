@@ -45,7 +45,7 @@ func realiseOps(t *testing.T, src string, args map[string]string, mutate func(*O
 	if mutate != nil {
 		mutate(&opt)
 	}
-	st, err := Realise(s, r, opt)
+	st, err := Realise(r, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,12 +68,12 @@ type nixReleases struct {
 // releasesOf finds the releases of a build. A source that gives one
 // release cannot give two: a build that needs the releases of two systems
 // from it fails, naming both.
-func releasesOf(s *spec.Spec, r *spec.Resolved, opt Options) (nixReleases, error) {
+func releasesOf(r *spec.Resolved, opt Options) (nixReleases, error) {
 	image, build, err := Systems(opt)
 	if err != nil {
 		return nixReleases{}, err
 	}
-	b, err := releaseOf(s, r, opt, build, image)
+	b, err := releaseOf(r, opt, build, image)
 	if err != nil {
 		return nixReleases{}, err
 	}
@@ -81,7 +81,7 @@ func releasesOf(s *spec.Spec, r *spec.Resolved, opt Options) (nixReleases, error
 	if build == image || r.SystemNix != spec.SystemNixRelease {
 		return rels, nil
 	}
-	i, err := releaseOf(s, r, opt, image, image)
+	i, err := releaseOf(r, opt, image, image)
 	if err != nil {
 		return nixReleases{}, err
 	}
@@ -99,7 +99,7 @@ func releasesOf(s *spec.Spec, r *spec.Resolved, opt Options) (nixReleases, error
 // releaseOf is the release of system: its named context, the named
 // context nix, or the spec's download (nix.version or nix.url), its
 // tarball checksum-verified. image is the image's system.
-func releaseOf(s *spec.Spec, r *spec.Resolved, opt Options, system, image string) (nixRelease, error) {
+func releaseOf(r *spec.Resolved, opt Options, system, image string) (nixRelease, error) {
 	if st, ok := opt.NixSystemContexts[system]; ok {
 		src := fmt.Sprintf("the named context %q", SystemContextName(system))
 		return nixRelease{system: system, state: st, source: src, name: src, id: "context"}, nil
@@ -113,9 +113,9 @@ func releaseOf(s *spec.Spec, r *spec.Resolved, opt Options, system, image string
 		field = "nix.url"
 	}
 	url := ReleaseTarballURL(r.Nix, system)
-	rel := nixRelease{system: system, source: describeURL(url, where(s, opt, field)), name: url}
+	rel := nixRelease{system: system, source: describeURL(url, where(r, opt, field)), name: url}
 	if r.Nix.URL != "" && !r.Nix.PerSystem() {
-		rel.one = "nix.url (" + origin(s, opt, "nix.url") + ")"
+		rel.one = "nix.url (" + origin(r, opt, "nix.url") + ")"
 	}
 	rel.id = r.Nix.TarballSHA256(system)
 	switch {
@@ -127,7 +127,7 @@ func releaseOf(s *spec.Spec, r *spec.Resolved, opt Options, system, image string
 	if rel.id == "" {
 		if r.Nix.URL != "" {
 			return nixRelease{}, fmt.Errorf("nix.sha256 (%s) has no sha256 for %s, %s: add %s: <sha256 of %s>",
-				origin(s, opt, "nix.sha256"), system, systemRole(opt, system, image), system, url)
+				origin(r, opt, "nix.sha256"), system, systemRole(opt, system, image), system, url)
 		}
 		return nixRelease{}, fmt.Errorf("no sha256 for the Nix %s tarball of %s", r.Nix.Version, system)
 	}

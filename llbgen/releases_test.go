@@ -252,7 +252,7 @@ func TestCrossBuildErrors(t *testing.T) {
 			}
 			opt := Options{Filename: "nix-image.yaml", Platform: amd64, Tool: llb.Image("example.com/nix-image/frontend:test"), NixSHA256: testNixSHA}
 			tc.mutate(&opt)
-			_, err = Realise(s, r, opt)
+			_, err = Realise(r, opt)
 			if err == nil {
 				t.Fatal("Realise succeeded")
 			}

@@ -39,7 +39,7 @@ images:
 	}
 	opt := Options{Filename: "nix-image.yaml", Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"},
 		Tool: llb.Image("example.com/nix-image/frontend:test"), NixSHA256: testNixSHA, Epoch: time.Unix(0, 0)}
-	st, err := Realise(s, r, opt)
+	st, err := Realise(r, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

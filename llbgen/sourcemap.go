@@ -18,12 +18,18 @@ type SourceMap struct {
 	src *llb.SourceMap
 	// spec finds the positions of field paths; nil for a spec that did
 	// not parse.
-	spec *spec.Spec
+	spec Positions
 }
 
-// NewSourceMap is the source map of the spec s (nil if it did not parse),
-// read from src.
-func NewSourceMap(src *llb.SourceMap, s *spec.Spec) *SourceMap {
+// Positions find where field paths were written in the spec: a
+// *spec.Spec or a *spec.Resolved.
+type Positions interface {
+	Position(path string) (spec.Pos, bool)
+}
+
+// NewSourceMap is the source map of the spec whose positions are s (nil
+// if it did not parse), read from src.
+func NewSourceMap(src *llb.SourceMap, s Positions) *SourceMap {
 	return &SourceMap{src: src, spec: s}
 }
 

@@ -208,6 +208,10 @@ func TestOrigin(t *testing.T) {
 	if err := s.ApplyBuildArgs(map[string]string{"SUBSTITUTERS": "http://mirror:5000"}); err != nil {
 		t.Fatal(err)
 	}
+	r, err := s.Resolve(spec.TargetDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
 	opt := Options{Filename: "nix-image.yaml"}
 	tests := map[string]string{
 		"nixpkgs.url":       "nix-image.yaml:3:8 (nixpkgs.url)",
@@ -216,7 +220,7 @@ func TestOrigin(t *testing.T) {
 		"nix.releases":      "the default nix.releases",
 	}
 	for path, want := range tests {
-		if got := origin(s, opt, path); got != want {
+		if got := origin(r, opt, path); got != want {
 			t.Errorf("origin(%s) = %q, want %q", path, got, want)
 		}
 	}

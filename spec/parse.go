@@ -54,26 +54,32 @@ func dedupe(errs ErrorList) ErrorList {
 // "images.ssh.authorizedKeys[0]", `config.labels["a.b"]`) was written in
 // the source. For map entries it is the key's position. It reports false
 // for paths not in the source and for values replaced by build args.
-func (s *Spec) Position(path string) (Pos, bool) {
-	if s.src == nil || s.overriddenBy(path) != "" {
-		return Pos{}, false
-	}
-	p, ok := s.src.pos[path]
-	return p, ok
-}
+func (s *Spec) Position(path string) (Pos, bool) { return s.src.position(path) }
 
 // OverriddenBy returns the build arg that replaced path or one of its
 // parents (SUBSTITUTERS for "substituters"), or "".
-func (s *Spec) OverriddenBy(path string) string { return s.overriddenBy(path) }
+func (s *Spec) OverriddenBy(path string) string { return s.src.overriddenBy(path) }
+
+// overriddenBy is OverriddenBy.
+func (s *Spec) overriddenBy(path string) string { return s.src.overriddenBy(path) }
+
+// position is Spec.Position in the source src (nil: none).
+func (src *source) position(path string) (Pos, bool) {
+	if src == nil || src.overriddenBy(path) != "" {
+		return Pos{}, false
+	}
+	p, ok := src.pos[path]
+	return p, ok
+}
 
 // overriddenBy returns the build arg that replaced path or one of its
 // parents, or "".
-func (s *Spec) overriddenBy(path string) string {
-	if s.src == nil {
+func (src *source) overriddenBy(path string) string {
+	if src == nil {
 		return ""
 	}
 	for p := path; ; p = parentPath(p) {
-		if arg, ok := s.src.args[p]; ok {
+		if arg, ok := src.args[p]; ok {
 			return arg
 		}
 		if p == "" {

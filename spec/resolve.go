@@ -9,7 +9,8 @@ import (
 )
 
 // Resolved is everything llbgen needs to build one target: defaults
-// applied and the image's settings merged over the top-level ones. Its
+// applied and the image's settings merged over the top-level ones, and
+// where in the spec each value came from (Position, PackageField). Its
 // slices and maps are copies; changing them does not change the Spec.
 type Resolved struct {
 	Target  string
@@ -43,6 +44,73 @@ type Resolved struct {
 	// User is the image's non-root user (images.<name>.user), its GID
 	// defaulted to its UID; zero when the image runs as root.
 	User User
+
+	// origins say where in the spec the values came from.
+	origins origins
+}
+
+// origins say where in the spec the values of a Resolved came from.
+type origins struct {
+	// src is the spec's source (read only, shared with the Spec): the
+	// positions of its fields and the build args that replaced them.
+	src *source
+	// packages maps each package list entry (as written, `.#ATTR` for
+	// flake outputs) to the first field that names it at a position of
+	// the source (see PackageField).
+	packages map[string]string
+	// nixConfig maps each nixConfig key to the field that sets it.
+	nixConfig map[string]string
+}
+
+// Position is where the field path was written in the spec (see
+// Spec.Position).
+func (r *Resolved) Position(path string) (Pos, bool) { return r.origins.src.position(path) }
+
+// OverriddenBy is the build arg that replaced the field path, or "".
+func (r *Resolved) OverriddenBy(path string) string { return r.origins.src.overriddenBy(path) }
+
+// PackageField is the spec field that names the package attr (an entry
+// of SystemPackages or Packages, or `.#ATTR` for a flake output), e.g.
+// "packages[2]", or "" for a default package: the first of
+// system.packages, packages and images.<target>.packages that names it
+// in the source, or system.nix for the nix of nixpkgs.
+func (r *Resolved) PackageField(attr string) string { return r.origins.packages[attr] }
+
+// NixConfigField is the spec field that sets the nixConfig setting key
+// (see Spec.NixConfigField), or "".
+func (r *Resolved) NixConfigField(key string) string { return r.origins.nixConfig[key] }
+
+// findOrigins finds where in the spec s the values of r came from.
+func (r *Resolved) findOrigins(s *Spec) {
+	o := origins{src: s.src, packages: map[string]string{}, nixConfig: map[string]string{}}
+	r.origins = o
+	lists := []struct {
+		path  string
+		attrs []string
+	}{
+		{"system.packages", s.System.Packages},
+		{"packages", s.Packages},
+		{"images." + r.Target + ".packages", s.Images[r.Target].Packages},
+	}
+	for _, l := range lists {
+		for i, a := range l.attrs {
+			f := fmt.Sprintf("%s[%d]", l.path, i)
+			if _, seen := o.packages[a]; seen {
+				continue
+			}
+			if _, ok := r.Position(f); ok {
+				o.packages[a] = f
+			}
+		}
+	}
+	if _, seen := o.packages["nix"]; !seen && r.SystemNix == SystemNixNixpkgs {
+		if _, ok := r.Position("system.nix"); ok {
+			o.packages["nix"] = "system.nix"
+		}
+	}
+	for k := range r.NixConfig {
+		o.nixConfig[k] = s.NixConfigField(r.Target, k)
+	}
 }
 
 // Resolve returns the build of target ("default" or "ssh").
@@ -105,6 +173,7 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 	if len(r.FlakePackages) > 0 {
 		r.Flake = s.Flake
 	}
+	r.findOrigins(s)
 	return r, nil
 }
 

@@ -47,12 +47,18 @@ func TestResolve(t *testing.T) {
 		ExposedPorts: []string{"8080/tcp"},
 		WorkingDir:   "/root",
 	}
+	// The values; where they came from is checked below.
+	values := func(r *Resolved) Resolved {
+		v := *r
+		v.origins = origins{}
+		return v
+	}
 	for _, want := range []Resolved{def, ssh} {
 		got, err := s.Resolve(want.Target)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(*got, want) {
+		if !reflect.DeepEqual(values(got), want) {
 			t.Errorf("Resolve(%q) =\n%+v\nwant\n%+v", want.Target, *got, want)
 		}
 	}
@@ -62,7 +68,7 @@ func TestResolve(t *testing.T) {
 	r.Packages[0] = "changed"
 	r.Config.Env["PAGER"] = "changed"
 	r.SystemPackages[0] = "changed"
-	if again, _ := s.Resolve("ssh"); !reflect.DeepEqual(*again, ssh) {
+	if again, _ := s.Resolve("ssh"); !reflect.DeepEqual(values(again), ssh) {
 		t.Errorf("changing a Resolved changed the Spec: %+v", *again)
 	}
 
@@ -147,5 +153,42 @@ images:
 	}
 	if !slices.Equal(ssh.FlakePackages, []string{"mytool"}) {
 		t.Errorf("ssh FlakePackages = %v", ssh.FlakePackages)
+	}
+}
+
+// TestResolvedOrigins: a Resolved says where its values came from: the
+// positions of the spec's fields, the field naming each package (the
+// first list that names it; none for a default package) and the one
+// setting each nixConfig key.
+func TestResolvedOrigins(t *testing.T) {
+	s, err := Parse("nix-image.yaml", []byte(validSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]map[string]string{
+		"default": {"ripgrep": "packages[0]", "htop": "images.default.packages[0]", "git": "system.packages[0]", "curl": ""},
+		"ssh":     {"ripgrep": "packages[0]", "tmux": "images.ssh.packages[1]", "openssh": ""},
+	} {
+		r, err := s.Resolve(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for attr, field := range want {
+			if got := r.PackageField(attr); got != field {
+				t.Errorf("%s: PackageField(%q) = %q, want %q", target, attr, got, field)
+			}
+		}
+		for _, path := range []string{"nixpkgs.url", "packages[1]", "nix"} {
+			gotPos, gotOK := r.Position(path)
+			wantPos, wantOK := s.Position(path)
+			if gotPos != wantPos || gotOK != wantOK {
+				t.Errorf("%s: Position(%q) = %v, %v; the spec's is %v, %v", target, path, gotPos, gotOK, wantPos, wantOK)
+			}
+		}
+		for k := range r.NixConfig {
+			if got, want := r.NixConfigField(k), s.NixConfigField(target, k); got != want {
+				t.Errorf("%s: NixConfigField(%q) = %q, want %q", target, k, got, want)
+			}
+		}
 	}
 }
