@@ -15,7 +15,7 @@ import (
 // image (--secret id=authorized_keys,src=FILE) into opt. The content
 // becomes part of the image's LLB, so its layer is keyed on it.
 func loadAuthorizedKeys(ctx context.Context, c client.Client, bc *dockerui.Client, r *spec.Resolved, opt *llbgen.Options) error {
-	if r.Target != spec.TargetSSH {
+	if !r.SSHServer {
 		return nil
 	}
 	ref, err := solve(ctx, c, bc, llbgen.AuthorizedKeysStep(*opt), opt.Platform)

@@ -62,7 +62,7 @@ func imageConfig(r *spec.Resolved, opt Options, layers []layer) *dockerspec.Dock
 	c := &img.Config
 	c.Env = mergeEnv(imageEnv(r), r.Config.Env)
 	c.Cmd = []string{profileBin + "/bash"}
-	if r.Target == spec.TargetSSH {
+	if r.SSHServer {
 		c.Cmd = slices.Clone(sshCmd)
 	}
 	if len(r.Config.Cmd) > 0 {

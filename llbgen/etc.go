@@ -54,7 +54,7 @@ func etcFiles(r *spec.Resolved) []etcFile {
 	// PAM refuses even key logins to locked accounts.
 	for _, u := range append([]string{"root", "nobody"}, members...) {
 		pw := "!"
-		if u == "root" && r.Target == spec.TargetSSH {
+		if u == "root" && r.SSHServer {
 			pw = "*"
 		}
 		fmt.Fprintf(&shadow, "%s:%s:1::::::\n", u, pw)
@@ -66,7 +66,7 @@ func etcFiles(r *spec.Resolved) []etcFile {
 		}
 		fmt.Fprintf(&shadow, "%s:!:1::::::\n", u.Name)
 	}
-	if r.Target == spec.TargetSSH {
+	if r.SSHServer {
 		passwd.WriteString("sshd:x:74:74:SSH privilege separation user:/var/empty:" + nologin + "\n")
 		group.WriteString("sshd:x:74:\n")
 		shadow.WriteString("sshd:!:1::::::\n")
@@ -96,7 +96,7 @@ func nixConf(r *spec.Resolved) string {
 		"substituters":          strings.Join(r.Substituters, " "),
 		"trusted-public-keys":   strings.Join(r.TrustedPublicKeys, " "),
 	}
-	if r.Target == spec.TargetSSH {
+	if r.SSHServer {
 		settings["trusted-users"] = "root"
 	}
 	maps.Copy(settings, r.NixConfig)

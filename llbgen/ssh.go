@@ -30,7 +30,7 @@ var sshCmd = []string{profileBin + "/bash", sshStartScript}
 // the shell profiles, and root's authorized_keys from the spec and the
 // build secret.
 func sshLayers(r *spec.Resolved, opt Options) []layer {
-	if r.Target != spec.TargetSSH {
+	if !r.SSHServer {
 		return nil
 	}
 	fa := llb.Mkdir("/etc", 0o755)

@@ -13,9 +13,15 @@ import (
 // where in the spec each value came from (Position, PackageField). Its
 // slices and maps are copies; changing them does not change the Spec.
 type Resolved struct {
-	Target  string
-	Nix     Nix
-	Nixpkgs Nixpkgs
+	Target string
+	// SSHServer makes the image an ssh server, a Nix remote builder (the
+	// ssh target): openssh in the system profile, sshd's user, its
+	// configuration and authorized keys (AuthorizedKeys and the build
+	// secret authorized_keys), root as a trusted Nix user, port 22 and
+	// sshd as the command.
+	SSHServer bool
+	Nix       Nix
+	Nixpkgs   Nixpkgs
 	// SystemNix is system.nix: the system profile's Nix is the release
 	// (SystemNixRelease) or the nixpkgs attribute nix (SystemNixNixpkgs,
 	// then first in SystemPackages).
@@ -155,7 +161,8 @@ func (s *Spec) Resolve(target string) (*Resolved, error) {
 	}
 	r.Packages = appendUnique(r.Packages, s.Packages...)
 	r.Packages = appendUnique(r.Packages, img.Packages...)
-	if target == TargetSSH {
+	r.SSHServer = target == TargetSSH
+	if r.SSHServer {
 		r.SystemPackages = appendUnique(r.SystemPackages, "openssh")
 		if r.Config.ExposedPorts == nil {
 			r.Config.ExposedPorts = []string{"22/tcp"}

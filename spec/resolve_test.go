@@ -35,6 +35,7 @@ func TestResolve(t *testing.T) {
 	}
 	ssh := common
 	ssh.Target = "ssh"
+	ssh.SSHServer = true
 	ssh.SystemPackages = append(append([]string{}, sys...), "openssh")
 	// ripgrep is in both lists and kept once, in its first place.
 	ssh.Packages = []string{"ripgrep", "python3Packages.requests", "tmux"}
