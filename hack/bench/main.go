@@ -63,7 +63,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -75,6 +74,7 @@ import (
 	"time"
 
 	"github.com/nix-image/nix-image/internal/mirror"
+	"github.com/nix-image/nix-image/internal/testenv"
 )
 
 func main() {
@@ -150,7 +150,7 @@ type bench struct {
 // results file and returns the targets.
 func (b *bench) main(ctx context.Context, out string) ([]target, error) {
 	var err error
-	if b.root, err = repoRoot(); err != nil {
+	if b.root, err = testenv.RepoRoot(); err != nil {
 		return nil, err
 	}
 	if b.tmp, err = os.MkdirTemp("", "nix-image-bench-"); err != nil {
@@ -275,22 +275,4 @@ func (b *bench) main(ctx context.Context, out string) ([]target, error) {
 
 func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-// repoRoot walks up from the working directory to the one holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return "", err
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-	}
 }

@@ -331,7 +331,7 @@ var (
 // the repository, taken out of Debian's package, on no PATH).
 func QemuAarch64(ctx context.Context) (string, error) {
 	qemuOnce.Do(func() {
-		root, err := repoRoot()
+		root, err := RepoRoot()
 		if err != nil {
 			qemuErr = err
 			return

@@ -90,7 +90,7 @@ func Start(ctx context.Context) (*Env, error) {
 
 // StartWith is Start with opts: a stack of its own, stopped by its Stop.
 func StartWith(ctx context.Context, opts Options) (_ *Env, retErr error) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -499,9 +499,10 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// repoRoot walks up from the working directory to the directory holding
-// go.mod (go test runs tests in their package directory).
-func repoRoot() (string, error) {
+// RepoRoot walks up from the working directory to the directory holding
+// go.mod (go test runs tests in their package directory; go run ./hack/...
+// runs in the caller's).
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("getting working dir: %w", err)
