@@ -36,13 +36,9 @@ func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref s
 	if err != nil {
 		return timing{}, nil, err
 	}
-	args := append([]string{"build",
-		"--frontend", "dockerfile.v0",
-		"--local", "context=" + dir,
-		"--local", "dockerfile=" + dir,
-		"--opt", "filename=" + w.file,
-		"--progress=rawjson",
-	}, w.args(r)...)
+	// Not testenv's Build: it parses the progress before it returns, and
+	// the wall time would include that.
+	args := testenv.BuildctlArgs(dir, w.file, w.args(r)...)
 	if ref != "" {
 		args = append(args, "--output", "type=image,name="+ref+",push=true")
 	}
@@ -55,16 +51,11 @@ func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref s
 		return took, nil, cerr
 	}
 	took.cpu = round2(cpu1 - cpu0)
+	p, rest := testenv.ParseProgress(stderr)
 	if err != nil {
-		var msgs []string
-		for _, line := range strings.Split(stderr, "\n") {
-			if !strings.HasPrefix(line, "{") {
-				msgs = append(msgs, line)
-			}
-		}
+		msgs := strings.Split(rest, "\n")
 		return took, nil, fmt.Errorf("%w\n%s", err, strings.Join(msgs[max(0, len(msgs)-30):], "\n"))
 	}
-	p, _ := testenv.ParseProgress(stderr)
 	if b.verbose {
 		for _, v := range p.Vertices {
 			var at, took time.Duration

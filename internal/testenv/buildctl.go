@@ -107,6 +107,19 @@ func (e *Env) Build(ctx context.Context, dir, filename string, args ...string) (
 	return e.BuildWatch(ctx, dir, filename, nil, args...)
 }
 
+// BuildctlArgs is the buildctl command line of Build: the Dockerfile
+// frontend building filename of the context dir, rawjson progress, then
+// args. hack/bench runs it itself, to time the build alone.
+func BuildctlArgs(dir, filename string, args ...string) []string {
+	return append([]string{"build",
+		"--frontend", "dockerfile.v0",
+		"--local", "context=" + dir,
+		"--local", "dockerfile=" + dir,
+		"--opt", "filename=" + filename,
+		"--progress=rawjson",
+	}, args...)
+}
+
 // BuildWatch is Build, calling watch (when not nil) while the build runs
 // with the name of every vertex and sub-task ("exporting layers") that
 // starts and every chunk of output a vertex writes, in the order buildctl
@@ -135,14 +148,7 @@ func (e *Env) BuildWatch(ctx context.Context, dir, filename string, watch func(e
 			}
 		}
 	}
-	full := append([]string{"build",
-		"--frontend", "dockerfile.v0",
-		"--local", "context=" + dir,
-		"--local", "dockerfile=" + dir,
-		"--opt", "filename=" + filename,
-		"--progress=rawjson",
-	}, args...)
-	stdout, stderr, err := e.buildctl(ctx, lines, full...)
+	stdout, stderr, err := e.buildctl(ctx, lines, BuildctlArgs(dir, filename, args...)...)
 	prog, rest := ParseProgress(stderr)
 	res := &BuildResult{Stdout: stdout, Stderr: rest, Progress: prog}
 	if err != nil {
