@@ -54,11 +54,8 @@ func (b *bench) buildDockerfileFrontend(ctx context.Context) (string, error) {
 // registry and returns its ref.
 func (b *bench) pushDockerfileFrontend(ctx context.Context, r *round) (string, error) {
 	ref := r.env.RegistryAddr + "/bench/dockerfile-frontend:pinned"
-	_, stderr, err := r.env.Buildctl(ctx, "build", "--frontend", "dockerfile.v0",
-		"--local", "context="+b.frontendDir, "--local", "dockerfile="+b.frontendDir,
-		"--output", "type=image,name="+ref+",push=true")
-	if err != nil {
-		return "", fmt.Errorf("pushing BuildKit's Dockerfile frontend image: %w\n%s", err, stderr)
+	if _, err := r.env.Build(ctx, b.frontendDir, "Dockerfile", "--output", "type=image,name="+ref+",push=true"); err != nil {
+		return "", fmt.Errorf("pushing BuildKit's Dockerfile frontend image: %w", err)
 	}
 	return ref, nil
 }
