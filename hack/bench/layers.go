@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // entry is one tar entry of a layer, with what makes two layers differ.
@@ -91,8 +93,8 @@ func readImage(ctx context.Context, reg registry, repo, ref string, want func(di
 	}
 	im := &imageInfo{digest: digest, pathFileBytes: map[string]int64{}}
 	for _, d := range m.Layers {
-		l := layerInfo{digest: d.Digest, compressed: d.Size, storePaths: map[string]bool{}}
-		if want == nil || want(d.Digest) {
+		l := layerInfo{digest: d.Digest.String(), compressed: d.Size, storePaths: map[string]bool{}}
+		if want == nil || want(d.Digest.String()) {
 			if err := readLayer(ctx, reg, repo, d, &l, im.pathFileBytes); err != nil {
 				return nil, fmt.Errorf("%s:%s layer %s: %w", repo, ref, d.Digest, err)
 			}
@@ -114,8 +116,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func readLayer(ctx context.Context, reg registry, repo string, d descriptor, l *layerInfo, pathBytes map[string]int64) error {
-	body, err := reg.blob(ctx, repo, d.Digest)
+func readLayer(ctx context.Context, reg registry, repo string, d ocispecs.Descriptor, l *layerInfo, pathBytes map[string]int64) error {
+	body, err := reg.blob(ctx, repo, d.Digest.String())
 	if err != nil {
 		return err
 	}

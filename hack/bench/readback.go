@@ -72,7 +72,7 @@ func (b *bench) addOne(ctx context.Context, r *round, w way, s *sample, oldRef, 
 	oldDigests := map[string]bool{}
 	var oldTotal int64
 	for _, l := range oldM.Layers {
-		oldDigests[l.Digest] = true
+		oldDigests[l.Digest.String()] = true
 		oldTotal += l.Size
 	}
 	// Only the layers the old image lacks need reading.
@@ -92,7 +92,7 @@ func (b *bench) addOne(ctx context.Context, r *round, w way, s *sample, oldRef, 
 	s.Add1AllowanceBytes = allowance(newIm.layers, oldDigests, s.info.storePaths())
 	var reused int64
 	for _, l := range oldM.Layers {
-		if newDigests[l.Digest] {
+		if newDigests[l.Digest.String()] {
 			reused += l.Size
 		}
 	}

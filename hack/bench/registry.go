@@ -8,6 +8,9 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+
+	"github.com/nix-image/nix-image/internal/testenv"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // registry is a plain-HTTP client of the Distribution API (v2) of the
@@ -16,30 +19,13 @@ type registry struct {
 	addr string // host:port
 }
 
-// descriptor, manifest and index are the parts of the OCI (and Docker v2)
-// manifest formats the benchmark reads.
-type descriptor struct {
-	MediaType string `json:"mediaType"`
-	Digest    string `json:"digest"`
-	Size      int64  `json:"size"`
-	Platform  *struct {
-		OS           string `json:"os"`
-		Architecture string `json:"architecture"`
-	} `json:"platform,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
-
+// manifest is an image manifest or, when Manifests is set, an index (OCI
+// or Docker v2): one type, so that an image is read by following
+// Manifests until there are none.
 type manifest struct {
-	MediaType string       `json:"mediaType"`
-	Config    descriptor   `json:"config"`
-	Layers    []descriptor `json:"layers"`
-	Manifests []descriptor `json:"manifests"` // set for an index
+	ocispecs.Manifest
+	Manifests []ocispecs.Descriptor `json:"manifests"` // set for an index
 }
-
-const acceptManifests = "application/vnd.oci.image.manifest.v1+json, " +
-	"application/vnd.docker.distribution.manifest.v2+json, " +
-	"application/vnd.oci.image.index.v1+json, " +
-	"application/vnd.docker.distribution.manifest.list.v2+json"
 
 func (r registry) get(ctx context.Context, path, accept string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.addr+"/v2/"+path, nil)
@@ -81,13 +67,13 @@ func (r registry) getJSON(ctx context.Context, path, accept string, v any) ([]by
 // manifest for linux/GOARCH.
 func (r registry) image(ctx context.Context, repo, ref string) (string, *manifest, error) {
 	var m manifest
-	body, err := r.getJSON(ctx, repo+"/manifests/"+ref, acceptManifests, &m)
+	body, err := r.getJSON(ctx, repo+"/manifests/"+ref, testenv.AcceptManifests, &m)
 	if err != nil {
 		return "", nil, err
 	}
 	top := fmt.Sprintf("sha256:%x", sha256.Sum256(body))
 	for m.Manifests != nil {
-		var next *descriptor
+		var next *ocispecs.Descriptor
 		for i, d := range m.Manifests {
 			if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
 				continue
@@ -101,7 +87,7 @@ func (r registry) image(ctx context.Context, repo, ref string) (string, *manifes
 			return "", nil, fmt.Errorf("%s:%s: no manifest for linux/%s", repo, ref, runtime.GOARCH)
 		}
 		m = manifest{}
-		if _, err := r.getJSON(ctx, repo+"/manifests/"+next.Digest, acceptManifests, &m); err != nil {
+		if _, err := r.getJSON(ctx, repo+"/manifests/"+next.Digest.String(), testenv.AcceptManifests, &m); err != nil {
 			return "", nil, err
 		}
 	}
@@ -112,18 +98,15 @@ func (r registry) image(ctx context.Context, repo, ref string) (string, *manifes
 // the platform its config names (os/architecture).
 func (r registry) platform(ctx context.Context, repo, ref string) (string, string, error) {
 	var m manifest
-	body, err := r.getJSON(ctx, repo+"/manifests/"+ref, acceptManifests, &m)
+	body, err := r.getJSON(ctx, repo+"/manifests/"+ref, testenv.AcceptManifests, &m)
 	if err != nil {
 		return "", "", err
 	}
 	if m.Manifests != nil {
 		return "", "", fmt.Errorf("%s:%s is an index of %d manifests, not one image", repo, ref, len(m.Manifests))
 	}
-	var config struct {
-		OS           string `json:"os"`
-		Architecture string `json:"architecture"`
-	}
-	if _, err := r.getJSON(ctx, repo+"/blobs/"+m.Config.Digest, "", &config); err != nil {
+	var config ocispecs.Image
+	if _, err := r.getJSON(ctx, repo+"/blobs/"+m.Config.Digest.String(), "", &config); err != nil {
 		return "", "", fmt.Errorf("%s:%s: the image config: %w", repo, ref, err)
 	}
 	return fmt.Sprintf("sha256:%x", sha256.Sum256(body)), config.OS + "/" + config.Architecture, nil
@@ -167,14 +150,14 @@ func (r registry) layerDigests(ctx context.Context) (map[string]bool, error) {
 
 func (r registry) collectLayers(ctx context.Context, repo, ref string, have map[string]bool) error {
 	var m manifest
-	if _, err := r.getJSON(ctx, repo+"/manifests/"+ref, acceptManifests, &m); err != nil {
+	if _, err := r.getJSON(ctx, repo+"/manifests/"+ref, testenv.AcceptManifests, &m); err != nil {
 		return err
 	}
 	for _, l := range m.Layers {
-		have[l.Digest] = true
+		have[l.Digest.String()] = true
 	}
 	for _, d := range m.Manifests {
-		if err := r.collectLayers(ctx, repo, d.Digest, have); err != nil {
+		if err := r.collectLayers(ctx, repo, d.Digest.String(), have); err != nil {
 			return err
 		}
 	}

@@ -16,8 +16,9 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// acceptManifests are the manifest media types PullOCI reads.
-var acceptManifests = strings.Join([]string{
+// AcceptManifests are the manifest media types PullOCI reads (an Accept
+// header's value): OCI and Docker v2 images and indexes.
+var AcceptManifests = strings.Join([]string{
 	ocispecs.MediaTypeImageIndex, mediaDockerList,
 	ocispecs.MediaTypeImageManifest,
 	"application/vnd.docker.distribution.manifest.v2+json",
@@ -58,7 +59,7 @@ func PullOCIArch(ctx context.Context, addr, repo, ref, arch, dest string) (strin
 		}
 		return body, resp.Header.Get("Content-Type"), nil
 	}
-	body, mediaType, err := get("manifests/"+ref, acceptManifests)
+	body, mediaType, err := get("manifests/"+ref, AcceptManifests)
 	if err != nil {
 		return "", err
 	}
@@ -80,7 +81,7 @@ func PullOCIArch(ctx context.Context, addr, repo, ref, arch, dest string) (strin
 		if next == "" {
 			return "", fmt.Errorf("%s:%s: no linux/%s image", repo, ref, arch)
 		}
-		if body, mediaType, err = get("manifests/"+next.String(), acceptManifests); err != nil {
+		if body, mediaType, err = get("manifests/"+next.String(), AcceptManifests); err != nil {
 			return "", err
 		}
 	}
