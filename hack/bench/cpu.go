@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -12,26 +10,6 @@ import (
 // clockTicks is USER_HZ, the unit of the times in /proc/PID/stat: 100 on
 // every Linux architecture Go supports.
 const clockTicks = 100
-
-// daemonPID finds the buildkitd whose --root is under dir (the Env's
-// temporary directory), by its command line.
-func daemonPID(dir string) (int, error) {
-	want := []byte("--root\x00" + filepath.Join(dir, "buildkitd") + "\x00")
-	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
-	if err != nil {
-		return 0, err
-	}
-	for _, p := range procs {
-		cmdline, err := os.ReadFile(p)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		if bytes.Contains(cmdline, want) {
-			return strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		}
-	}
-	return 0, fmt.Errorf("no buildkitd with --root %s/buildkitd", dir)
-}
 
 // cpuSeconds is the CPU time pid and its reaped children used so far:
 // buildkitd's own work (snapshots, copies, compression, pushes) and that of

@@ -224,11 +224,7 @@ func (b *bench) withStack(ctx context.Context, n int, f func(r *round) error) (r
 			retErr = fmt.Errorf("stopping the stack: %w", err)
 		}
 	}()
-	pid, err := daemonPID(env.Dir)
-	if err != nil {
-		return err
-	}
-	return f(&round{n: n, env: env, pid: pid, reg: registry{addr: env.RegistryAddr}, base: env.RegistryAddr + "/bench/base:latest"})
+	return f(&round{n: n, env: env, pid: env.BuildkitdPID(), reg: registry{addr: env.RegistryAddr}, base: env.RegistryAddr + "/bench/base:latest"})
 }
 
 // ref names the image of way w in the round's registry.

@@ -240,6 +240,12 @@ func (e *Env) LogTail(n int) string {
 	return b.String()
 }
 
+// BuildkitdPID is the process id of the running buildkitd (started
+// directly, not through a wrapper), e.g. to read its CPU time.
+func (e *Env) BuildkitdPID() int {
+	return e.buildkitd.cmd.Process.Pid
+}
+
 // Main is the body of an e2e TestMain: it starts the stack, stores it in
 // *env, runs the tests and stops the stack, also on SIGINT/SIGTERM. With
 // NIX_IMAGE_E2E=0 it runs the tests without a stack (Need skips them). It
