@@ -80,17 +80,18 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	}
 	caps := c.BuildOpts().LLBCaps
 	opt := llbgen.Options{
-		Filename:       src.Filename,
-		Tool:           *tool,
-		CacheNamespace: bc.CacheIDNamespace,
-		Epoch:          epoch,
-		Labels:         bc.Labels,
-		UseMergeOp:     caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[spec.ArgMergeOp] != "false",
-		NoSymlinkOp:    caps.Supports(pb.CapFileSymlinkCreate) != nil,
-		SourceMap:      sm,
-		IgnoreCache:    bc.IsNoCache(target),
-		Proxy:          proxyEnv(bc.BuildArgs),
-		ForeignBuilds:  bc.BuildArgs[spec.ArgForeignBuilds] == "true",
+		Filename:            src.Filename,
+		Tool:                *tool,
+		CacheNamespace:      bc.CacheIDNamespace,
+		Epoch:               epoch,
+		Labels:              bc.Labels,
+		UseMergeOp:          caps.Supports(pb.CapMergeOp) == nil && bc.BuildArgs[spec.ArgMergeOp] != "false",
+		NoSymlinkOp:         caps.Supports(pb.CapFileSymlinkCreate) != nil,
+		NoMountContentCache: caps.Supports(pb.CapExecMountContentCache) != nil,
+		SourceMap:           sm,
+		IgnoreCache:         bc.IsNoCache(target),
+		Proxy:               proxyEnv(bc.BuildArgs),
+		ForeignBuilds:       bc.BuildArgs[spec.ArgForeignBuilds] == "true",
 	}
 	if len(bc.BuildPlatforms) > 0 {
 		// The steps run here, natively, for every image platform.

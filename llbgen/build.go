@@ -64,6 +64,11 @@ type Options struct {
 	// (no LLB capability file.symlink.create: BuildKit before v0.19); a
 	// step running the frontend binary makes them instead.
 	NoSymlinkOp bool
+	// NoMountContentCache tells that the daemon cannot turn a mount's
+	// content-based cache key off (no LLB capability
+	// exec.mount.cache.content: BuildKit v0.12); the realise step then
+	// keys its nixpkgs mount by content (nixstep.RealiseStep).
+	NoMountContentCache bool
 	// AuthorizedKeys is the content of the build secret authorized_keys
 	// for the ssh image (empty: none), read by the frontend from the
 	// output of AuthorizedKeysStep.
@@ -345,6 +350,8 @@ func Realise(r *spec.Resolved, opt Options) (*Realised, error) {
 		NixpkgsMeta: pkgsMeta,
 		CacheID:     cacheID(opt, system, rels.build),
 		Epoch:       opt.Epoch,
+
+		NixpkgsByContent: opt.NoMountContentCache,
 	}
 	if rels.image != nil {
 		cfg.ImageReleaseSource = rels.image.source

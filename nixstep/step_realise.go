@@ -68,6 +68,10 @@ type RealiseStep struct {
 	// CacheID names the persistent /nix cache, which the layer steps
 	// mount too (LayerStep.CacheID).
 	CacheID string
+	// NixpkgsByContent keeps BuildKit's content-based cache key of the
+	// Nixpkgs mount (see keyedByStep), for a daemon that cannot turn it
+	// off (no LLB capability exec.mount.cache.content: BuildKit v0.12).
+	NixpkgsByContent bool
 	// Epoch is the time of the config file.
 	Epoch time.Time
 }
@@ -87,11 +91,15 @@ func (s RealiseStep) Run(configOpts []llb.ConstraintsOpt, opts ...llb.RunOption)
 		llb.Mkfile(path.Base(ConfigFile), 0o644, append(data, '\n'), llb.WithCreatedTime(s.Epoch)),
 		configOpts...,
 	)
+	pkgsMount := []llb.MountOption{llb.Readonly}
+	if !s.NixpkgsByContent {
+		pkgsMount = append(pkgsMount, keyedByStep)
+	}
 	own := []llb.RunOption{
 		llb.Args(s.Args()),
 		toolMount(s.Tool),
 		llb.AddMount(ReleaseDir, s.Release, llb.Readonly),
-		llb.AddMount(NixpkgsDir, s.Nixpkgs, llb.Readonly, keyedByStep),
+		llb.AddMount(NixpkgsDir, s.Nixpkgs, pkgsMount...),
 		llb.AddMount(path.Dir(NixpkgsMetaFile), s.NixpkgsMeta, llb.Readonly),
 		llb.AddMount(path.Dir(ConfigFile), config, llb.Readonly),
 		llb.AddMount("/nix", llb.Scratch(), llb.AsPersistentCacheDir(s.CacheID, llb.CacheMountLocked)),
