@@ -53,7 +53,7 @@ func TestRealSizeLayers(t *testing.T) {
 	checkOneAdded(t, oldTar, newTar, res)
 	// Adding a package reads nixpkgs in the realise step's evaluation
 	// only: the source is neither unpacked nor registered in the /nix
-	// cache again (nor hashed: see keyedByStep in llbgen).
+	// cache again (nor hashed: see keyedByStep in nixstep/step_realise.go).
 	if ran := res.Progress.ExecutedSteps("[nix-image] unpack nixpkgs"); len(ran) > 0 {
 		t.Errorf("adding a package unpacked nixpkgs again: %s", ran[0].Name)
 	}
