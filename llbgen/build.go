@@ -78,7 +78,9 @@ type Options struct {
 	SourceMap *SourceMap
 	// IgnoreCache re-runs every step of the build, fetches and layer
 	// copies included (--no-cache, or --no-cache-filter naming the
-	// target): see stepOpts.
+	// target): see stepOpts. The steps then get empty /nix cache mounts
+	// of their own (BuildKit's rule for --no-cache), so the layers are
+	// copied out of the realise step's output.
 	IgnoreCache bool
 	// Proxy holds the proxy build args (HTTP_PROXY, ...), given to the
 	// steps that reach the network; nil without any.
@@ -123,17 +125,18 @@ func Image(r *spec.Resolved, opt Options, realised *Realised, closure *nixstep.C
 //   - the nixpkgs source is the unpack step's own output, made once per
 //     pin;
 //   - paths the realise step built are copied out of its output (keyed by
-//     their content).
+//     their content), and so are the fetched ones in a build that ignores
+//     the cache (see nixstep.RealiseConfig.FetchedTrees).
 func storeLayer(realised *Realised, group []nixstep.PathInfo, opt Options, r *spec.Resolved) layer {
 	var fetched []nixstep.LayerPath
 	var built []string
 	for _, p := range group {
-		switch p.Origin {
-		case nixstep.Built:
-			built = append(built, p.Path)
-		case nixstep.Source:
+		switch {
+		case p.Origin == nixstep.Source:
 			// planLayers gives the source a layer of its own.
 			return layer{comment: "nix-image: " + p.Path, state: sourceLayer(realised, opt, r)}
+		case p.Origin == nixstep.Built || realised.fetchedTrees:
+			built = append(built, p.Path)
 		default:
 			fetched = append(fetched, nixstep.LayerPath{Path: p.Path, NarHash: p.NarHash, NarSize: p.NarSize})
 		}
@@ -303,6 +306,10 @@ type Realised struct {
 	// fetch is the part of every layer step's config that says where
 	// to get a store path the /nix cache lacks.
 	fetch nixstep.LayerConfig
+	// fetchedTrees tells that Output holds the trees of the fetched
+	// paths too (Options.IgnoreCache): their layers are copies of them,
+	// not layer steps.
+	fetchedTrees bool
 }
 
 // Realise returns the realise step of a target (see Realised).
@@ -343,6 +350,7 @@ func Realise(r *spec.Resolved, opt Options) (*Realised, error) {
 	cfg.BuildSystem = rels.build.system
 	cfg.Platform = platformString(opt.Platform)
 	cfg.ForeignBuilds = opt.ForeignBuilds
+	cfg.FetchedTrees = opt.IgnoreCache
 	step := nixstep.RealiseStep{
 		Tool:        opt.Tool,
 		Release:     rels.build.state,
@@ -373,10 +381,11 @@ func Realise(r *spec.Resolved, opt Options) (*Realised, error) {
 		return nil, err
 	}
 	return &Realised{
-		Output:  out,
-		nixpkgs: pkgsTree,
-		release: rels.build.state,
-		cacheID: step.CacheID,
+		Output:       out,
+		nixpkgs:      pkgsTree,
+		release:      rels.build.state,
+		cacheID:      step.CacheID,
+		fetchedTrees: cfg.FetchedTrees,
 		fetch: nixstep.LayerConfig{
 			Owner:             layerOwner(r),
 			Substituters:      cfg.Substituters,

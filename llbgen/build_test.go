@@ -355,14 +355,21 @@ func TestStoreLayers(t *testing.T) {
 	tests := []struct {
 		name    string
 		mergeOp bool
+		noCache bool
 		want    string // the source paths of each copy, layer by layer
 	}{
-		{"merge", true, storeLayersWant},
-		{"copies", false, storeLayersWant},
+		{"merge", true, false, storeLayersWant},
+		{"copies", false, false, storeLayersWant},
+		// --no-cache: the steps' /nix cache mounts are empty, the
+		// realise step writes the fetched paths' trees too.
+		{"no-cache", true, true, storeLayersNoCacheWant},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, res, def := testBuild(t, "default", func(o *Options) { o.UseMergeOp = tc.mergeOp })
+			_, res, def := testBuild(t, "default", func(o *Options) { o.UseMergeOp, o.IgnoreCache = tc.mergeOp, tc.noCache })
+			if cfg := realiseConfig(t, def); cfg.FetchedTrees != tc.noCache {
+				t.Errorf("realise config fetchedTrees = %v, want %v", cfg.FetchedTrees, tc.noCache)
+			}
 			merges := 0
 			for _, op := range ops(t, def) {
 				if op.GetMerge() != nil {
@@ -388,6 +395,10 @@ func TestStoreLayers(t *testing.T) {
 // realise step's output, the nixpkgs source from its unpack step, /etc and
 // the system tree.
 const storeLayersWant = "step aaa-glibc | step bbb-bash | step ccc-hello | copy /layers/ddd-user-environment | unpack nixpkgs | /etc | copy /root"
+
+// storeLayersNoCacheWant is storeLayersWant with --no-cache: every store
+// path but nixpkgs is copied out of the realise step's output.
+const storeLayersNoCacheWant = "copy /layers/aaa-glibc | copy /layers/bbb-bash | copy /layers/ccc-hello | copy /layers/ddd-user-environment | unpack nixpkgs | /etc | copy /root"
 
 // layerSources describes, in layer order as the image stacks them, where
 // each layer comes from: "step NAMES" (the layer step of those store

@@ -13,8 +13,9 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// writeOutput writes the closure's layer trees, its description and the
-// system tree.
+// writeOutput writes the layer trees of the paths it built (and of those
+// it fetched, with RealiseConfig.FetchedTrees), the closure's description
+// and the system tree.
 func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) error {
 	infos, reg, err := r.closure(ctx, roots)
 	if err != nil {
@@ -26,13 +27,13 @@ func (r *realiser) writeOutput(ctx context.Context, roots Roots, out string) err
 	if err := r.setOrigins(ctx, roots, infos); err != nil {
 		return err
 	}
-	var built []PathInfo
+	var trees []PathInfo
 	for _, info := range infos {
-		if info.Origin == Built {
-			built = append(built, info)
+		if info.Origin == Built || info.Origin == Fetched && r.cfg.FetchedTrees {
+			trees = append(trees, info)
 		}
 	}
-	if err := r.writeCheckedLayerTrees(ctx, out, built); err != nil {
+	if err := r.writeCheckedLayerTrees(ctx, out, trees); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(Closure{Roots: roots, Paths: infos}, "", "  ")

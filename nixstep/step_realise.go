@@ -41,7 +41,8 @@ const (
 	// ClosureFile describes the closure (Closure, JSON).
 	ClosureFile = "closure.json"
 	// LayersDir holds one tree per store path the realise step built
-	// (Origin Built): LayersDir/<name>/nix/store/<name>.
+	// (Origin Built), and per fetched one too with
+	// RealiseConfig.FetchedTrees: LayersDir/<name>/nix/store/<name>.
 	LayersDir = "layers"
 	// SystemTreeDir holds the system tree: the Nix DB, profiles,
 	// gcroots, links (its name is part of the image's LLB, the source
@@ -203,6 +204,12 @@ type RealiseConfig struct {
 	// another BuildSystem (the host's binfmt_misc emulation runs them);
 	// without it they must be substituted.
 	ForeignBuilds bool `json:"foreignBuilds,omitempty"`
+	// FetchedTrees has the step write the trees of the fetched paths
+	// too (LayersDir), for a build that ignores the cache (--no-cache):
+	// BuildKit then gives each step a /nix cache mount of its own, empty,
+	// so a layer step would find none of the paths this step fetched and
+	// would fetch them all again.
+	FetchedTrees bool `json:"fetchedTrees,omitempty"`
 	// NixpkgsWhere names the spec field of the nixpkgs pin.
 	NixpkgsWhere string `json:"nixpkgsWhere,omitempty"`
 	// NixpkgsURL is the pin's URL, root's channel in the image
