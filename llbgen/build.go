@@ -78,8 +78,8 @@ type Options struct {
 	SourceMap *SourceMap
 	// IgnoreCache re-runs every step of the build, fetches and layer
 	// copies included (--no-cache, or --no-cache-filter naming the
-	// target): see stepOpts. The steps then get empty /nix cache mounts
-	// of their own (BuildKit's rule for --no-cache), so the layers are
+	// target): see stepOpts. BuildKit then mounts new, empty /nix caches
+	// (the realise step's is not the layer steps'), so the layers are
 	// copied out of the realise step's output.
 	IgnoreCache bool
 	// Proxy holds the proxy build args (HTTP_PROXY, ...), given to the

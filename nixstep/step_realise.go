@@ -206,9 +206,9 @@ type RealiseConfig struct {
 	ForeignBuilds bool `json:"foreignBuilds,omitempty"`
 	// FetchedTrees has the step write the trees of the fetched paths
 	// too (LayersDir), for a build that ignores the cache (--no-cache):
-	// BuildKit then gives each step a /nix cache mount of its own, empty,
-	// so a layer step would find none of the paths this step fetched and
-	// would fetch them all again.
+	// BuildKit then mounts new, empty /nix caches (one for this step,
+	// another for the layer steps), so a layer step would find none of
+	// the paths this step fetched and would fetch them all again.
 	FetchedTrees bool `json:"fetchedTrees,omitempty"`
 	// NixpkgsWhere names the spec field of the nixpkgs pin.
 	NixpkgsWhere string `json:"nixpkgsWhere,omitempty"`
