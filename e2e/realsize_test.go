@@ -18,7 +18,7 @@ import (
 // nixpkgs, most of it never evaluated), where a pipeline that copies or
 // hashes nixpkgs or the closure per build shows. Adding one package
 // changes only the layers of the new paths and the system layer (every
-// other layer digest unchanged; see checkOneAdded). A second builder with
+// other layer digest unchanged: see checkOneAdded). A second builder with
 // an empty state and the first one's registry cache (--import-cache)
 // builds the same spec with no Nix step executed and the same image.
 func TestRealSizeLayers(t *testing.T) {

@@ -2,8 +2,9 @@ package llbgen
 
 import (
 	"hash/fnv"
-	"slices"
+	"path"
 	"sort"
+	"strings"
 
 	"github.com/nix-image/nix-image/nixstep"
 )
@@ -12,91 +13,209 @@ import (
 // path: /etc and the system tree.
 const systemLayers = 2
 
+// largePath is the NAR size from which a store path keeps a layer of its
+// own: a group that changes never re-exports a large path that did not.
+const largePath = 8 << 20
+
 // planLayers groups the store paths of a closure into layers, in layer
 // order, for an image of at most budget layers in all.
 //
-// Each store path gets a layer of its own when the budget allows, so that
-// a path that does not change keeps its layer (and digest) whatever else
-// changes. Layers are ordered by popularity: the number of paths of the
-// closure that depend on them, directly or not (glibc first, the packages
+// A layer holds a package of the image's profiles (a store path a
+// profile's user environment refers to) with the paths it needs that no
+// package before it claimed: the packages of the system profile first,
+// then those of root's profile, each profile's in name order. So adding a
+// package to the end of the list adds a layer holding only its new paths,
+// removing one drops its layer, and the other layers keep their digests.
+// The nixpkgs source, large paths (largePath) and the paths no package
+// needs (the profiles, the channel) keep a layer each. Few layers keep
+// a push of an unchanged image (one registry request per layer) and a
+// cold build (one layer step per layer of fetched paths) cheap; a layer
+// per store path would cost both for every path.
+//
+// Layers are ordered by popularity: the number of paths of the closure
+// that depend on them, directly or not (glibc's layer first, the packages
 // the user asked for last), the rule of nixpkgs'
 // dockerTools.streamLayeredImage, which keeps the layers that images
 // share at the bottom.
 //
-// When the closure has more paths than the budget leaves for store
-// layers, the largest paths keep a layer each (the nixpkgs source always:
-// its layer is made once per pin), and the others share a quarter of the
-// store layers, each path in the shared layer its store path hashes to.
-// So the large and stable paths (nixpkgs, glibc, big packages) never share
-// a layer with the small ones that come and go, and a path added or
-// removed changes one shared layer and moves no other path (or one, when
-// it is large enough to take the place of the smallest own layer).
+// When there are more layers than the budget leaves for store layers,
+// the largest keep theirs (the nixpkgs source always: its layer is made
+// once per pin), and the others share a quarter of the store layers, each
+// in the shared layer its first path hashes to. So the large and stable
+// layers never share with the small ones that come and go, and a layer
+// added or removed changes one shared layer and moves no other (or one,
+// when it is large enough to take the place of the smallest own layer).
 func planLayers(c *nixstep.Closure, budget int) [][]nixstep.PathInfo {
-	paths := slices.Clone(c.Paths)
+	byPath := map[string]nixstep.PathInfo{}
 	refs := map[string][]string{}
-	names := make([]string, len(paths))
-	for i, p := range paths {
+	names := make([]string, len(c.Paths))
+	for i, p := range c.Paths {
+		byPath[p.Path] = p
 		refs[p.Path] = p.References
 		names[i] = p.Path
 	}
 	pop := popularity(names, refs)
-	sort.SliceStable(paths, func(i, j int) bool {
-		if pop[paths[i].Path] != pop[paths[j].Path] {
-			return pop[paths[i].Path] > pop[paths[j].Path]
-		}
-		return paths[i].Path < paths[j].Path
-	})
+	groups := groupByPackage(c, byPath)
+	for _, g := range groups {
+		// The package first, then what it needs, most popular first.
+		sort.SliceStable(g[1:], func(i, j int) bool { return morePopular(pop, g[1+i].Path, g[1+j].Path) })
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return morePopular(pop, topOf(pop, groups[i]), topOf(pop, groups[j])) })
 	slots := max(budget-systemLayers, 1)
-	if len(paths) <= slots {
-		groups := make([][]nixstep.PathInfo, len(paths))
-		for i, p := range paths {
-			groups[i] = []nixstep.PathInfo{p}
-		}
+	if len(groups) <= slots {
 		return groups
 	}
 	shared := max(slots/4, 1)
-	own := ownLayers(paths, slots-shared)
-	var groups [][]nixstep.PathInfo
+	own := ownLayers(groups, slots-shared)
+	var out [][]nixstep.PathInfo
 	buckets := make([][]nixstep.PathInfo, shared)
-	for _, p := range paths {
-		if own[p.Path] {
-			groups = append(groups, []nixstep.PathInfo{p})
+	for i, g := range groups {
+		if own[i] {
+			out = append(out, g)
 			continue
 		}
-		b := sharedLayer(p.Path, shared)
-		buckets[b] = append(buckets[b], p)
+		b := sharedLayer(g[0].Path, shared)
+		buckets[b] = append(buckets[b], g...)
 	}
 	for _, b := range buckets {
 		if len(b) > 0 {
-			groups = append(groups, b)
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// groupByPackage returns the layer groups of planLayers, unordered: each
+// package with the paths it claims, and the paths that keep a layer of
+// their own.
+func groupByPackage(c *nixstep.Closure, byPath map[string]nixstep.PathInfo) [][]nixstep.PathInfo {
+	alone := func(p nixstep.PathInfo) bool { return p.Origin == nixstep.Source || p.NarSize >= largePath }
+	pkgs := profilePackages(c, byPath)
+	isPkg := map[string]bool{}
+	for _, p := range pkgs {
+		isPkg[p] = true
+	}
+	claimed := map[string]bool{}
+	var groups [][]nixstep.PathInfo
+	for _, pkg := range pkgs {
+		var g []nixstep.PathInfo
+		var claim func(p string)
+		claim = func(p string) {
+			info, ok := byPath[p]
+			// Another package claims itself (a profile's manifest
+			// refers to all of them).
+			if !ok || claimed[p] || (isPkg[p] && p != pkg) {
+				return
+			}
+			claimed[p] = true
+			if alone(info) {
+				groups = append(groups, []nixstep.PathInfo{info})
+			} else {
+				g = append(g, info)
+			}
+			for _, r := range info.References {
+				claim(r)
+			}
+		}
+		claim(pkg)
+		if len(g) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	for _, p := range c.Paths {
+		if !claimed[p.Path] {
+			groups = append(groups, []nixstep.PathInfo{p})
 		}
 	}
 	return groups
 }
 
-// ownLayers picks the n paths that keep a layer of their own when the
-// closure is over budget: the nixpkgs source, then the largest.
-func ownLayers(paths []nixstep.PathInfo, n int) map[string]bool {
-	bySize := slices.Clone(paths)
-	sort.SliceStable(bySize, func(i, j int) bool {
-		a, b := bySize[i], bySize[j]
-		if (a.Origin == nixstep.Source) != (b.Origin == nixstep.Source) {
-			return a.Origin == nixstep.Source
+// profilePackages returns the packages of the closure's profiles, in the order
+// they claim paths (see planLayers): the store paths the system profile
+// refers to, then those root's profile refers to, each in name order.
+func profilePackages(c *nixstep.Closure, byPath map[string]nixstep.PathInfo) []string {
+	var out []string
+	for _, profile := range []string{c.Roots.System, c.Roots.Profile} {
+		info, ok := byPath[profile]
+		if !ok {
+			continue
 		}
-		if a.NarSize != b.NarSize {
-			return a.NarSize > b.NarSize
+		var pkgs []string
+		for _, r := range info.References {
+			if r != profile {
+				pkgs = append(pkgs, r)
+			}
 		}
-		return a.Path < b.Path
+		sort.SliceStable(pkgs, func(i, j int) bool { return storeName(pkgs[i]) < storeName(pkgs[j]) })
+		out = append(out, pkgs...)
+	}
+	return out
+}
+
+// storeName is a store path's name: its base without the hash, then the
+// hash, so that names sort as their packages do.
+func storeName(p string) string {
+	base := path.Base(p)
+	if hash, name, ok := strings.Cut(base, "-"); ok {
+		return name + "-" + hash
+	}
+	return base
+}
+
+// topOf is the most popular path of a group.
+func topOf(pop map[string]int, g []nixstep.PathInfo) string {
+	top := g[0].Path
+	for _, p := range g[1:] {
+		if morePopular(pop, p.Path, top) {
+			top = p.Path
+		}
+	}
+	return top
+}
+
+// morePopular orders paths by popularity, most popular first, then by
+// path.
+func morePopular(pop map[string]int, a, b string) bool {
+	if pop[a] != pop[b] {
+		return pop[a] > pop[b]
+	}
+	return a < b
+}
+
+// ownLayers picks the n groups that keep a layer of their own when there
+// are more than the budget allows: the nixpkgs source's, then the largest.
+func ownLayers(groups [][]nixstep.PathInfo, n int) map[int]bool {
+	size := func(g []nixstep.PathInfo) int64 {
+		var s int64
+		for _, p := range g {
+			s += p.NarSize
+		}
+		return s
+	}
+	source := func(g []nixstep.PathInfo) bool { return g[0].Origin == nixstep.Source }
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := groups[order[i]], groups[order[j]]
+		if source(a) != source(b) {
+			return source(a)
+		}
+		if size(a) != size(b) {
+			return size(a) > size(b)
+		}
+		return a[0].Path < b[0].Path
 	})
-	own := map[string]bool{}
-	for _, p := range bySize[:min(n, len(bySize))] {
-		own[p.Path] = true
+	own := map[int]bool{}
+	for _, i := range order[:min(n, len(order))] {
+		own[i] = true
 	}
 	return own
 }
 
-// sharedLayer is the shared layer, of n, that a store path goes to: a hash
-// of the store path, so that it never depends on the other paths.
+// sharedLayer is the shared layer, of n, that a group goes to: a hash of
+// its first store path, so that it never depends on the other groups.
 func sharedLayer(storePath string, n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(storePath))

@@ -176,3 +176,155 @@ func TestPlanLayersGolden(t *testing.T) {
 	}
 	golden.Check(t, filepath.Join("testdata", "layers-default.golden"), b.Bytes())
 }
+
+// profiles builds a closure with a system profile and root's profile:
+// system and user list each profile's packages, deps each path's
+// references (store paths are /nix/store/<hash>-<name>, the hash its
+// name's first letter repeated), sizes the large ones' NAR sizes.
+func profiles(system, user []string, deps map[string][]string, large ...string) *nixstep.Closure {
+	p := func(name string) string { return "/nix/store/" + strings.Repeat(name[:1], 4) + "-" + name }
+	c := &nixstep.Closure{}
+	seen := map[string]bool{}
+	var add func(name string, origin nixstep.Origin, refs []string)
+	add = func(name string, origin nixstep.Origin, refs []string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		info := nixstep.PathInfo{Path: p(name), Origin: origin, NarSize: 1000, References: []string{}}
+		if slices.Contains(large, name) {
+			info.NarSize = largePath
+		}
+		for _, r := range refs {
+			info.References = append(info.References, p(r))
+		}
+		c.Paths = append(c.Paths, info)
+		for _, r := range refs {
+			add(r, nixstep.Fetched, deps[r])
+		}
+	}
+	for _, prof := range []struct {
+		env  string
+		pkgs []string
+		root *string
+	}{{"0system-user-environment", system, &c.Roots.System}, {"1root-user-environment", user, &c.Roots.Profile}} {
+		if prof.pkgs == nil {
+			continue
+		}
+		manifest := prof.env[:1] + "manifest"
+		add(manifest, nixstep.Built, prof.pkgs)
+		add(prof.env, nixstep.Built, append([]string{manifest}, prof.pkgs...))
+		*prof.root = p(prof.env)
+	}
+	slices.SortFunc(c.Paths, func(a, b nixstep.PathInfo) int { return strings.Compare(a.Path, b.Path) })
+	return c
+}
+
+func TestPlanLayersByPackage(t *testing.T) {
+	deps := map[string][]string{
+		"nix":       {"glibc", "libcurl", "coreutils"},
+		"bash":      {"glibc"},
+		"coreutils": {"glibc", "libacl"},
+		"curl":      {"libcurl", "glibc"},
+		"libcurl":   {"glibc", "openssl"},
+		"git":       {"glibc", "perl", "openssl"},
+		"jq":        {"glibc", "oniguruma"},
+		"hello":     {"glibc"},
+	}
+	system := []string{"nix", "bash", "coreutils"}
+	tests := []struct {
+		name    string
+		closure *nixstep.Closure
+		want    [][]string
+	}{
+		{
+			// bash claims glibc (name order); nix does not take
+			// coreutils, a package of its own.
+			name:    "system profile",
+			closure: profiles(system, nil, deps),
+			want: [][]string{
+				{"bbbb-bash", "gggg-glibc"},
+				{"cccc-coreutils", "llll-libacl"},
+				{"nnnn-nix", "oooo-openssl", "llll-libcurl"},
+				{"0000-0manifest"},
+				{"0000-0system-user-environment"},
+			},
+		},
+		{
+			name:    "root's packages after the system's; what the system has stays there",
+			closure: profiles(system, []string{"git", "curl"}, deps),
+			want: [][]string{
+				{"bbbb-bash", "gggg-glibc"},
+				{"nnnn-nix", "oooo-openssl", "llll-libcurl"},
+				{"cccc-coreutils", "llll-libacl"},
+				{"gggg-git", "pppp-perl"},
+				{"cccc-curl"},
+				{"0000-0manifest"},
+				{"1111-1manifest"},
+				{"0000-0system-user-environment"},
+				{"1111-1root-user-environment"},
+			},
+		},
+		{
+			name:    "large paths keep a layer of their own",
+			closure: profiles(system, []string{"git"}, deps, "perl", "glibc"),
+			want: [][]string{
+				{"gggg-glibc"},
+				{"nnnn-nix", "oooo-openssl", "llll-libcurl"},
+				{"cccc-coreutils", "llll-libacl"},
+				{"pppp-perl"},
+				{"bbbb-bash"},
+				{"gggg-git"},
+				{"0000-0manifest"},
+				{"1111-1manifest"},
+				{"0000-0system-user-environment"},
+				{"1111-1root-user-environment"},
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [][]string
+			for _, g := range names(planLayers(tc.closure, 100)) {
+				var short []string
+				for _, p := range g {
+					short = append(short, strings.TrimPrefix(p, "/nix/store/"))
+				}
+				got = append(got, short)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("planLayers =\n%v\nwant\n%v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPlanLayersAddPackage: adding a package to root's profile (after
+// the others in name order) adds a layer holding only its new paths; of
+// the old layers, only the profile's own (its user environment and
+// manifest, whose paths this fake keeps) may change.
+func TestPlanLayersAddPackage(t *testing.T) {
+	deps := map[string][]string{
+		"nix":  {"glibc", "libcurl"},
+		"curl": {"libcurl", "glibc"},
+		"git":  {"glibc", "perl"},
+		"jq":   {"glibc", "oniguruma", "perl"},
+	}
+	before := planLayers(profiles([]string{"nix"}, []string{"curl", "git"}, deps), 100)
+	after := planLayers(profiles([]string{"nix"}, []string{"curl", "git", "jq"}, deps), 100)
+	key := func(g []nixstep.PathInfo) string { return fmt.Sprint(names([][]nixstep.PathInfo{g})) }
+	old := map[string]bool{}
+	for _, g := range before {
+		old[key(g)] = true
+	}
+	var changed []string
+	for _, g := range after {
+		if !old[key(g)] {
+			changed = append(changed, key(g))
+		}
+	}
+	want := []string{"[[/nix/store/jjjj-jq /nix/store/oooo-oniguruma]]"}
+	if !reflect.DeepEqual(changed, want) {
+		t.Errorf("new layers after adding jq: %v\nwant %v", changed, want)
+	}
+}
