@@ -80,7 +80,8 @@ func Extract(r io.ReaderAt, size int64, dst, source string) error {
 		return &Error{Source: source, Err: err}
 	}
 	defer data.Close()
-	x := &extractor{root: root, symlinks: map[string]bool{}}
+	x := &extractor{root: root, symlinks: map[string]bool{}, open: map[string]openDir{}}
+	defer x.closeDirs()
 	tr := tar.NewReader(data)
 	last := ""
 	for {
@@ -166,6 +167,61 @@ type extractor struct {
 	// a read-only directory (as in a Nix store) can still receive its
 	// entries, and its time is not changed by them.
 	dirs []dirMode
+	// open are directories opened through root, by name (see dir).
+	open map[string]openDir
+}
+
+// openDir is a directory of the destination, opened through the root.
+type openDir struct {
+	// root is the directory as a root: entries are made in it by their
+	// base names, one call each instead of a walk from the destination.
+	root *os.Root
+	// f is the directory itself, for what os.Root cannot do (set the
+	// times of a symlink).
+	f *os.File
+}
+
+// maxOpenDirs bounds the directories an extractor keeps open. Archives
+// list a directory's entries together, so a few suffice.
+const maxOpenDirs = 64
+
+// dir returns the directory name ("." for the destination), made if
+// missing. It is opened through the root, and so is never outside the
+// destination; an entry's directory goes through no symlink (see name),
+// and a directory is never replaced (see clear), so it stays valid.
+func (x *extractor) dir(name string) (openDir, error) {
+	if d, ok := x.open[name]; ok {
+		return d, nil
+	}
+	if len(x.open) >= maxOpenDirs {
+		x.closeDirs()
+	}
+	if name != "." {
+		if err := x.root.MkdirAll(name, 0o755); err != nil {
+			return openDir{}, err
+		}
+	}
+	r, err := x.root.OpenRoot(name)
+	if err != nil {
+		return openDir{}, err
+	}
+	f, err := r.Open(".")
+	if err != nil {
+		r.Close()
+		return openDir{}, err
+	}
+	d := openDir{root: r, f: f}
+	x.open[name] = d
+	return d, nil
+}
+
+// closeDirs closes the directories dir opened.
+func (x *extractor) closeDirs() {
+	for name, d := range x.open {
+		d.f.Close()
+		d.root.Close()
+		delete(x.open, name)
+	}
 }
 
 type dirMode struct {
@@ -194,7 +250,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if err := x.clear(name, true); err != nil {
 			return err
 		}
-		if err := x.root.MkdirAll(name, 0o755); err != nil {
+		if _, err := x.dir(name); err != nil {
 			return err
 		}
 		x.dirs = append(x.dirs, dirMode{name, mode, hdr.ModTime})
@@ -210,7 +266,11 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if err := x.prepare(name); err != nil {
 			return err
 		}
-		if err := x.root.Symlink(hdr.Linkname, name); err != nil {
+		d, err := x.dir(path.Dir(name))
+		if err != nil {
+			return err
+		}
+		if err := d.root.Symlink(hdr.Linkname, path.Base(name)); err != nil {
 			return err
 		}
 		x.symlinks[name] = true
@@ -261,7 +321,7 @@ func (x *extractor) name(n string) (string, error) {
 			parts = append(parts, p)
 		}
 	}
-	for i := 1; i < len(parts); i++ {
+	for i := 1; i < len(parts) && len(x.symlinks) > 0; i++ {
 		if p := path.Join(parts[:i]...); x.symlinks[p] {
 			return "", fmt.Errorf("goes through the symlink %q of the archive: refused", p)
 		}
@@ -275,16 +335,18 @@ func (x *extractor) name(n string) (string, error) {
 // prepare makes the parent directories of a non-directory entry and
 // removes what an earlier entry of the same name left.
 func (x *extractor) prepare(name string) error {
-	if err := x.root.MkdirAll(path.Dir(name), 0o755); err != nil {
-		return err
-	}
 	return x.clear(name, false)
 }
 
 // clear removes an earlier entry of the same name, unless both are
 // directories. A directory is never replaced by anything else.
 func (x *extractor) clear(name string, dir bool) error {
-	fi, err := x.root.Lstat(name)
+	d, err := x.dir(path.Dir(name))
+	if err != nil {
+		return err
+	}
+	base := path.Base(name)
+	fi, err := d.root.Lstat(base)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -298,13 +360,17 @@ func (x *extractor) clear(name string, dir bool) error {
 		return errors.New("would replace a directory of the archive: refused")
 	}
 	delete(x.symlinks, name)
-	return x.root.Remove(name)
+	return d.root.Remove(base)
 }
 
 // writeFile creates name (never through a symlink: it does not exist) with
 // the content r and mode.
 func (x *extractor) writeFile(name string, r io.Reader, mode os.FileMode) error {
-	f, err := x.root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	d, err := x.dir(path.Dir(name))
+	if err != nil {
+		return err
+	}
+	f, err := d.root.OpenFile(path.Base(name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -321,13 +387,12 @@ func (x *extractor) writeFile(name string, r io.Reader, mode os.FileMode) error 
 // lchtimes sets the times of name, not following a symlink: it sets them
 // through its directory, opened in the root.
 func (x *extractor) lchtimes(name string, mtime time.Time) error {
-	d, err := x.root.Open(path.Dir(name))
+	d, err := x.dir(path.Dir(name))
 	if err != nil {
 		return err
 	}
-	defer d.Close()
 	ts := unix.NsecToTimespec(mtime.UnixNano())
-	if err := unix.UtimesNanoAt(int(d.Fd()), path.Base(name), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.UtimesNanoAt(int(d.f.Fd()), path.Base(name), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("setting times: %w", err)
 	}
 	return nil
@@ -338,7 +403,11 @@ func (x *extractor) lchtimes(name string, mtime time.Time) error {
 func (x *extractor) finishDirs() error {
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := x.dirs[i]
-		if err := x.root.Chmod(d.name, d.mode); err != nil {
+		parent, err := x.dir(path.Dir(d.name))
+		if err != nil {
+			return fmt.Errorf("entry %q: %w", d.name, err)
+		}
+		if err := parent.root.Chmod(path.Base(d.name), d.mode); err != nil {
 			return fmt.Errorf("entry %q: %w", d.name, err)
 		}
 		if err := x.lchtimes(d.name, d.mtime); err != nil {
