@@ -23,9 +23,11 @@ const largePath = 8 << 20
 // A layer holds a package of the image's profiles (a store path a
 // profile's user environment refers to) with the paths it needs that no
 // package before it claimed: the packages of the system profile first,
-// then those of root's profile, each profile's in name order. So adding a
-// package to the end of the list adds a layer holding only its new paths,
-// removing one drops its layer, and the other layers keep their digests.
+// then those of root's profile, each profile's in the spec's order (see
+// profilePackages). So adding a package to the end of a list adds a layer
+// holding only its new paths, removing one drops its layer (its paths
+// another package needs go to the next that does), and the other layers
+// keep their digests.
 // The nixpkgs source, large paths (largePath) and the paths no package
 // needs (the profiles, the channel) keep a layer each. Few layers keep
 // a push of an unchanged image (one registry request per layer) and a
@@ -130,9 +132,11 @@ func groupByPackage(c *nixstep.Closure, byPath map[string]nixstep.PathInfo) [][]
 	return groups
 }
 
-// profilePackages returns the packages of the closure's profiles, in the order
-// they claim paths (see planLayers): the store paths the system profile
-// refers to, then those root's profile refers to, each in name order.
+// profilePackages returns the packages of the closure's profiles, in the
+// order they claim paths (see planLayers): the store paths the system
+// profile refers to, then those root's profile refers to, each profile's
+// in the order the spec requested them (Roots.Packages), then the others
+// (local expressions, a flake, the manifest) in name order.
 func profilePackages(c *nixstep.Closure, byPath map[string]nixstep.PathInfo) []string {
 	var out []string
 	for _, profile := range []string{c.Roots.System, c.Roots.Profile} {
@@ -146,10 +150,32 @@ func profilePackages(c *nixstep.Closure, byPath map[string]nixstep.PathInfo) []s
 				pkgs = append(pkgs, r)
 			}
 		}
-		sort.SliceStable(pkgs, func(i, j int) bool { return storeName(pkgs[i]) < storeName(pkgs[j]) })
+		rank := map[string]int{}
+		for _, p := range pkgs {
+			rank[p] = requestedRank(c.Roots.Packages, p)
+		}
+		sort.SliceStable(pkgs, func(i, j int) bool {
+			if rank[pkgs[i]] != rank[pkgs[j]] {
+				return rank[pkgs[i]] < rank[pkgs[j]]
+			}
+			return storeName(pkgs[i]) < storeName(pkgs[j])
+		})
 		out = append(out, pkgs...)
 	}
 	return out
+}
+
+// requestedRank is the position in requested (package names) of the
+// first package whose output the store path p is (its name, or its name
+// and an output's), or len(requested).
+func requestedRank(requested []string, p string) int {
+	_, name, _ := strings.Cut(path.Base(p), "-")
+	for i, r := range requested {
+		if r != "" && (name == r || strings.HasPrefix(name, r+"-")) {
+			return i
+		}
+	}
+	return len(requested)
 }
 
 // storeName is a store path's name: its base without the hash, then the

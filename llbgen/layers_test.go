@@ -266,6 +266,22 @@ func TestPlanLayersByPackage(t *testing.T) {
 			},
 		},
 		{
+			// nix first, as the spec asked: it claims glibc.
+			name: "the spec's order",
+			closure: func() *nixstep.Closure {
+				c := profiles(system, nil, deps)
+				c.Roots.Packages = []string{"nix", "bash", "coreutils"}
+				return c
+			}(),
+			want: [][]string{
+				{"nnnn-nix", "gggg-glibc", "oooo-openssl", "llll-libcurl"},
+				{"cccc-coreutils", "llll-libacl"},
+				{"bbbb-bash"},
+				{"0000-0manifest"},
+				{"0000-0system-user-environment"},
+			},
+		},
+		{
 			name:    "large paths keep a layer of their own",
 			closure: profiles(system, []string{"git"}, deps, "perl", "glibc"),
 			want: [][]string{
@@ -326,5 +342,25 @@ func TestPlanLayersAddPackage(t *testing.T) {
 	want := []string{"[[/nix/store/jjjj-jq /nix/store/oooo-oniguruma]]"}
 	if !reflect.DeepEqual(changed, want) {
 		t.Errorf("new layers after adding jq: %v\nwant %v", changed, want)
+	}
+}
+
+func TestRequestedRank(t *testing.T) {
+	requested := []string{"nix-2.8.1", "curl-7.88.1", "", "git-2.39.5"}
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/nix/store/aaaa-nix-2.8.1", 0},
+		{"/nix/store/aaaa-curl-7.88.1-bin", 1}, // an output of curl
+		{"/nix/store/aaaa-curl-7.88.1", 1},
+		{"/nix/store/aaaa-git-2.39.5", 3},
+		{"/nix/store/aaaa-git-2.39", 4},         // another package
+		{"/nix/store/aaaa-nix-2.8.10", 4},       // nor a prefix of a name
+		{"/nix/store/aaaa-env-manifest.nix", 4}, // not requested
+	} {
+		if got := requestedRank(requested, tc.path); got != tc.want {
+			t.Errorf("requestedRank(%s) = %d, want %d", tc.path, got, tc.want)
+		}
 	}
 }

@@ -254,8 +254,14 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 		return roots, err
 	}
 	r.pkgsConfig = pkgsConfig
-	if err := r.checkAttrs(ctx, pkgs); err != nil {
+	if roots.Packages, err = r.checkAttrs(ctx, pkgs); err != nil {
 		return roots, err
+	}
+	if r.cfg.ReleaseNix {
+		// The release's Nix takes the place of nixpkgs' nix, the first
+		// system package.
+		_, name, _ := strings.Cut(filepath.Base(r.releaseNix), "-")
+		roots.Packages = append([]string{name}, roots.Packages...)
 	}
 	profiles := filepath.Join(scratchDir, "profiles")
 	if err := os.MkdirAll(profiles, 0o755); err != nil {
@@ -409,19 +415,20 @@ func (r *realiser) writeRequested() ([]Package, string, error) {
 // checkAttrs evaluates nixpkgs once and reports every requested attribute
 // it lacks or refuses to evaluate (unfree, insecure, broken), with the
 // spec line that asked for it and the nixpkgs.config field that allows it.
-func (r *realiser) checkAttrs(ctx context.Context, src string) error {
+// It returns the requested packages' names (Roots.Packages).
+func (r *realiser) checkAttrs(ctx context.Context, src string) ([]string, error) {
 	all, file, err := r.writeRequested()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	expr := fmt.Sprintf(attrStatusExpr, src, r.pkgsConfig, r.cfg.System, file)
 	outText, err := r.nixOutput(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", "-E", expr)
 	if err != nil {
-		return fmt.Errorf("nixpkgs (%s) does not evaluate: %w", r.cfg.NixpkgsWhere, err)
+		return nil, fmt.Errorf("nixpkgs (%s) does not evaluate: %w", r.cfg.NixpkgsWhere, err)
 	}
 	var status []attrStatus
 	if err := json.Unmarshal([]byte(outText), &status); err != nil || len(status) != len(all) {
-		return fmt.Errorf("checking package attributes: unexpected answer %q", outText)
+		return nil, fmt.Errorf("checking package attributes: unexpected answer %q", outText)
 	}
 	var missing, refused []string
 	for i, st := range status {
@@ -435,12 +442,16 @@ func (r *realiser) checkAttrs(ctx context.Context, src string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("unknown package attributes:\n%s", strings.Join(missing, "\n"))
+		return nil, fmt.Errorf("unknown package attributes:\n%s", strings.Join(missing, "\n"))
 	}
 	if len(refused) > 0 {
-		return fmt.Errorf("nixpkgs refuses to evaluate these packages:\n%s", strings.Join(refused, "\n"))
+		return nil, fmt.Errorf("nixpkgs refuses to evaluate these packages:\n%s", strings.Join(refused, "\n"))
 	}
-	return nil
+	names := make([]string, len(status))
+	for i, st := range status {
+		names[i] = st.Name
+	}
+	return names, nil
 }
 
 // profile installs pkgs into a fresh profile with nix-env (which builds

@@ -281,6 +281,11 @@ type Roots struct {
 	// link to: bash and env of the system profile.
 	Shell     string `json:"shell"`
 	EnvBinary string `json:"envBinary"`
+	// Packages are the names of the requested packages (their
+	// derivations' names, as the store paths of their outputs end), the
+	// system profile's then root's, in the spec's order: the order in
+	// which their layers claim store paths (llbgen's planLayers).
+	Packages []string `json:"packages,omitempty"`
 	// Release lists, when the system profile's Nix is the release's
 	// (RealiseConfig.ReleaseNix), the release's store paths that none of
 	// its others refers to: with their closure, every store path of the
