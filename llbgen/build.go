@@ -94,8 +94,9 @@ type Options struct {
 
 // Image returns the image of a target, assembled in scratch from the
 // store paths of its closure (the closure file of realised.Output, which
-// the frontend reads once the realise step is solved): one layer per
-// store path or group of store paths (see planLayers), then /etc, then
+// the frontend reads once the realise step is solved): a layer per
+// package with the paths it needs that no package before it has, or per
+// path that keeps a layer of its own (see planLayers), then /etc, then
 // the system tree.
 func Image(r *spec.Resolved, opt Options, realised *Realised, closure *nixstep.Closure) (*Result, error) {
 	// The ssh image's own layer counts against the budget too.

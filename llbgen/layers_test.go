@@ -138,9 +138,11 @@ func TestPlanLayersAddOne(t *testing.T) {
 // TestPlanLayersGolden plans the layers of a real closure (the
 // closure.json the realise step wrote for examples/default, built
 // offline with `make demo`: testdata/closure-default.json, 105 paths)
-// within the largest budget (a layer per path, by popularity), the
-// default one (over it: the largest keep their layers, the others share)
-// and a small one, and compares them with testdata/layers-default.golden:
+// within the largest budget and the default one (a layer per package with
+// the paths it claims; the file has no Roots.Packages, so each profile's
+// packages claim in name order) and a small one (over it: the largest
+// keep their layers, the others share), and compares them with
+// testdata/layers-default.golden:
 // each layer with its paths, their popularity, NAR size and origin (go
 // test ./llbgen -run TestPlanLayersGolden -update rewrites it).
 func TestPlanLayersGolden(t *testing.T) {

@@ -25,9 +25,9 @@ import (
 // The floor of a cold build: the least work any builder of the image must
 // do, with nothing cached. Every store path of the image comes out of the
 // mirror's binary cache as an xz-compressed NAR, so the work is to
-// decompress each, write it as a tar stream (one per path, as per-path
-// layers), gzip it at BuildKit's layer level (compress/gzip, default
-// level: util/compression) and hash both streams (the layer's diff ID and
+// decompress each, write it as a tar stream (one per path), gzip it at
+// BuildKit's layer level (compress/gzip, default level:
+// util/compression) and hash both streams (the layer's diff ID and
 // digest), on every core, one path at a time per core, the largest first.
 // The image's nixpkgs source (the channel's) is not in the cache: its
 // bytes come out of the package set's tarball instead. Nothing is written
