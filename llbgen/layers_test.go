@@ -284,6 +284,26 @@ func TestPlanLayersByPackage(t *testing.T) {
 			},
 		},
 		{
+			// git before curl, as requested: git claims zlib, which
+			// both need and the system profile lacks.
+			name: "root's packages in the spec's order",
+			closure: func() *nixstep.Closure {
+				d := map[string][]string{"git": {"glibc", "zlib"}, "curl": {"glibc", "zlib"}, "bash": {"glibc"}}
+				c := profiles([]string{"bash"}, []string{"git", "curl"}, d)
+				c.Roots.Packages = []string{"bash", "git", "curl"}
+				return c
+			}(),
+			want: [][]string{
+				{"bbbb-bash", "gggg-glibc"},
+				{"gggg-git", "zzzz-zlib"},
+				{"cccc-curl"},
+				{"0000-0manifest"},
+				{"1111-1manifest"},
+				{"0000-0system-user-environment"},
+				{"1111-1root-user-environment"},
+			},
+		},
+		{
 			name:    "large paths keep a layer of their own",
 			closure: profiles(system, []string{"git"}, deps, "perl", "glibc"),
 			want: [][]string{
@@ -344,6 +364,28 @@ func TestPlanLayersAddPackage(t *testing.T) {
 	want := []string{"[[/nix/store/jjjj-jq /nix/store/oooo-oniguruma]]"}
 	if !reflect.DeepEqual(changed, want) {
 		t.Errorf("new layers after adding jq: %v\nwant %v", changed, want)
+	}
+}
+
+// TestPlanLayersRemovePackage: removing a package drops its layer, and
+// the path it shared goes to the next package that needs it.
+func TestPlanLayersRemovePackage(t *testing.T) {
+	deps := map[string][]string{"git": {"zlib"}, "curl": {"zlib"}, "jq": {"oniguruma"}}
+	plan := func(pkgs ...string) [][]string {
+		c := profiles(nil, pkgs, deps)
+		c.Roots.Packages = pkgs
+		return names(planLayers(c, 100))
+	}
+	got := plan("git", "curl", "jq")
+	if !slices.ContainsFunc(got, func(g []string) bool { return slices.Equal(g, []string{"/nix/store/gggg-git", "/nix/store/zzzz-zlib"}) }) {
+		t.Fatalf("with git: layers %v, want git with zlib", got)
+	}
+	got = plan("curl", "jq")
+	want := [][]string{{"/nix/store/cccc-curl", "/nix/store/zzzz-zlib"}, {"/nix/store/jjjj-jq", "/nix/store/oooo-oniguruma"}}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(g []string) bool { return slices.Equal(g, w) }) {
+			t.Errorf("without git: layers %v, want %v among them", got, w)
+		}
 	}
 }
 
