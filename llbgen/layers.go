@@ -2,7 +2,6 @@ package llbgen
 
 import (
 	"hash/fnv"
-	"path"
 	"sort"
 	"strings"
 
@@ -158,7 +157,10 @@ func profilePackages(c *nixstep.Closure, byPath map[string]nixstep.PathInfo) []s
 			if rank[pkgs[i]] != rank[pkgs[j]] {
 				return rank[pkgs[i]] < rank[pkgs[j]]
 			}
-			return storeName(pkgs[i]) < storeName(pkgs[j])
+			if a, b := nixstep.StoreName(pkgs[i]), nixstep.StoreName(pkgs[j]); a != b {
+				return a < b
+			}
+			return pkgs[i] < pkgs[j]
 		})
 		out = append(out, pkgs...)
 	}
@@ -169,23 +171,13 @@ func profilePackages(c *nixstep.Closure, byPath map[string]nixstep.PathInfo) []s
 // first package whose output the store path p is (its name, or its name
 // and an output's), or len(requested).
 func requestedRank(requested []string, p string) int {
-	_, name, _ := strings.Cut(path.Base(p), "-")
+	name := nixstep.StoreName(p)
 	for i, r := range requested {
 		if r != "" && (name == r || strings.HasPrefix(name, r+"-")) {
 			return i
 		}
 	}
 	return len(requested)
-}
-
-// storeName is a store path's name: its base without the hash, then the
-// hash, so that names sort as their packages do.
-func storeName(p string) string {
-	base := path.Base(p)
-	if hash, name, ok := strings.Cut(base, "-"); ok {
-		return name + "-" + hash
-	}
-	return base
 }
 
 // topOf is the most popular path of a group.

@@ -260,8 +260,7 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 	if r.cfg.ReleaseNix {
 		// The release's Nix takes the place of nixpkgs' nix, the first
 		// system package.
-		_, name, _ := strings.Cut(filepath.Base(r.releaseNix), "-")
-		roots.Packages = append([]string{name}, roots.Packages...)
+		roots.Packages = append([]string{StoreName(r.releaseNix)}, roots.Packages...)
 	}
 	profiles := filepath.Join(scratchDir, "profiles")
 	if err := os.MkdirAll(profiles, 0o755); err != nil {

@@ -131,7 +131,7 @@ func storePackage(p nixstep.PathInfo, drv nixstep.DrvInfo, req *nixstep.PackageM
 	if err != nil {
 		return nil, fmt.Errorf("sbom: nar hash of %s: %w", p.Path, err)
 	}
-	name, version := SplitName(storeName(p.Path))
+	name, version := SplitName(nixstep.StoreName(p.Path))
 	switch {
 	case req != nil && req.Pname != "":
 		name, version = req.Pname, req.Version
@@ -182,15 +182,6 @@ func SplitName(s string) (name, version string) {
 }
 
 func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
-
-// storeName is a store path's name: its base without the hash.
-func storeName(p string) string {
-	base := path.Base(p)
-	if _, name, ok := strings.Cut(base, "-"); ok {
-		return name
-	}
-	return base
-}
 
 // purl is the package URL pkg:nix/NAME@VERSION.
 func purl(name, version string) string {
