@@ -256,14 +256,14 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		x.dirs = append(x.dirs, dirMode{name, mode, hdr.ModTime})
 		return nil
 	case tar.TypeReg:
-		if err := x.prepare(name); err != nil {
+		if err := x.clear(name, false); err != nil {
 			return err
 		}
 		if err := x.writeFile(name, r, mode); err != nil {
 			return err
 		}
 	case tar.TypeSymlink:
-		if err := x.prepare(name); err != nil {
+		if err := x.clear(name, false); err != nil {
 			return err
 		}
 		d, err := x.dir(path.Dir(name))
@@ -286,7 +286,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if fi.IsDir() {
 			return fmt.Errorf("hard link to the directory %q", hdr.Linkname)
 		}
-		if err := x.prepare(name); err != nil {
+		if err := x.clear(name, false); err != nil {
 			return err
 		}
 		if err := x.root.Link(old, name); err != nil {
@@ -332,14 +332,9 @@ func (x *extractor) name(n string) (string, error) {
 	return path.Join(parts...), nil
 }
 
-// prepare makes the parent directories of a non-directory entry and
-// removes what an earlier entry of the same name left.
-func (x *extractor) prepare(name string) error {
-	return x.clear(name, false)
-}
-
-// clear removes an earlier entry of the same name, unless both are
-// directories. A directory is never replaced by anything else.
+// clear makes the directory of the entry name (dir: whether it is a
+// directory itself) and removes an earlier entry of the same name, unless
+// both are directories. A directory is never replaced by anything else.
 func (x *extractor) clear(name string, dir bool) error {
 	d, err := x.dir(path.Dir(name))
 	if err != nil {
