@@ -16,6 +16,8 @@ packages=(
 	ca-certificates
 	openssh-client
 	openssh-server
+	# mkfs.ext4: make bench keeps buildkitd's state on a new file system (testenv StateFS)
+	e2fsprogs
 )
 
 missing=()

@@ -30,25 +30,26 @@ type round struct {
 
 // sample is what one round measured for one way.
 type sample struct {
-	Digest             string   `json:"digest"`
-	ColdBaseBuiltS     float64  `json:"cold_base_built_s"`
-	ColdBaseBuiltCPU   float64  `json:"cold_base_built_cpu_s"`
-	Load               float64  `json:"loadavg_after_cold"`
-	NochangeS          float64  `json:"nochange_s"`
-	NochangeCPU        float64  `json:"nochange_cpu_s"`
-	NochangeOps        int      `json:"nochange_ops_executed"`
-	NochangeOpNames    []string `json:"nochange_ops,omitempty"`
-	Add1S              float64  `json:"add1_s"`
-	Add1CPU            float64  `json:"add1_cpu_s"`
-	Add1NewBytes       int64    `json:"add1_new_bytes"`
-	Add1ReusedRatio    float64  `json:"add1_reused_bytes_ratio"`
-	Add1AllowanceBytes int64    `json:"add1_new_paths_and_system_layers_bytes"`
-	Layers             int      `json:"layers"`
-	CompressedBytes    int64    `json:"compressed_bytes"`
-	ImageBytes         int64    `json:"image_bytes"`
-	ImageFileBytes     int64    `json:"image_file_bytes"`
-	ClosureBytes       int64    `json:"closure_bytes"`
-	LocalPaths         []string `json:"closure_paths_not_in_cache,omitempty"`
+	Digest             string    `json:"digest"`
+	ColdBaseBuiltS     float64   `json:"cold_base_built_s"`
+	ColdBaseBuiltCPU   float64   `json:"cold_base_built_cpu_s"`
+	Load               float64   `json:"loadavg_after_cold"`
+	NochangeS          float64   `json:"nochange_s"`
+	NochangeCPU        float64   `json:"nochange_cpu_s"`
+	NochangeRuns       []float64 `json:"nochange_runs_s"`
+	NochangeOps        int       `json:"nochange_ops_executed"`
+	NochangeOpNames    []string  `json:"nochange_ops,omitempty"`
+	Add1S              float64   `json:"add1_s"`
+	Add1CPU            float64   `json:"add1_cpu_s"`
+	Add1NewBytes       int64     `json:"add1_new_bytes"`
+	Add1ReusedRatio    float64   `json:"add1_reused_bytes_ratio"`
+	Add1AllowanceBytes int64     `json:"add1_new_paths_and_system_layers_bytes"`
+	Layers             int       `json:"layers"`
+	CompressedBytes    int64     `json:"compressed_bytes"`
+	ImageBytes         int64     `json:"image_bytes"`
+	ImageFileBytes     int64     `json:"image_file_bytes"`
+	ClosureBytes       int64     `json:"closure_bytes"`
+	LocalPaths         []string  `json:"closure_paths_not_in_cache,omitempty"`
 	// ChannelMissing says what of the nixpkgs channel the image lacks
 	// ("" when it ships it).
 	ChannelMissing string `json:"channel_missing,omitempty"`
@@ -86,10 +87,11 @@ type roundExtra struct {
 // daemon that built flat, so mostly from its cache: not a figure to
 // compare) and its no-change rebuild.
 type syntaxSample struct {
-	ColdBaseBuiltS float64  `json:"cold_base_built_s"`
-	NochangeS      float64  `json:"nochange_s"`
-	NochangeCPU    float64  `json:"nochange_cpu_s"`
-	NochangeOps    []string `json:"nochange_ops,omitempty"`
+	ColdBaseBuiltS float64   `json:"cold_base_built_s"`
+	NochangeS      float64   `json:"nochange_s"`
+	NochangeCPU    float64   `json:"nochange_cpu_s"`
+	NochangeRuns   []float64 `json:"nochange_runs_s"`
+	NochangeOps    []string  `json:"nochange_ops,omitempty"`
 }
 
 // round runs one round: on a fresh stack, the cold builds, no-change
@@ -125,15 +127,15 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, *roundExt
 			return err
 		}
 		for _, w := range ways {
-			d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
+			d, err := b.nochange(ctx, r, w)
 			if err != nil {
-				return fmt.Errorf("%s no-change rebuild: %w", w.name, err)
+				return err
 			}
 			s := got[w.name]
-			s.NochangeS, s.NochangeCPU = d.wall, d.cpu
-			s.NochangeOpNames = executedOps(vs)
+			s.NochangeS, s.NochangeCPU, s.NochangeRuns = d.wall, d.cpu, d.runs
+			s.NochangeOpNames = d.ops
 			s.NochangeOps = len(s.NochangeOpNames)
-			b.logf("round %d: %-6s no-change %6.1f s, %6.1f CPU s, %d ops executed", n, w.name, d.wall, d.cpu, s.NochangeOps)
+			b.logf("round %d: %-6s no-change %6.2f s (median of %v), %6.2f CPU s, %d ops executed", n, w.name, d.wall, d.runs, d.cpu, s.NochangeOps)
 		}
 		if err := b.syntaxDockerfile(ctx, r, extra); err != nil {
 			return err
@@ -209,10 +211,20 @@ func (b *bench) round(ctx context.Context, n int) (map[string]*sample, *roundExt
 	return got, extra, err
 }
 
+// stateFSBytes bounds a stack's buildkitd state (a sparse file: only what
+// is written takes room); a round's stack holds every way's images and
+// caches, about 10 GB at real size.
+const stateFSBytes = 48 << 30
+
 // withStack runs f on a fresh buildkitd and registry and stops them.
 func (b *bench) withStack(ctx context.Context, n int, f func(r *round) error) (retErr error) {
 	b.logf("round %d/%d: starting a fresh buildkitd and registry", n, b.runs)
-	env, err := testenv.Start(ctx)
+	// buildkitd's state on a file system of its own, new for every
+	// stack: on this machine's root file system, creating files soon
+	// after deleting many (a prune, the previous stack's removal) costs
+	// up to six times the system time (testenv.Options.StateFS), which
+	// would time the bench's own deletions, not the builds.
+	env, err := testenv.StartWith(ctx, testenv.Options{StateFS: stateFSBytes})
 	if err != nil {
 		return fmt.Errorf("starting the stack: %w", err)
 	}
@@ -276,12 +288,12 @@ func (b *bench) syntaxDockerfile(ctx context.Context, r *round, extra *roundExtr
 		return fmt.Errorf("%s: %w", w.name, err)
 	}
 	extra.Syntax.ColdBaseBuiltS = d.wall
-	d, vs, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
+	n, err := b.nochange(ctx, r, w)
 	if err != nil {
-		return fmt.Errorf("%s no-change rebuild: %w", w.name, err)
+		return err
 	}
-	extra.Syntax.NochangeS, extra.Syntax.NochangeCPU, extra.Syntax.NochangeOps = d.wall, d.cpu, executedOps(vs)
-	b.logf("round %d: %s no-change %6.1f s, %6.1f CPU s, %d ops executed", r.n, w.name, d.wall, d.cpu, len(extra.Syntax.NochangeOps))
+	extra.Syntax.NochangeS, extra.Syntax.NochangeCPU, extra.Syntax.NochangeRuns, extra.Syntax.NochangeOps = n.wall, n.cpu, n.runs, n.ops
+	b.logf("round %d: %s no-change %6.2f s (median of %v), %6.2f CPU s, %d ops executed", r.n, w.name, n.wall, n.runs, n.cpu, len(n.ops))
 	return nil
 }
 
