@@ -40,6 +40,17 @@ func TestStoreSource(t *testing.T) {
 	work := t.TempDir()
 	named := filepath.Join(work, "nixpkgs")
 	writeFiles(t, named, files)
+	// A symlink, and a directory two levels down.
+	links := func(dir string) {
+		t.Helper()
+		if err := os.Symlink("../default.nix", filepath.Join(dir, "lib", "link")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "pkgs", "by-name"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links(named)
 	cmd := exec.Command(nixStore, "--store", filepath.Join(work, "store"), "--option", "build-users-group", "", "--add", named)
 	want, err := cmd.Output()
 	if err != nil {
@@ -47,6 +58,7 @@ func TestStoreSource(t *testing.T) {
 	}
 	tree := filepath.Join(work, "unpacked")
 	writeFiles(t, tree, files)
+	links(tree)
 	out, meta := filepath.Join(work, "out"), filepath.Join(work, "meta.json")
 	if err := StoreSource(tree, out, meta, "nixpkgs", "", ""); err != nil {
 		t.Fatal(err)
@@ -65,12 +77,25 @@ func TestStoreSource(t *testing.T) {
 	if _, err := checkPath(filepath.Join(out, src.Path), PathInfo{Path: src.Path, NarHash: src.NarHash, NarSize: src.NarSize}); err != nil {
 		t.Error(err)
 	}
-	fi, err := os.Stat(filepath.Join(out, src.Path, "default.nix"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm()&0o222 != 0 || fi.ModTime().Unix() != 1 {
-		t.Errorf("default.nix: mode %v, mtime %v; want read-only, mtime 1", fi.Mode(), fi.ModTime())
+	// Every entry, the top one too, read-only (but symlinks) with the
+	// store's time.
+	n := 0
+	err = filepath.WalkDir(filepath.Join(out, src.Path), func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		n++
+		if fi.Mode()&os.ModeSymlink == 0 && fi.Mode().Perm()&0o222 != 0 || fi.ModTime().Unix() != 1 {
+			t.Errorf("%s: mode %v, mtime %v; want read-only, mtime 1", p, fi.Mode(), fi.ModTime())
+		}
+		return nil
+	})
+	if err != nil || n != 9 {
+		t.Errorf("walked %d entries (want 9): %v", n, err)
 	}
 	t.Run("pin mismatch", func(t *testing.T) {
 		tree := filepath.Join(t.TempDir(), "unpacked")
