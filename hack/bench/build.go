@@ -34,9 +34,8 @@ func (b *bench) build(ctx context.Context, r *round, w way, pkgs []string, ref s
 		return timing{}, nil, err
 	}
 	// The disk first writes out what earlier builds, prunes and
-	// read-backs left dirty (pruned daemon state: tens of thousands of
-	// nixpkgs files, discarded on this machine's ext4 as their journal
-	// commits), so that a build pays for its own writes only.
+	// read-backs left dirty (hundreds of MB of images, tens of thousands
+	// of nixpkgs files), so that a build pays for its own writes only.
 	syscall.Sync()
 	cpu0, err := cpuSeconds(r.pid)
 	if err != nil {

@@ -13,16 +13,17 @@ import (
 // them counts.
 const nochangeRepeats = 5
 
-// nochange is the result of a way's no-change rebuilds in one round.
-type nochange struct {
+// nochangeResult is what a way's no-change rebuilds in one round
+// measured.
+type nochangeResult struct {
 	timing
 	runs []float64 // every rebuild's wall time, in order
 	ops  []string  // the ops any rebuild executed (executedOps), sorted
 }
 
 // nochange rebuilds w's image, unchanged, nochangeRepeats times.
-func (b *bench) nochange(ctx context.Context, r *round, w way) (nochange, error) {
-	var n nochange
+func (b *bench) nochange(ctx context.Context, r *round, w way) (nochangeResult, error) {
+	var n nochangeResult
 	var cpus []float64
 	for i := range nochangeRepeats {
 		d, p, err := b.build(ctx, r, w, b.pkgs, r.ref(w, "v1"))
