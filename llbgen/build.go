@@ -124,18 +124,23 @@ func Image(r *spec.Resolved, opt Options, realised *Realised, closure *nixstep.C
 //     nothing, even when the spec, the package list or the nixpkgs pin
 //     changed;
 //   - the nixpkgs source is the unpack step's own output, made once per
-//     pin;
+//     pin (copied, in the one group of the smallest budget: an ssh image
+//     of 4 layers);
 //   - paths the realise step built are copied out of its output (keyed by
 //     their content), and so are the fetched ones in a build that ignores
 //     the cache (see nixstep.RealiseConfig.FetchedTrees).
 func storeLayer(realised *Realised, group []nixstep.PathInfo, opt Options, r *spec.Resolved) layer {
 	var fetched []nixstep.LayerPath
 	var built []string
+	source := false
 	for _, p := range group {
 		switch {
-		case p.Origin == nixstep.Source:
-			// planLayers gives the source a layer of its own.
+		case p.Origin == nixstep.Source && len(group) == 1:
+			// planLayers gives the source a layer of its own, but
+			// at the smallest budget.
 			return layer{comment: "nix-image: " + p.Path, state: sourceLayer(realised, opt, r)}
+		case p.Origin == nixstep.Source:
+			source = true
 		case p.Origin == nixstep.Built || realised.fetchedTrees:
 			built = append(built, p.Path)
 		default:
@@ -151,7 +156,7 @@ func storeLayer(realised *Realised, group []nixstep.PathInfo, opt Options, r *sp
 		name = fmt.Sprintf("%d store paths", len(paths))
 	}
 	comment := "nix-image: " + strings.Join(paths, " ")
-	if len(built) == 0 {
+	if len(built) == 0 && !source {
 		return layer{comment: comment, state: layerStep(realised, fetched, opt, name)}
 	}
 	// One snapshot on scratch, so that the layer is one layer: a copy
@@ -169,6 +174,9 @@ func storeLayer(realised *Realised, group []nixstep.PathInfo, opt Options, r *sp
 	}
 	for _, p := range built {
 		add(realised.Output, nixstep.BuiltTree(p), &llb.CopyInfo{CopyDirContentsOnly: true, ChownOpt: storeOwner(r)})
+	}
+	if source {
+		add(sourceLayer(realised, opt, r), "/", &llb.CopyInfo{CopyDirContentsOnly: true})
 	}
 	return layer{comment: comment, state: llb.Scratch().File(fa, stepOpts(opt, llb.WithCustomName("[nix-image] layer: "+name))...)}
 }

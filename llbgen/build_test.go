@@ -515,3 +515,31 @@ func TestLayersAreOneSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallestBudgetKeepsEveryPath: an ssh image of the smallest budget
+// has room for one layer of store paths; it holds them all, the nixpkgs
+// source copied in with the others.
+func TestSmallestBudgetKeepsEveryPath(t *testing.T) {
+	for _, mergeOp := range []bool{true, false} {
+		_, res, def := testBuildSpec(t, testSpec+"layers: 4\n", "ssh", func(o *Options) { o.UseMergeOp = mergeOp })
+		// The layer step's output for the fetched paths, the built one,
+		// the source (TestLayersAreOneSnapshot); /etc, the system tree,
+		// the sshd files.
+		got := strings.Join(layerSources(t, def), " | ")
+		if want := "copy /layers/ddd-user-environment | /etc | copy /root | /etc"; got != want {
+			t.Errorf("MergeOp=%v: layers = %s\nwant %s", mergeOp, got, want)
+		}
+		if n := len(res.Image.History); n != 4 {
+			t.Errorf("MergeOp=%v: %d history entries, want 4", mergeOp, n)
+		}
+		copies := 0
+		for _, op := range ops(t, def) {
+			if f := op.GetFile(); f != nil && len(f.Actions) == 3 && f.Actions[1].GetCopy().GetSrc() == "/layers/ddd-user-environment" {
+				copies++
+			}
+		}
+		if copies != 1 {
+			t.Errorf("MergeOp=%v: %d layers copying the fetched, built and source paths, want 1", mergeOp, copies)
+		}
+	}
+}
