@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // releasesDir, in the /nix cache mount, keeps the files of the release
@@ -96,12 +97,16 @@ func makeReadOnly(p string) error {
 		if err != nil || d.Type()&os.ModeSymlink != 0 {
 			return err
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
+		var st unix.Stat_t
+		if err := unix.Lstat(q, &st); err != nil {
+			return &os.PathError{Op: "lstat", Path: q, Err: err}
 		}
-		if m := fi.Mode(); m&0o222 != 0 {
-			return os.Chmod(q, m.Perm()&^0o222|m&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
+		if st.Mode&0o222 == 0 {
+			return nil
+		}
+		// Not a symlink (above), so chmod, which follows one, does not.
+		if err := unix.Chmod(q, readOnly(st.Mode)); err != nil {
+			return &os.PathError{Op: "chmod", Path: q, Err: err}
 		}
 		return nil
 	})

@@ -98,8 +98,14 @@ func copyFile(src, dst string, mode os.FileMode) error {
 // setMtime sets the access and modification time of p, not following a
 // symlink, so copied trees do not carry the time of the copy.
 func setMtime(p string, t time.Time) error {
+	return setMtimeAt(unix.AT_FDCWD, p, p, t)
+}
+
+// setMtimeAt is setMtime of the entry name of the directory dirfd (p, for
+// errors).
+func setMtimeAt(dirfd int, name, p string, t time.Time) error {
 	ts := unix.NsecToTimespec(t.UnixNano())
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.UtimesNanoAt(dirfd, name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("setting times of %s: %w", p, err)
 	}
 	return nil

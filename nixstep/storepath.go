@@ -127,15 +127,18 @@ func canonicaliseEntry(dirfd int, name, p string) error {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFLNK && st.Mode&0o222 != 0 {
 		// Not a symlink, so fchmodat, which follows one, does not.
-		if err := unix.Fchmodat(dirfd, name, st.Mode&0o7777&^0o222, 0); err != nil {
+		if err := unix.Fchmodat(dirfd, name, readOnly(st.Mode), 0); err != nil {
 			return &os.PathError{Op: "chmod", Path: p, Err: err}
 		}
 	}
-	ts := unix.NsecToTimespec(storeTime.UnixNano())
-	if err := unix.UtimesNanoAt(dirfd, name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("setting times of %s: %w", p, err)
-	}
-	return nil
+	return setMtimeAt(dirfd, name, p, storeTime)
+}
+
+// readOnly is the permission bits of the mode (a stat's) of a file or
+// directory as Nix keeps it in a store: no write bits, the setuid, setgid
+// and sticky bits kept.
+func readOnly(mode uint32) uint32 {
+	return mode & 0o7777 &^ 0o222
 }
 
 // addNixpkgs makes the nixpkgs source, laid out by the unpack step as a
