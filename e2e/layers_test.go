@@ -337,3 +337,25 @@ func storeLayers(t *testing.T, path string) []layerPaths {
 	}
 	return out
 }
+
+// TestSmallestBudget builds the ssh image of the smallest budget (4
+// layers: one of store paths, /etc, the system tree, the sshd files) and
+// runs it: the one store layer holds every path, the nixpkgs source too.
+func TestSmallestBudget(t *testing.T) {
+	e := testenv.Need(t, env)
+	spec := strings.Replace(minimalSpec, "images:\n", "layers: 4\nimages:\n  ssh:\n    authorizedKeys:\n      - "+sshTestKey+"\n", 1)
+	image, _ := buildOCI(t, e, spec, "--opt", "target=ssh")
+	if n := len(readOCI(t, image).Manifest.Layers); n != 4 {
+		t.Errorf("%d layers, want 4", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	stdout, stderr, err := e.Run(ctx, testenv.RunSpec{Image: image, Args: []string{"/bin/sh", "-c",
+		`nix --version && nix-store --verify --check-contents && test -f "$(readlink -f /root/.nix-defexpr/channels/nixpkgs)/default.nix" && echo ok`}})
+	if err != nil || !strings.Contains(stdout, "ok") {
+		t.Errorf("running the image: %v\n%s\n%s", err, stdout, stderr)
+	}
+}
+
+// sshTestKey is examples/ssh's example key: the ssh image needs one.
+const sshTestKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMKN+3vtlLjI7i+EFu4I48phRfpAK51oG200q9aVClEy alice@example"
