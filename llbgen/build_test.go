@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path"
 	"reflect"
 	"slices"
@@ -403,9 +404,26 @@ const storeLayersNoCacheWant = "copy /layers/aaa-glibc | copy /layers/bbb-bash |
 // layerSources describes, in layer order as the image stacks them, where
 // each layer comes from: "step NAMES" (the layer step of those store
 // paths), "unpack nixpkgs", "copy SRCS" (copies out of another state) or
-// "/etc". The layers are the merge op's inputs in order, or the chain of
-// copies without MergeOp.
+// "/etc".
 func layerSources(t *testing.T, def *llb.Definition) []string {
+	t.Helper()
+	var srcs []string
+	for _, l := range imageLayers(t, def).layers {
+		srcs = append(srcs, describeLayer(t, l))
+	}
+	return srcs
+}
+
+// layerOps is a definition's ops by digest and the ops of its image's
+// layers, in the order the image stacks them.
+type layerOps struct {
+	byDigest map[digest.Digest]*pb.Op
+	layers   []*pb.Op
+}
+
+// imageLayers finds the ops of the image's layers: the merge op's inputs
+// in order, or the chain of copies without MergeOp.
+func imageLayers(t *testing.T, def *llb.Definition) layerOps {
 	t.Helper()
 	byDigest := map[digest.Digest]*pb.Op{}
 	var last *pb.Op
@@ -441,11 +459,7 @@ func layerSources(t *testing.T, def *llb.Definition) []string {
 			op = byDigest[digest.Digest(op.Inputs[0].Digest)]
 		}
 	}
-	var srcs []string
-	for _, l := range layers {
-		srcs = append(srcs, describeLayer(t, l))
-	}
-	return srcs
+	return layerOps{byDigest: byDigest, layers: layers}
 }
 
 // describeLayer is layerSources' description of one layer's op.
@@ -542,4 +556,65 @@ func TestSmallestBudgetKeepsEveryPath(t *testing.T) {
 			t.Errorf("MergeOp=%v: %d layers copying the fetched, built and source paths, want 1", mergeOp, copies)
 		}
 	}
+}
+
+// TestEveryBudgetKeepsEveryPath: whatever the budget, and whether the
+// layers are merged or copied, the image's layers hold every store path of
+// the closure, each once.
+func TestEveryBudgetKeepsEveryPath(t *testing.T) {
+	var want []string
+	for _, p := range testClosure.Paths {
+		want = append(want, path.Base(p.Path))
+	}
+	slices.Sort(want)
+	for _, target := range []string{"default", "ssh"} {
+		for budget := spec.MinLayers; budget <= len(testClosure.Paths)+4; budget++ {
+			for _, mergeOp := range []bool{true, false} {
+				src := fmt.Sprintf("%slayers: %d\n", testSpec, budget)
+				_, _, def := testBuildSpec(t, src, target, func(o *Options) { o.UseMergeOp = mergeOp })
+				l := imageLayers(t, def)
+				var got []string
+				for _, op := range l.layers {
+					got = append(got, l.storeNames(t, op)...)
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Errorf("%s, layers: %d, MergeOp=%v: the layers hold %v, want %v", target, budget, mergeOp, got, want)
+				}
+			}
+		}
+	}
+}
+
+// storeNames are the names of the store paths a layer's op puts in the
+// image: a layer step's paths, the unpack step's source, the paths a file
+// op copies out of the realise step's output, and those of the layer ops
+// it copies whole.
+func (l layerOps) storeNames(t *testing.T, op *pb.Op) []string {
+	t.Helper()
+	if op.GetExec() != nil {
+		switch d := describeLayer(t, op); {
+		case strings.HasPrefix(d, "step "):
+			return strings.Split(strings.TrimPrefix(d, "step "), ",")
+		case d == "unpack nixpkgs":
+			for _, p := range testClosure.Paths {
+				if p.Origin == nixstep.Source {
+					return []string{path.Base(p.Path)}
+				}
+			}
+		}
+		return nil
+	}
+	var names []string
+	for _, a := range op.GetFile().GetActions() {
+		c := a.GetCopy()
+		switch {
+		case c == nil:
+		case strings.HasPrefix(c.Src, "/layers/"):
+			names = append(names, path.Base(c.Src))
+		case c.Src == "/" && a.SecondaryInput >= 0 && int(a.SecondaryInput) < len(op.Inputs):
+			names = append(names, l.storeNames(t, l.byDigest[digest.Digest(op.Inputs[a.SecondaryInput].Digest)])...)
+		}
+	}
+	return names
 }
