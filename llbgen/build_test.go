@@ -462,26 +462,42 @@ func imageLayers(t *testing.T, def *llb.Definition) layerOps {
 	return layerOps{byDigest: byDigest, layers: layers}
 }
 
+// layerStepNames is the names of the store paths a layer step writes, and
+// whether the exec op is a layer step.
+func layerStepNames(t *testing.T, e *pb.ExecOp) ([]string, bool) {
+	t.Helper()
+	args := e.GetMeta().GetArgs()
+	if len(args) != 4 || args[2] != "layer" {
+		return nil, false
+	}
+	var cfg nixstep.LayerConfig
+	if err := json.Unmarshal([]byte(args[3]), &cfg); err != nil {
+		t.Fatalf("layer step config: %v", err)
+	}
+	var names []string
+	for _, p := range cfg.Paths {
+		names = append(names, path.Base(p.Path))
+	}
+	return names, true
+}
+
+// isUnpackStep says whether the exec op is the step that unpacks nixpkgs.
+func isUnpackStep(e *pb.ExecOp) bool {
+	args := e.GetMeta().GetArgs()
+	return len(args) > 2 && args[2] == "prepare"
+}
+
 // describeLayer is layerSources' description of one layer's op.
 func describeLayer(t *testing.T, op *pb.Op) string {
 	t.Helper()
 	if e := op.GetExec(); e != nil {
-		args := e.GetMeta().GetArgs()
-		switch {
-		case len(args) == 4 && args[2] == "layer":
-			var cfg nixstep.LayerConfig
-			if err := json.Unmarshal([]byte(args[3]), &cfg); err != nil {
-				t.Fatalf("layer step config: %v", err)
-			}
-			var names []string
-			for _, p := range cfg.Paths {
-				names = append(names, path.Base(p.Path))
-			}
+		if names, ok := layerStepNames(t, e); ok {
 			return "step " + strings.Join(names, ",")
-		case len(args) > 2 && args[2] == "prepare":
+		}
+		if isUnpackStep(e) {
 			return "unpack nixpkgs"
 		}
-		return "exec " + strings.Join(args, " ")
+		return "exec " + strings.Join(e.GetMeta().GetArgs(), " ")
 	}
 	var copies []string
 	for _, a := range op.GetFile().GetActions() {
@@ -568,6 +584,9 @@ func TestEveryBudgetKeepsEveryPath(t *testing.T) {
 	}
 	slices.Sort(want)
 	for _, target := range []string{"default", "ssh"} {
+		// Up to a layer for every path and more: the image has at most
+		// 3 layers that are not store paths (/etc, the system tree, the
+		// sshd files).
 		for budget := spec.MinLayers; budget <= len(testClosure.Paths)+4; budget++ {
 			for _, mergeOp := range []bool{true, false} {
 				src := fmt.Sprintf("%slayers: %d\n", testSpec, budget)
@@ -592,11 +611,11 @@ func TestEveryBudgetKeepsEveryPath(t *testing.T) {
 // it copies whole.
 func (l layerOps) storeNames(t *testing.T, op *pb.Op) []string {
 	t.Helper()
-	if op.GetExec() != nil {
-		switch d := describeLayer(t, op); {
-		case strings.HasPrefix(d, "step "):
-			return strings.Split(strings.TrimPrefix(d, "step "), ",")
-		case d == "unpack nixpkgs":
+	if e := op.GetExec(); e != nil {
+		if names, ok := layerStepNames(t, e); ok {
+			return names
+		}
+		if isUnpackStep(e) {
 			for _, p := range testClosure.Paths {
 				if p.Origin == nixstep.Source {
 					return []string{path.Base(p.Path)}
