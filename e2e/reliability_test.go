@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -67,6 +68,9 @@ func TestBuildkitdKilledMidBuild(t *testing.T) {
 			if err == nil {
 				t.Fatalf("the build succeeded although buildkitd was killed at %q", ph.marker)
 			}
+			if leaked := buildkitdTempMounts(t); len(leaked) > 0 {
+				t.Errorf("the killed buildkitd left mounts outside its stack's directory, which the stack's cleanup does not unmount: %v", leaked)
+			}
 			if err := own.RestartBuildkitd(ctx); err != nil {
 				t.Fatalf("restarting buildkitd on the same state directory: %v", err)
 			}
@@ -86,6 +90,25 @@ func TestBuildkitdKilledMidBuild(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildkitdTempMounts lists the mounts in the test process's temp dir of
+// the kind buildkitd makes to read and diff snapshots (buildkit-mount*):
+// a stack's buildkitd must make them in the stack's own directory.
+func buildkitdTempMounts(t *testing.T) []string {
+	t.Helper()
+	tmp := filepath.Clean(os.TempDir())
+	mounts, err := testenv.MountsUnder(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaked []string
+	for _, m := range mounts {
+		if filepath.Dir(m) == tmp && strings.HasPrefix(filepath.Base(m), "buildkit-mount") {
+			leaked = append(leaked, m)
+		}
+	}
+	return leaked
 }
 
 // TestConcurrentBuilds runs four builds at once on one daemon, two of

@@ -167,7 +167,10 @@ start() {
 		return 1
 	fi
 
-	setsid "$buildkitd_bin" --config "$state/buildkitd.toml" --root "$state/buildkitd" \
+	# buildkitd mounts snapshots in temp dirs of its own and leaves them
+	# mounted when it is killed: in $state/tmp, stop unmounts them.
+	mkdir -p "$state/tmp"
+	TMPDIR="$state/tmp" setsid "$buildkitd_bin" --config "$state/buildkitd.toml" --root "$state/buildkitd" \
 		--addr "unix://$sock" --oci-worker-net=host >"$state/buildkitd.log" 2>&1 </dev/null &
 	echo $! >"$state/buildkitd.pid"
 	if ! wait_ready buildkitd buildkitd_ready; then
@@ -199,6 +202,7 @@ stop() {
 	stop_one registry
 	kill_build_containers
 	unmount_under "$state/buildkitd"
+	unmount_under "$state/tmp"
 }
 
 status() {

@@ -19,7 +19,7 @@ import (
 // buildkitd unmounts its snapshots when it stops cleanly; after a SIGKILL
 // overlay mounts can remain, and os.RemoveAll cannot remove them.
 func unmountUnder(dir string) error {
-	mounts, err := mountsUnder(dir)
+	mounts, err := MountsUnder(dir)
 	if err != nil {
 		return err
 	}
@@ -36,8 +36,8 @@ func unmountUnder(dir string) error {
 	return errors.Join(errs...)
 }
 
-// mountsUnder lists the mount points strictly below dir, deepest first.
-func mountsUnder(dir string) ([]string, error) {
+// MountsUnder lists the mount points strictly below dir, deepest first.
+func MountsUnder(dir string) ([]string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("reading mounts: %w", err)

@@ -64,5 +64,5 @@ func (d *daemon) restart() (*daemon, error) {
 	default:
 		return nil, fmt.Errorf("restarting %s: it is still running", d.name)
 	}
-	return startDaemon(d.name, d.log, d.bin, d.args...)
+	return startDaemon(d.name, d.log, d.env, d.bin, d.args...)
 }

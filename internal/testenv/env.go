@@ -55,6 +55,7 @@ type daemon struct {
 	name string
 	bin  string
 	args []string
+	env  []string // added to the test process's environment
 	cmd  *exec.Cmd
 	log  string
 	done chan struct{} // closed when the process has exited
@@ -159,7 +160,7 @@ func StartWith(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	if err := os.WriteFile(regConf, []byte(registryConfig(filepath.Join(e.Dir, "registry"), e.RegistryAddr)), 0o644); err != nil {
 		return nil, fmt.Errorf("writing registry config: %w", err)
 	}
-	e.registry, err = startDaemon("registry", filepath.Join(e.Dir, "registry.log"), registryPath, "serve", regConf)
+	e.registry, err = startDaemon("registry", filepath.Join(e.Dir, "registry.log"), nil, registryPath, "serve", regConf)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +178,14 @@ func StartWith(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	if err := os.WriteFile(bkConf, []byte(buildkitdConfig(e.RegistryAddr)), 0o644); err != nil {
 		return nil, fmt.Errorf("writing buildkitd config: %w", err)
 	}
-	e.buildkitd, err = startDaemon("buildkitd", filepath.Join(e.Dir, "buildkitd.log"), e.BuildkitdPath,
+	// buildkitd mounts snapshots in temp dirs of its own (to read files,
+	// to diff layers) and leaves them mounted when it is killed: in Dir,
+	// Stop and a later Start's removeStaleDirs unmount them.
+	tmp := filepath.Join(e.Dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("creating buildkitd's temp dir: %w", err)
+	}
+	e.buildkitd, err = startDaemon("buildkitd", filepath.Join(e.Dir, "buildkitd.log"), []string{"TMPDIR=" + tmp}, e.BuildkitdPath,
 		"--config", bkConf,
 		"--root", state,
 		"--addr", e.Addr,
@@ -407,15 +415,17 @@ func (e *Env) buildkitdReady(ctx context.Context) error {
 	return nil
 }
 
-// startDaemon starts bin with args in its own process group, output to
-// log (appended: a restarted daemon keeps the log of its predecessor).
-func startDaemon(name, log, bin string, args ...string) (*daemon, error) {
+// startDaemon starts bin with args and the environment variables env in
+// its own process group, output to log (appended: a restarted daemon keeps
+// the log of its predecessor).
+func startDaemon(name, log string, env []string, bin string, args ...string) (*daemon, error) {
 	f, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s log: %w", name, err)
 	}
 	defer f.Close()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = f
 	cmd.Stderr = f
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -430,7 +440,7 @@ func startDaemon(name, log, bin string, args ...string) (*daemon, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	d := &daemon{name: name, bin: bin, args: args, cmd: cmd, log: log, done: make(chan struct{})}
+	d := &daemon{name: name, bin: bin, args: args, env: env, cmd: cmd, log: log, done: make(chan struct{})}
 	go func() {
 		d.err = cmd.Wait()
 		close(d.done)

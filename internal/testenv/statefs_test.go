@@ -36,7 +36,7 @@ func TestNewFS(t *testing.T) {
 	if err := unmountUnder(top); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := mountsUnder(top); err != nil || len(m) != 0 {
+	if m, err := MountsUnder(top); err != nil || len(m) != 0 {
 		t.Fatalf("mounts left under %s: %v, %v", top, m, err)
 	}
 	if err := os.RemoveAll(top); err != nil {
