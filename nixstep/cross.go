@@ -76,7 +76,7 @@ func (r *realiser) prepareCross(ctx context.Context) error {
 	if len(conf) == 0 {
 		return nil
 	}
-	f, err := os.OpenFile(filepath.Join(scratchDir, "conf", "nix.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(r.scratchPath("conf", "nix.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("realise: %w", err)
 	}
@@ -132,7 +132,7 @@ func (r *realiser) imageNixpkgs(nixpkgs string) (string, error) {
 	if !r.cross() {
 		return nixpkgs, nil
 	}
-	dir := filepath.Join(scratchDir, "nixpkgs-"+r.cfg.System)
+	dir := r.scratchPath("nixpkgs-" + r.cfg.System)
 	if err := os.RemoveAll(dir); err != nil {
 		return "", fmt.Errorf("realise: %w", err)
 	}

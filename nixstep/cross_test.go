@@ -2,9 +2,7 @@ package nixstep
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -22,9 +20,6 @@ func TestImageNixpkgs(t *testing.T) {
 		"default.nix":     []byte("{ system ? builtins.currentSystem, config ? {} }: { inherit system config; }\n"),
 		"lib/default.nix": []byte("{ answer = 42; }\n"),
 	})
-	if err := os.MkdirAll(scratchDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name, system, build string
 		want                string
@@ -34,7 +29,7 @@ func TestImageNixpkgs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &realiser{cfg: RealiseConfig{System: tc.system, BuildSystem: tc.build}}
+			r := &realiser{cfg: RealiseConfig{System: tc.system, BuildSystem: tc.build}, scratch: t.TempDir()}
 			dir, err := r.imageNixpkgs(src)
 			if err != nil {
 				t.Fatal(err)
@@ -55,7 +50,6 @@ func TestImageNixpkgs(t *testing.T) {
 			}
 		})
 	}
-	os.RemoveAll(filepath.Join(scratchDir, "nixpkgs-aarch64-linux"))
 }
 
 func TestForeignBuildHelp(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 )
 
 // Expression is a Nix file of the build context (under ContextDir) and
@@ -24,7 +23,7 @@ type Expression struct {
 // spec's nixpkgs config, so that `import <nixpkgs> {}` in it is the
 // package set of the image.
 func (r *realiser) installExpressions(ctx context.Context, nixpkgs, profile string) (string, error) {
-	config := filepath.Join(scratchDir, "nixpkgs-config.nix")
+	config := r.scratchPath("nixpkgs-config.nix")
 	if err := os.WriteFile(config, []byte(r.pkgsConfig+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("realise: writing the nixpkgs config: %w", err)
 	}
@@ -32,8 +31,7 @@ func (r *realiser) installExpressions(ctx context.Context, nixpkgs, profile stri
 	if err != nil {
 		return "", err
 	}
-	env := append(slices.Clone(r.env),
-		"XDG_CACHE_HOME="+filepath.Join(scratchDir, "cache", filepath.Base(profile)),
+	env := append(r.profileEnv(profile),
 		"NIX_PATH=nixpkgs="+pkgsPath,
 		"NIXPKGS_CONFIG="+config,
 	)

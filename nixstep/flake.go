@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -48,9 +47,8 @@ func (r *realiser) installFlake(ctx context.Context, profile string) (string, er
 	for _, p := range f.Packages {
 		args = append(args, "path:"+dir+"#"+p.Attr)
 	}
-	env := append(slices.Clone(r.env), "XDG_CACHE_HOME="+filepath.Join(scratchDir, "cache", filepath.Base(profile)))
 	cmd := exec.CommandContext(ctx, filepath.Join(r.boot.nix, "bin", "nix"), args...)
-	cmd.Env = env
+	cmd.Env = r.profileEnv(profile)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(os.Stderr, &stderr)

@@ -117,19 +117,20 @@ func fetchPaths(ctx context.Context, cfg LayerConfig, out string, paths []LayerP
 }
 
 // layerNix installs the release's Nix on the step's private /nix and
-// returns it configured as the realise step's, with the release.
+// returns it configured as the realise step's, with the release. A
+// missing or broken release fails it before it writes any configuration.
 func layerNix(ctx context.Context, cfg LayerConfig) (*realiser, release, error) {
+	rel, err := installRelease(ReleaseDir, storeDir, releasesDir, cfg.ReleaseSource)
+	if err != nil {
+		return nil, rel, err
+	}
 	r := &realiser{cfg: RealiseConfig{
 		Substituters:      cfg.Substituters,
 		TrustedPublicKeys: cfg.TrustedPublicKeys,
 		NixConfig:         cfg.NixConfig,
 		ReleaseSource:     cfg.ReleaseSource,
-	}, secrets: SecretsDir}
+	}, secrets: SecretsDir, scratch: scratchDir}
 	if err := r.configure(); err != nil {
-		return nil, release{}, err
-	}
-	rel, err := installRelease(ReleaseDir, storeDir, releasesDir, cfg.ReleaseSource)
-	if err != nil {
 		return nil, rel, err
 	}
 	boot, err := findBootstrap(rel)

@@ -3,7 +3,6 @@ package nixstep
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,9 +23,6 @@ func TestPackageMeta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(scratchDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	home := t.TempDir()
 	r := &realiser{
 		cfg: RealiseConfig{
@@ -38,6 +34,7 @@ func TestPackageMeta(t *testing.T) {
 		env:        []string{"HOME=" + home, "NIX_REMOTE=dummy://", "NIX_STATE_DIR=" + home, "NIX_CONF_DIR=" + home},
 		boot:       bootstrap{nix: filepath.Dir(filepath.Dir(bin))},
 		pkgsConfig: "{}",
+		scratch:    t.TempDir(),
 	}
 	got, err := r.packageMeta(context.Background(), src)
 	if err != nil {

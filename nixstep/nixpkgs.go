@@ -14,14 +14,12 @@ import (
 	"strings"
 )
 
-// nixpkgsConfigFile holds the spec's nixpkgs config as JSON in the realise
-// step. Nix reads it with builtins.fromJSON, so no spec value is ever
-// parsed as Nix code.
-var nixpkgsConfigFile = filepath.Join(scratchDir, "nixpkgs-config.json")
-
-// writeNixpkgsConfig writes nixpkgsConfigFile and returns the Nix
-// expression that every import of nixpkgs passes as its config.
+// writeNixpkgsConfig writes the spec's nixpkgs config as JSON to a file
+// of the step and returns the Nix expression that every import of nixpkgs
+// passes as its config. Nix reads it with builtins.fromJSON, so no spec
+// value is ever parsed as Nix code.
 func (r *realiser) writeNixpkgsConfig() (string, error) {
+	nixpkgsConfigFile := r.scratchPath("nixpkgs-config.json")
 	data := []byte(r.cfg.NixpkgsConfig)
 	if len(data) == 0 {
 		data = []byte("{}")

@@ -51,7 +51,7 @@ func (r *realiser) caBundle(release string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return appendCA(release, extra, filepath.Join(scratchDir, "ca-bundle.crt"))
+	return appendCA(release, extra, r.scratchPath("ca-bundle.crt"))
 }
 
 // substituter is a binary cache of the realising Nix and the spec field

@@ -31,7 +31,7 @@ const (
 // for every store path and out/root/ (the Nix DB, profiles, gcroots and
 // global links).
 func Realise(ctx context.Context, cfg RealiseConfig, out string) error {
-	r := &realiser{cfg: cfg, secrets: SecretsDir}
+	r := &realiser{cfg: cfg, secrets: SecretsDir, scratch: scratchDir}
 	if err := r.configure(); err != nil {
 		return err
 	}
@@ -101,6 +101,14 @@ type realiser struct {
 	// pkgsConfig is the Nix expression of nixpkgs' config for every
 	// evaluation (writeNixpkgsConfig).
 	pkgsConfig string
+	// scratch is the directory of the step's own files (scratchDir).
+	scratch string
+}
+
+// scratchPath is the file or directory name in the step's scratch
+// directory.
+func (r *realiser) scratchPath(name ...string) string {
+	return filepath.Join(append([]string{r.scratch}, name...)...)
 }
 
 // configure writes the nix.conf of the realising Nix and sets its
@@ -108,8 +116,8 @@ type realiser struct {
 // the step's proxy variables. It builds as root without build users or
 // sandbox: the step's container is the isolation.
 func (r *realiser) configure() error {
-	confDir := filepath.Join(scratchDir, "conf")
-	home := filepath.Join(scratchDir, "home")
+	confDir := r.scratchPath("conf")
+	home := r.scratchPath("home")
 	for _, d := range []string{confDir, home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("realise: %w", err)
@@ -262,7 +270,7 @@ func (r *realiser) buildRoots(ctx context.Context) (Roots, error) {
 		// system package.
 		roots.Packages = append([]string{StoreName(r.releaseNix)}, roots.Packages...)
 	}
-	profiles := filepath.Join(scratchDir, "profiles")
+	profiles := r.scratchPath("profiles")
 	if err := os.MkdirAll(profiles, 0o755); err != nil {
 		return roots, fmt.Errorf("realise: %w", err)
 	}
@@ -404,7 +412,7 @@ func (r *realiser) writeRequested() ([]Package, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("realise: %w", err)
 	}
-	file := filepath.Join(scratchDir, "attrs.json")
+	file := r.scratchPath("attrs.json")
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		return nil, "", fmt.Errorf("realise: %w", err)
 	}
@@ -487,7 +495,7 @@ func (r *realiser) profileNixEnv(ctx context.Context, profile string, args ...st
 }
 
 func (r *realiser) profileEnv(profile string) []string {
-	return append(slices.Clone(r.env), "XDG_CACHE_HOME="+filepath.Join(scratchDir, "cache", filepath.Base(profile)))
+	return append(slices.Clone(r.env), "XDG_CACHE_HOME="+r.scratchPath("cache", filepath.Base(profile)))
 }
 
 // explainBuild adds to the error of a failed nix-env what Nix had to
