@@ -168,7 +168,7 @@ start() {
 	fi
 
 	# buildkitd mounts snapshots in temp dirs of its own and leaves them
-	# mounted when it is killed: in $state/tmp, stop unmounts them.
+	# mounted when it is killed: in $state, stop unmounts them.
 	mkdir -p "$state/tmp"
 	TMPDIR="$state/tmp" setsid "$buildkitd_bin" --config "$state/buildkitd.toml" --root "$state/buildkitd" \
 		--addr "unix://$sock" --oci-worker-net=host >"$state/buildkitd.log" 2>&1 </dev/null &
@@ -201,8 +201,7 @@ stop() {
 	stop_one buildkitd
 	stop_one registry
 	kill_build_containers
-	unmount_under "$state/buildkitd"
-	unmount_under "$state/tmp"
+	unmount_under "$state"
 }
 
 status() {
